@@ -1,0 +1,108 @@
+"""MFCCs and their deltas, from scratch in NumPy (librosa's convention, number for number).
+
+What: mfcc = DCT-II (orthonormal) of the mel power spectrogram in dB; delta = HTK regression over +-N frames.
+Standards: Davis & Mermelstein (1980) for the MFCC idea; DCT-II with the orthonormal scaling of
+scipy.fft.dct(norm="ortho"); the delta regression formula of The HTK Book (sec. 5.6, eq. 5.16).
+With the same n_fft, hop_length, win_length, n_mels, htk and norm, `mfcc` equals librosa 0.11's
+`librosa.feature.mfcc(..., mel_norm=norm, pad_mode="constant")`, and `delta(x, N)` equals
+`librosa.feature.delta(x, width=2N+1, order=1, mode="nearest")`.
+
+Why MFCCs differ between libraries (the most asked MFCC question). Same audio, different conventions:
+  1. Log: librosa and this code use dB, 10 log10(max(P, 1e-10)), floored 80 dB below the clip's loudest cell;
+     HTK, Kaldi and python_speech_features (psf) use the natural log: every coefficient differs by 10/ln 10 = 4.34x
+     and quiet frames differ by the floor.
+  2. Pre-emphasis: HTK, Kaldi and psf first filter y[n] - 0.97 y[n-1]; librosa and this code do not.
+  3. Window: here periodic Hann (librosa); HTK Hamming; Kaldi "povey" (Hann^0.85); psf rectangular unless winfunc=.
+  4. Spectrum and filters: here power |X|^2, Slaney mel scale, triangles linear in Hz, area-normalised (librosa);
+     HTK/Kaldi use the HTK scale 2595 log10(1 + f/700) with peak-1 triangles linear in mel (HTK: magnitude unless
+     USEPOWER=T); psf uses |X|^2 / n_fft and HTK-scale triangles snapped to FFT bins. htk=True, norm=None gets close.
+  5. c0: psf (appendEnergy=True) and Kaldi (use-energy=true) replace c0 by the log frame energy; HTK appends E or
+     C0 by configuration; here c0 is the DCT's first coefficient. DCT scale: orthonormal here, in psf and Kaldi;
+     HTK uses sqrt(2/N) on every row, c0 included.
+  6. Lifter: HTK, Kaldi and psf lift c_n by 1 + (L/2) sin(pi n / L), L = 22, n = 0.. (c0 untouched); librosa and
+     this code default to no lifter, and librosa's lifter uses n + 1 (c0 is lifted too, every weight one step off).
+  7. Frames: here (librosa) n_fft // 2 zeros pad both ends, T = 1 + N // hop; HTK and Kaldi (snip-edges=true) start
+     at sample 0 unpadded, T = 1 + (N - win) // hop (psf zero-pads a last partial frame). Kaldi also removes each
+     frame's DC offset and adds dither by default.
+  8. Deltas: HTK, Kaldi, psf and this code use the regression formula with edge frames replicated; librosa's
+     default delta is width 9 with mode="interp" (a polynomial fit at the edges), and its order=2 is a
+     Savitzky-Golay 2nd derivative, not the delta of the delta.
+
+Test: python -m pytest tests/test_mfcc.py
+"""
+import numpy as np
+
+from mel import melspectrogram, power_to_db
+
+
+def dct_matrix(n_out, n_in):
+    """Orthonormal DCT-II as a matrix: c = D @ x transforms n_in values into their first n_out coefficients.
+
+    D[k, n] = s_k cos(pi k (2n + 1) / (2 n_in)),  s_0 = sqrt(1 / n_in),  s_k = sqrt(2 / n_in) for k >= 1,
+    k = 0 .. n_out - 1, n = 0 .. n_in - 1. Rows are orthonormal (D D^T = I when n_out <= n_in), so a full
+    square D keeps energy: |D x| = |x|. Equals scipy.fft.dct(x, type=2, norm="ortho")[:n_out].
+    Returns (n_out, n_in) float64.
+    """
+    if not 1 <= n_out <= n_in:
+        raise ValueError(f"dct_matrix: need 1 <= n_out <= n_in, got n_out={n_out}, n_in={n_in}")
+    k = np.arange(n_out)[:, None]  # (n_out, 1) coefficient index
+    n = np.arange(n_in)[None, :]  # (1, n_in) input index
+    D = np.sqrt(2.0 / n_in) * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in))  # (n_out, n_in)
+    D[0] /= np.sqrt(2.0)  # s_0 = sqrt(1 / n_in): the constant row needs its own scale to have unit length
+    return D
+
+
+def lifter_weights(n_mfcc, lifter):
+    """librosa's sinusoidal lifter: w_k = 1 + (L / 2) sin(pi (k + 1) / L), k = 0 .. n_mfcc - 1. Returns (n_mfcc,).
+
+    Note the index k + 1: librosa lifts c0 with sin(pi / L), whereas HTK lifts c_n with sin(pi n / L).
+    """
+    k = np.arange(1, n_mfcc + 1)  # (n_mfcc,) 1-based, as librosa
+    return 1.0 + (lifter / 2.0) * np.sin(np.pi * k / lifter)
+
+
+def mfcc(y, sr, n_mfcc=13, lifter=0, **mel_kwargs):
+    """Mel-frequency cepstral coefficients, librosa's convention.
+
+    y: (N,) samples at `sr` Hz; n_mfcc: coefficients kept (c0 .. c_{n_mfcc-1}, c0 included, NOT replaced by
+    energy); lifter: L for the sinusoidal lifter (0 = none); mel_kwargs: n_fft, hop_length, win_length, n_mels,
+    fmin, fmax, htk, norm, center of `mel.melspectrogram` (defaults 512, 160, 400, 40, 0, sr/2, False, "slaney",
+    True).
+    mfcc[:, t] = w * (D @ power_to_db(melspectrogram(y, sr, **mel_kwargs))[:, t]), D = dct_matrix(n_mfcc, n_mels),
+    w = lifter_weights(n_mfcc, lifter) (or 1). Units: dB-scaled cepstral coefficients.
+    Returns (n_mfcc, T), float32 for float32 y else float64; T = 1 + N // hop_length when center=True.
+    """
+    if lifter < 0:
+        raise ValueError(f"mfcc: lifter must be >= 0 (0 = no lifter), got {lifter}")
+    log_mel = power_to_db(melspectrogram(y, sr, **mel_kwargs))  # (n_mels, T) dB
+    n_mels = log_mel.shape[0]
+    if n_mfcc > n_mels:
+        raise ValueError(f"mfcc: n_mfcc = {n_mfcc} cannot exceed n_mels = {n_mels}")
+    D = dct_matrix(n_mfcc, n_mels).astype(log_mel.dtype)  # (n_mfcc, n_mels)
+    coeffs = D @ log_mel  # (n_mfcc, n_mels) @ (n_mels, T) -> (n_mfcc, T)
+    if lifter > 0:
+        coeffs *= lifter_weights(n_mfcc, lifter).astype(coeffs.dtype)[:, None]  # (n_mfcc, 1) broadcast over frames
+    return coeffs
+
+
+def delta(x, N=2):
+    """HTK regression deltas along the last axis (frames): the local slope of each feature track.
+
+    d_t = sum_{n=1..N} n (x_{t+n} - x_{t-n}) / (2 sum_{n=1..N} n^2), with edge frames replicated
+    (x_{t} = x_0 for t < 0 and x_{T-1} for t >= T). x: (..., T); N: half-width in frames (window 2N + 1).
+    Returns (..., T) in x's units per frame (float32 for float32 x, else float64). Delta-delta (acceleration) = delta(delta(x)), as in HTK.
+    Equals librosa.feature.delta(x, width=2N+1, order=1, mode="nearest"); NOT librosa's order=2, which is a
+    width-(2N+1) quadratic Savitzky-Golay second derivative rather than the delta of the delta.
+    """
+    x = np.asarray(x)
+    x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
+    if N < 1:
+        raise ValueError(f"delta: N must be >= 1 frame, got {N}")
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise ValueError(f"delta: expected at least one frame on the last axis, got shape {x.shape}")
+    T = x.shape[-1]
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(N, N)], mode="edge")  # (..., T + 2N), edges replicated
+    numerator = np.zeros_like(x)  # (..., T)
+    for n in range(1, N + 1):  # N is 2: a loop over the regression taps, not over frames
+        numerator += n * (padded[..., N + n:N + n + T] - padded[..., N - n:N - n + T])
+    return numerator / (2.0 * sum(n * n for n in range(1, N + 1)))
