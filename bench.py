@@ -1,0 +1,130 @@
+"""Benchmark: time our feature code against librosa on the same minute of speech-like audio.
+
+Times mfcc, melspectrogram, yin and the complete "mfcc_f0" model input (features.extract). When librosa is
+installed, times librosa's equivalents in the same process, interleaved with ours run by run (so background
+load hits both alike), and prints ours/librosa as the median over several runs after a warm-up call (the
+warm-up also pays librosa's numba compilation). Also prints the largest differences from librosa.
+The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic.
+
+Run: python bench.py            (or: python bench.py --seconds 20 --repeats 3)
+"""
+import argparse
+import time
+
+import numpy as np
+
+import f0
+import features
+import mel
+import mfcc
+import synth
+from features import HOP_LENGTH, N_FFT, N_MELS, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH
+
+STFT = dict(n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH)  # samples
+YIN = dict(fmin=features.F0_FMIN, fmax=features.F0_FMAX, frame_length=features.YIN_FRAME_LENGTH,
+           hop_length=HOP_LENGTH)  # Hz, Hz, samples, samples
+
+
+def speech_like(seconds):
+    """`seconds` of synthetic speech: 4 speakers of synth.plan_corpus, seconds / 4 each. (N,) float32."""
+    speakers = synth.plan_corpus(4, seed=0)
+    return np.concatenate([synth.synthesize_utterance(s["params"], seed=i, sr=SR, duration_s=seconds / 4)
+                           for i, s in enumerate(speakers)])
+
+
+def ours_jobs(y):
+    """Name -> zero-argument function computing that feature with our code."""
+    return {
+        "mfcc": lambda: mfcc.mfcc(y, SR, n_mfcc=N_MFCC, n_mels=N_MELS_MFCC, **STFT),
+        "melspectrogram": lambda: mel.melspectrogram(y, SR, n_mels=N_MELS, **STFT),
+        "yin": lambda: f0.yin(y, SR, **YIN),
+        "yin librosa_compat": lambda: f0.yin(y, SR, **YIN, librosa_compat=True),
+        "mfcc_f0 (extract)": lambda: features.extract(y, SR, kind="mfcc_f0"),
+    }
+
+
+def librosa_jobs(librosa, y):
+    """The same features with librosa (same settings); mfcc_f0 composed from mfcc, yin and delta."""
+    def mfcc_f0():
+        static = np.vstack([librosa.feature.mfcc(y=y, sr=SR, n_mfcc=N_MFCC, n_mels=N_MELS_MFCC, **STFT),
+                            librosa.yin(y, sr=SR, **YIN)[None]])  # (14, T)
+        d1 = librosa.feature.delta(static, width=5, mode="nearest")  # (14, T)
+        return np.stack([static, d1, librosa.feature.delta(d1, width=5, mode="nearest")])  # (3, 14, T)
+
+    return {
+        "mfcc": lambda: librosa.feature.mfcc(y=y, sr=SR, n_mfcc=N_MFCC, n_mels=N_MELS_MFCC, **STFT),
+        "melspectrogram": lambda: librosa.feature.melspectrogram(y=y, sr=SR, n_mels=N_MELS, **STFT),
+        "yin": lambda: librosa.yin(y, sr=SR, **YIN),
+        "yin librosa_compat": lambda: librosa.yin(y, sr=SR, **YIN),
+        "mfcc_f0 (extract)": mfcc_f0,
+    }
+
+
+def timed(fn):
+    """Wall-clock seconds of one call of fn."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def largest_differences(librosa, y):
+    """Name -> text: the largest difference between our output and librosa's, in the signal's own units."""
+    ours_mfcc = mfcc.mfcc(y, SR, n_mfcc=N_MFCC, n_mels=N_MELS_MFCC, **STFT)  # (13, T)
+    ref_mfcc = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=N_MFCC, n_mels=N_MELS_MFCC, **STFT)  # (13, T)
+    ours_db = mel.power_to_db(mel.melspectrogram(y, SR, n_mels=N_MELS, **STFT))  # (64, T) dB
+    ref_db = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=SR, n_mels=N_MELS, **STFT))  # (64, T)
+    ref_f0 = librosa.yin(y, sr=SR, **YIN)  # (T,) Hz
+    compat_f0, librosa_voiced = f0.yin(y, SR, **YIN, librosa_compat=True)  # voicing == librosa's (tests/test_f0)
+    paper_f0, paper_voiced = f0.yin(y, SR, **YIN)
+    both = paper_voiced & librosa_voiced  # (T,) frames voiced by both
+    cents = lambda a, b: np.abs(1200.0 * np.log2(a / b)).max()  # noqa: E731
+    return {
+        "mfcc": f"{np.abs(ours_mfcc - ref_mfcc).max():.1e} (MFCC units, dB-scaled)",
+        "melspectrogram": f"{np.abs(ours_db - ref_db).max():.1e} dB",
+        "yin": f"{cents(paper_f0[both], ref_f0[both]):.2f} cents on {both.sum()} frames voiced by both"
+               f" (we voice {paper_voiced.mean():.0%}, librosa {librosa_voiced.mean():.0%})",
+        "yin librosa_compat": f"{cents(compat_f0, ref_f0):.1e} cents, all frames",
+        "mfcc_f0 (extract)": "",
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the test audio in seconds")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per feature (median reported)")
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.repeats < 1:
+        parser.error(f"need --seconds > 0 and --repeats >= 1, got {args.seconds} and {args.repeats}")
+
+    y = speech_like(args.seconds).astype(np.float64)  # (N,) librosa and we both get the same float64 samples
+    print(f"{len(y) / SR:.0f} s of synthetic speech at {SR} Hz, {1 + len(y) // HOP_LENGTH} frames; "
+          f"median of {args.repeats} runs after a warm-up")
+    try:
+        import librosa  # lazy: only the comparison needs it
+    except ImportError:
+        librosa = None
+        print("librosa is not installed: timing our code only")
+
+    ours = ours_jobs(y)
+    theirs = librosa_jobs(librosa, y) if librosa else {}
+    diffs = largest_differences(librosa, y) if librosa else {}
+    print(f"\n{'feature':<20} {'ours ms':>8} {'librosa ms':>10} {'ours/librosa':>12}  largest difference")
+    for name, ours_fn in ours.items():
+        their_fn = theirs.get(name)
+        ours_fn()  # warm-up calls, untimed (librosa's first call also compiles its numba helpers)
+        if their_fn:
+            their_fn()
+        ours_times, their_times = [], []
+        for _ in range(args.repeats):  # interleaved, so background load hits both alike
+            ours_times.append(timed(ours_fn))
+            if their_fn:
+                their_times.append(timed(their_fn))
+        ours_ms = 1000 * np.median(ours_times)
+        if their_fn:
+            their_ms = 1000 * np.median(their_times)
+            print(f"{name:<20} {ours_ms:8.1f} {their_ms:10.1f} {ours_ms / their_ms:12.2f}  {diffs[name]}")
+        else:
+            print(f"{name:<20} {ours_ms:8.1f}")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Tests for features.py (the model inputs): shapes and dtypes, the "mfcc" channels against saved librosa values,
+the delta channels, the F0 row's encoding on a tone of known pitch, and the errors.
+
+Run: python -m pytest tests/test_features.py
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import features
+import mfcc
+from features import HOP_LENGTH, INPUTS, SR, extract, frames_per_window, input_shape
+
+REF = np.load(Path(__file__).resolve().parent / "data" / "ref_features.npz")
+
+
+def tone_then_silence(f0_hz=200.0, seconds=0.5):
+    """A pure tone of f0_hz for `seconds`, then the same length of digital silence. (N,) float64."""
+    t = np.arange(int(seconds * SR)) / SR  # (n,) seconds
+    return np.concatenate([0.5 * np.sin(2 * np.pi * f0_hz * t), np.zeros_like(t)])
+
+
+@pytest.mark.parametrize("kind", INPUTS)
+def test_shapes_and_dtype(kind):
+    y = np.random.default_rng(0).standard_normal(12345) * 0.1  # (N,)
+    x = extract(y, kind=kind)
+    n_frames = 1 + len(y) // HOP_LENGTH
+    expected = input_shape(kind) + ((len(y),) if kind == "raw" else (n_frames,))
+    assert x.shape == expected and x.dtype == np.float32
+    assert np.isfinite(x).all()
+
+
+def test_window_sizes():
+    assert {k: frames_per_window(k) for k in INPUTS} == {"mfcc": 400, "mfcc_f0": 400, "mel": 400, "raw": 64000}
+    assert features.WINDOW_SAMPLES == features.WINDOW_FRAMES * HOP_LENGTH  # one window is 4 s either way
+    assert {k: input_shape(k) for k in INPUTS} == {"mfcc": (3, 13), "mfcc_f0": (3, 14), "mel": (1, 64),
+                                                   "raw": (1,)}
+
+
+def test_mfcc_channels_match_librosa():
+    """The pinned settings reproduce librosa.feature.mfcc and librosa.feature.delta (saved values)."""
+    x = extract(REF["speech"].astype(np.float64), kind="mfcc")  # (3, 13, T)
+    for channel, key in enumerate(["speech_mfcc_slaney_slaney_l0", "speech_delta1", "speech_delta_delta"]):
+        worst = np.abs(x[channel] - REF[key]).max()
+        print(f"channel {channel} vs librosa {key}: largest difference {worst:.2e}")
+        assert worst < 0.01, f"channel {channel} differs from librosa {key} by up to {worst:.4f}"
+
+
+def test_mfcc_f0_channels_are_deltas():
+    x = extract(tone_then_silence() + 0.01 * np.random.default_rng(1).standard_normal(16000), kind="mfcc_f0")
+    d1 = mfcc.delta(x[0].astype(np.float64))  # (14, T)
+    d2 = mfcc.delta(d1)  # (14, T)
+    for channel, expected in [(1, d1), (2, d2)]:
+        worst = np.abs(x[channel] - expected).max()
+        assert worst < 1e-3, f"channel {channel} is not the delta of the channel before: off by {worst:.2e}"
+
+
+def test_mfcc_f0_extends_mfcc():
+    y = tone_then_silence()
+    with_f0, without = extract(y, kind="mfcc_f0"), extract(y, kind="mfcc")
+    # rows 0..12 of channels 1 and 2 are deltas of the same MFCCs: the F0 row does not leak into them
+    assert np.array_equal(with_f0[:, :13], without)
+
+
+def test_f0_row_encoding():
+    """200 Hz on voiced frames: 12·log2(200 / F0_REF) = 24 semitones; exactly 0 on the silent half."""
+    x = extract(tone_then_silence(200.0), kind="mfcc_f0")
+    row = x[0, 13]  # (T,)
+    expected = 12 * np.log2(200.0 / features.F0_REF)
+    tone, silence = row[5:45], row[56:]  # frames well inside each half (YIN frames span ±512 samples)
+    worst = np.abs(tone - expected).max()
+    assert worst < 0.1, f"F0 row on a 200 Hz tone off by up to {worst:.3f} semitones (= {100 * worst:.1f} cents)"
+    assert np.all(silence == 0.0)
+
+
+def test_f0_row_voiced_values_stay_above_zero():
+    """The lowest searchable pitch still encodes above 0, so 0 unambiguously means unvoiced."""
+    assert 12 * np.log2(features.F0_FMIN / features.F0_REF) > 3.0
+
+
+def test_mel_is_log_power_in_db():
+    x = extract(tone_then_silence(), kind="mel")[0]  # (64, T)
+    assert x.max() - x.min() <= 80.0 + 1e-3  # top_db = 80 dB clamps the range
+    assert x.max() > -10.0  # a 0.5-amplitude tone is loud on a ref = 1.0 dB scale
+
+
+def test_raw_is_the_waveform():
+    y = np.random.default_rng(2).standard_normal(1000)
+    assert np.array_equal(extract(y, kind="raw")[0], y.astype(np.float32))
+
+
+def test_silence_gives_finite_features():
+    for kind in INPUTS:
+        assert np.isfinite(extract(np.zeros(SR), kind=kind)).all()
+    assert np.all(extract(np.zeros(SR))[0, 13] == 0.0)  # no pitch in silence
+
+
+@pytest.mark.parametrize("args, kwargs, match", [
+    ((np.zeros(100),), dict(kind="mfcc_f1"), "mfcc, mfcc_f0, mel, raw"),
+    ((np.zeros(100), 8000), {}, "resample"),
+    ((np.zeros(0),), {}, "non-empty"),
+    ((np.zeros((2, 100)),), {}, "mono"),
+    ((np.full(100, np.nan),), {}, "NaN"),
+])
+def test_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        extract(*args, **kwargs)
+
+
+def test_unknown_kind_in_shape_helpers():
+    with pytest.raises(ValueError, match="expected one of"):
+        input_shape("spectrogram")
+    with pytest.raises(ValueError, match="expected one of"):
+        frames_per_window("spectrogram")
