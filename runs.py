@@ -1,0 +1,241 @@
+"""Run folders and metrics: what train.py writes and evaluate.py reads, in one place.
+
+A run folder (runs/<model>-<input>-<time>/) holds
+    config.json   every argument of train.py and the label vocabularies
+    history.csv   one row per epoch
+    best.pt       the weights with the best mean validation balanced accuracy
+    last.pt       everything needed to resume (weights, optimiser, RNG states, epoch, ...)
+    metrics.json  train/val/test accuracy per task, computed once at the end with best.pt
+
+Metrics are pure NumPy functions of integer label arrays (class indices, unknown labels already removed);
+they follow scikit-learn's definitions, written out in each docstring.
+Every file is written atomically (a temporary file in the same folder, then os.replace), so a Ctrl-C or a
+crash never leaves a half-written checkpoint behind.
+
+    python -m pytest tests/test_metrics.py
+"""
+import csv
+import json
+import os
+import tempfile
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import data
+import features
+import mtl
+
+CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def confusion_matrix(y_true, y_pred, n_classes):
+    """Counts C[i, j] = number of examples of true class i predicted as class j.
+
+    y_true, y_pred: int arrays (N,) of class indices in [0, n_classes). Returns int64 (n_classes, n_classes),
+    rows = true class, columns = predicted class (scikit-learn's convention).
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)  # one count per (true, predicted) pair
+    return cm
+
+
+def accuracy(y_true, y_pred):
+    """Fraction of examples predicted correctly: mean(y_pred == y_true). NaN for an empty set."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
+
+
+def balanced_accuracy(y_true, y_pred):
+    """Mean per-class recall over the classes present in y_true: (1/K) sum_k TP_k / N_k.
+
+    An always-the-same-class predictor scores exactly 1/K, whatever the class proportions; that is why
+    early stopping and model choice use it on unbalanced data. NaN for an empty set.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes = np.unique(y_true)
+    if len(classes) == 0:
+        return float("nan")
+    recalls = [np.mean(y_pred[y_true == k] == k) for k in classes]  # TP_k / N_k for each present class
+    return float(np.mean(recalls))
+
+
+def macro_f1(y_true, y_pred):
+    """Unweighted mean of per-class F1 = 2 TP / (2 TP + FP + FN), over classes in y_true or y_pred.
+
+    A class that never occurs and is never predicted does not count; one predicted but absent scores 0
+    (scikit-learn's f1_score(average="macro") with zero_division=0). NaN for an empty set.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes = np.union1d(y_true, y_pred)
+    if len(classes) == 0:
+        return float("nan")
+    f1s = []
+    for k in classes:
+        tp = np.sum((y_pred == k) & (y_true == k))
+        fp = np.sum((y_pred == k) & (y_true != k))
+        fn = np.sum((y_pred != k) & (y_true == k))
+        f1s.append(2 * tp / (2 * tp + fp + fn))  # denominator > 0: k occurs in y_true or y_pred
+    return float(np.mean(f1s))
+
+
+def majority_baseline(y_train, y_eval):
+    """Accuracy on y_eval of always answering the most frequent class of y_train (ties: lowest index).
+
+    The floor every model must beat: on a balanced 5-class task it is about 0.2, not 0.
+    """
+    y_train, y_eval = np.asarray(y_train, dtype=np.int64), np.asarray(y_eval, dtype=np.int64)
+    if len(y_train) == 0 or len(y_eval) == 0:
+        return float("nan")
+    majority = np.argmax(np.bincount(y_train))
+    return float(np.mean(y_eval == majority))
+
+
+def display_width(text):
+    """Terminal columns taken by text: East Asian wide characters (Hangul, CJK) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text, width, right=False):
+    """text padded with spaces to `width` terminal columns (on the left when right=True)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
+
+
+def confusion_table(cm, names):
+    """The confusion matrix as aligned text: one row per true class, one column per predicted class."""
+    names = [str(n) for n in names]
+    corner = "true \\ pred"
+    cell = max([display_width(n) for n in names] + [len(str(cm.max())) if cm.size else 1])
+    first = max([display_width(n) for n in names] + [len(corner)])
+    lines = [pad(corner, first) + " " + " ".join(pad(n, cell, right=True) for n in names)]
+    for name, row in zip(names, cm):
+        lines.append(pad(name, first) + " " + " ".join(pad(str(c), cell, right=True) for c in row))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- atomic files
+
+def _atomic_write(path, write):
+    """Call write(file_object) on a temporary file next to `path`, then rename it onto `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
+    except BaseException:  # including KeyboardInterrupt: never leave the temporary file behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_checkpoint(obj, path):
+    """torch.save(obj) to `path` atomically."""
+    _atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def save_json(obj, path):
+    """Write obj as indented UTF-8 JSON (Korean labels stay readable) to `path` atomically."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def load_json(path):
+    """The object stored in a UTF-8 JSON file."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def append_history(path, row):
+    """Append one epoch's dict as a CSV row to `path`; the header is written with the first row."""
+    path = Path(path)
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def read_history(path):
+    """history.csv as a list of dicts with float values."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+# ----------------------------------------------------------------------------- models from run folders
+
+def model_from_config(config, vocabs):
+    """Build the (untrained) model that config.json describes: same name, input kind and class counts."""
+    n_classes = {task: len(vocabs[task]) for task in config["tasks"]}
+    return mtl.build_model(config["model"], config["input"], n_classes)
+
+
+def load_run(run_dir, checkpoint=None, device="cpu"):
+    """(config, vocabs, model in eval mode) from a run folder; weights from best.pt, else last.pt.
+
+    Raises FileNotFoundError naming the folder or file that is missing.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
+    names = [checkpoint] if checkpoint else CHECKPOINTS
+    paths = [run_dir / name for name in names if (run_dir / name).is_file()]
+    if not paths:
+        raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
+    ckpt = torch.load(paths[0], map_location="cpu", weights_only=False)
+    config, vocabs = ckpt["config"], ckpt["vocabs"]
+    model = model_from_config(config, vocabs)
+    model.load_state_dict(ckpt["model"])
+    return config, vocabs, model.to(device).eval()
+
+
+# ----------------------------------------------------------------------------- utterance-level prediction
+
+@torch.no_grad()
+def predict_clips(model, features_list, kind, device="cpu", batch_size=64):
+    """Class probabilities of each clip: the softmax of every window, averaged with weights = real frames.
+
+    features_list: list of float32 arrays, each input_shape(kind) + (T,) (T frames, or samples for "raw").
+    Each clip is cut into windows of L = frames_per_window(kind) by data.windows, the last one zero-padded;
+    window k holds w_k = min(L, T - k L) real frames and the clip's probabilities are
+        p = sum_k w_k softmax(logits_k) / sum_k w_k,
+    so every real frame counts the same and a padded tail (a 4 s clip is 401 frames: one full window and one
+    of a single frame) barely counts. Windows of consecutive clips share batches of `batch_size`.
+    Returns {task: float64 (n_clips, n_classes)}, rows summing to 1.
+    """
+    model.eval()
+    length = features.frames_per_window(kind)
+    sums, totals = {}, np.zeros(len(features_list))  # weighted probability sums, sum of weights per clip
+    pending, owners, weights = [], [], []  # windows waiting for a forward pass, their clip, their weight
+
+    def flush():
+        x = torch.from_numpy(np.stack(pending)).to(device)  # (B, *input_shape, L)
+        w = np.asarray(weights, dtype=np.float64)[:, None]  # (B, 1)
+        for task, z in model(x).items():  # z: (B, n_classes) logits
+            p = torch.softmax(z.float(), dim=-1).cpu().numpy().astype(np.float64)  # (B, n_classes)
+            if task not in sums:
+                sums[task] = np.zeros((len(features_list), p.shape[1]))
+            np.add.at(sums[task], owners, w * p)  # add each window's weighted probabilities to its clip
+        np.add.at(totals, owners, w[:, 0])
+        pending.clear(), owners.clear(), weights.clear()
+
+    for i, feats in enumerate(features_list):
+        T = feats.shape[-1]
+        for k, window in enumerate(data.windows(feats, length)):  # (n_windows, *input_shape, L), one at a time
+            pending.append(np.asarray(window, dtype=np.float32))
+            owners.append(i)
+            weights.append(max(1, min(length, T - k * length)))  # real frames in window k (>= 1: empty clip)
+            if len(pending) == batch_size:
+                flush()
+    if pending:
+        flush()
+    assert totals.min() > 0, "every clip gives at least one window"
+    return {task: s / totals[:, None] for task, s in sums.items()}

@@ -1,0 +1,119 @@
+"""evaluate.py on the tiny run that tests/test_train.py trains: split report, --compare, --wav, --plot, errors.
+
+The command-line cases run `python evaluate.py` in a subprocess; the error cases call evaluate.main(argv)
+in this process (no torch re-import).
+
+    python -m pytest tests/test_evaluate.py
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+import evaluate
+from test_train import ROOT, tiny  # noqa: F401  (the session's tiny corpus and run, a pytest fixture)
+
+
+def evaluate_cli(tiny, *argv):
+    result = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *argv], cwd=tiny["root"], env=tiny["env"],
+                            capture_output=True, text=True, encoding="utf-8", timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def evaluate_here(monkeypatch, capsys, tiny, *argv):
+    monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
+    code = evaluate.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_split_report_prints_scores_baseline_and_confusion_tables(tiny):
+    code, out, err = evaluate_cli(tiny, str(tiny["run"]))
+    assert code == 0, err
+    assert "acc" in out and "bal acc" in out and "macro-F1" in out and "majority" in out
+    assert out.count("confusion matrix") == 3, out
+    config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
+    header = next(line for line in out.splitlines() if line.startswith("true \\ pred") and "강원" in line)
+    assert header.split()[3:] == config["vocabs"]["dialect"]
+
+
+def test_split_report_agrees_with_metrics_json(tiny, monkeypatch, capsys):
+    """The test accuracy evaluate.py prints is the one train.py stored (both use best.pt, all windows)."""
+    metrics = json.loads((tiny["run"] / "metrics.json").read_text(encoding="utf-8"))
+    for split, key in (("test", "test_acc"), ("val", "val_acc"), ("train", "train_acc")):
+        code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), "--split", split)
+        assert code == 0, err
+        for task, m in metrics["tasks"].items():
+            row = next(line.split() for line in out.splitlines() if line.startswith(task + " "))
+            assert float(row[2]) == pytest.approx(m[key], abs=5e-4), (split, task, row, m[key])
+
+
+def test_wav_profiles_a_stereo_44k_recording(tiny, tmp_path):
+    """A training clip resampled to 44.1 kHz and made stereo: a label and a probability for each task."""
+    import data
+    row = next(r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "test")
+    y16, sr = sf.read(row["path"], dtype="float32")
+    y44 = resample_poly(y16, 441, 160)  # 16 kHz -> 44.1 kHz
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, np.stack([y44, 0.5 * y44], axis=1), 44100)  # (N, 2) stereo
+    code, out, err = evaluate_cli(tiny, str(tiny["run"]), "--wav", str(wav))
+    assert code == 0, err
+    vocabs = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))["vocabs"]
+    for task in ("age", "gender", "dialect"):
+        line = next(line.split() for line in out.splitlines() if line.strip().startswith(task + " "))
+        assert line[1] in vocabs[task] and 0.0 < float(line[2]) <= 1.0, line
+    assert "4.0 s" in out
+
+
+def test_compare_prints_one_row_per_run(tiny, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(tiny["run"], other)
+    metrics = json.loads((other / "metrics.json").read_text(encoding="utf-8"))
+    metrics["input"] = "mfcc"
+    (other / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    code, out, err = evaluate_cli(tiny, "--compare", str(tiny["run"]), str(other))
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("hps")]
+    assert len(rows) == 2 and "mfcc_f0" in rows[0] and " mfcc " in rows[1], out
+    gender_train = json.loads((tiny["run"] / "metrics.json").read_text())["tasks"]["gender"]["train_acc"]
+    assert f"{gender_train:5.3f}" in rows[0]
+
+
+def test_plot_writes_pngs_or_says_matplotlib_is_missing(tiny, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny["run"], run)
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(run), "--plot")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert code == 2 and "pip install matplotlib" in err, err
+        return
+    assert code == 0, err
+    assert (run / "curves.png").is_file() and (run / "confusion_test_gender.png").is_file()
+
+
+@pytest.mark.parametrize("case", ["no folder", "no checkpoint", "bad wav", "missing wav", "compare unfinished"])
+def test_errors_are_one_line_with_exit_code_2(case, tiny, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    argv = {"no folder": [str(tmp_path / "nope")], "no checkpoint": [str(empty)],
+            "bad wav": [str(tiny["run"]), "--wav", str(text)],
+            "missing wav": [str(tiny["run"]), "--wav", str(tmp_path / "absent.flac")],
+            "compare unfinished": ["--compare", str(tiny["run"]), str(empty)]}[case]
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, *argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("evaluate.py: error:"), err
+
+
+def test_run_and_compare_together_is_a_usage_error(tiny, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), "--compare", str(tiny["run"]))
+    assert exit_.value.code == 2

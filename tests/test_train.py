@@ -1,0 +1,248 @@
+"""train.py on a tiny synthetic corpus: the run folder, resume == uninterrupted, and clean failures.
+
+The corpus (12 speakers x 3 clips of 4 s, data.make_synth_corpus) and one 2-epoch run through the command line
+are made once per test session in a temporary folder; $MOKSORI_CACHE points there, so nothing is written into
+the checkout. Other runs execute train.py in this process (runpy), which skips re-importing torch.
+
+    python -m pytest tests/test_train.py
+"""
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import mtl
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0"]
+METRIC_KEYS = {"train_acc", "val_acc", "val_balanced_acc", "test_acc", "test_balanced_acc", "majority_baseline"}
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """{"root", "manifest", "env", "run"}: a tiny corpus and one finished run (test_evaluate.py shares it).
+
+    Everything lives under the session's base temp folder and is reused when already there, so the fixture
+    is cheap when a second test module imports it.
+    """
+    import data
+    root = tmp_path_factory.getbasetemp() / "tiny"
+    env = {**os.environ, "MOKSORI_CACHE": str(root / "cache"), "PYTHONIOENCODING": "utf-8"}
+    manifest = data.make_synth_corpus(root / "corpus", n_speakers=12, n_utterances=3, seed=0)
+    run = root / "run"
+    if not (run / "metrics.json").is_file():
+        result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(manifest), *TINY,
+                                 "--out", str(run)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        (root / "train_stdout.txt").write_text(result.stdout, encoding="utf-8")
+    return {"root": root, "manifest": str(manifest), "env": env, "run": run}
+
+
+def train_here(monkeypatch, capsys, tiny, *argv):
+    """Run train.py in this process -> (exit code, stdout, stderr); sys.exit("message") counts as stderr."""
+    monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
+    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
+    code, message = 0, ""
+    try:
+        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+    except SystemExit as exit_:
+        code, message = exit_.code, exit_.code if isinstance(exit_.code, str) else ""
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err + message
+
+
+def weights(run_dir, name="last.pt"):
+    return torch.load(Path(run_dir) / name, weights_only=False)["model"]
+
+
+def same_metrics(a, b):
+    """metrics.json of two runs, without the wall time."""
+    ma, mb = (json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8")) for d in (a, b))
+    ma.pop("seconds"), mb.pop("seconds")
+    assert ma == mb, f"\n{ma}\n!=\n{mb}"
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    worst = max((wa[k].double() - wb[k].double()).abs().max().item() for k in wa if wa[k].numel())
+    assert worst == 0.0, f"largest weight difference {worst:.3g}"
+
+
+def test_run_folder_holds_what_the_issue_specifies(tiny):
+    run = tiny["run"]
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert set(metrics) == {"model", "input", "tasks", "epochs", "seconds", "device"}
+    assert (metrics["model"], metrics["input"], metrics["epochs"], metrics["device"]) == ("hps", "mfcc_f0", 2, "cpu")
+    assert set(metrics["tasks"]) == {"age", "gender", "dialect"}
+    for task, m in metrics["tasks"].items():
+        assert set(m) == METRIC_KEYS, task
+        assert all(0.0 <= v <= 1.0 for v in m.values()), m
+
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    for flag in ("manifest", "model", "input", "tasks", "balance", "epochs", "batch_size", "lr", "weight_decay",
+                 "device", "amp", "workers", "seed", "out", "resume", "patience", "denoise", "skip_bad"):
+        assert flag in config, flag
+    assert config["vocabs"]["gender"] == ["female", "male"] and len(config["vocabs"]["dialect"]) == 6
+
+    history = (run / "history.csv").read_text(encoding="utf-8").splitlines()
+    assert len(history) == 1 + 2, "header + one row per epoch"
+    assert history[0].startswith("epoch,loss,age_train_acc")
+    for name in ("best.pt", "last.pt"):
+        assert (run / name).is_file()
+    assert not list(run.glob("*.tmp")), "atomic writes leave no temporary files"
+    stdout = (tiny["root"] / "train_stdout.txt").read_text(encoding="utf-8")
+    assert "parameters" in stdout and "majority" in stdout
+    assert sum(line.strip()[:1].isdigit() for line in stdout.splitlines() if " | " in line) == 2, "one row per epoch"
+
+
+def uninterrupted(tiny, tmp_path, monkeypatch, capsys):
+    """A 2-epoch reference run made in this process: the same torch thread count as the runs it is compared
+    with (float sums come out bit-identical only with the same number of threads; other test modules call
+    torch.set_num_threads(1) at import)."""
+    run = tmp_path / "uninterrupted"
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
+    assert code == 0, err
+    return run
+
+
+def test_resume_after_a_finished_epoch_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
+    """--epochs 1, then --resume with --epochs 2 == an uninterrupted 2-epoch run (same seed)."""
+    reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
+    run = tmp_path / "split"
+    first = [a if a != "2" else "1" for a in TINY]  # --epochs 1
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *first, "--out", str(run))
+    assert code == 0, err
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
+    assert code == 0, err
+    assert "resumed" in out
+    same_metrics(run, reference)
+    assert_same_weights(run, reference)
+    assert len((run / "history.csv").read_text().splitlines()) == 3
+
+
+def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
+    """Ctrl-C (a real SIGINT, sent during the 5th loss computation = epoch 2, step 2 of 3) finishes that step,
+    writes last.pt and says how to resume; the resumed run ends exactly where the uninterrupted one did."""
+    reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
+    run, calls = tmp_path / "interrupted", []
+    real_loss = mtl.multitask_loss
+
+    def loss_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            signal.raise_signal(signal.SIGINT)
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(mtl, "multitask_loss", loss_then_ctrl_c)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert code == 130, err
+    assert "stopped after 1 epochs and 2 steps" in err and f"--resume {run}" in err, err
+    assert torch.load(run / "last.pt", weights_only=False)["step"] == 2
+    assert not (run / "metrics.json").exists()
+
+    monkeypatch.setattr(mtl, "multitask_loss", real_loss)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
+    assert code == 0, err
+    same_metrics(run, reference)
+    assert_same_weights(run, reference)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tiny, tmp_path, monkeypatch, capsys):
+    real_loss = mtl.multitask_loss
+
+    def nan_loss(*args, **kwargs):
+        total, per_task = real_loss(*args, **kwargs)
+        return total * float("nan"), per_task
+
+    monkeypatch.setattr(mtl, "multitask_loss", nan_loss)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY,
+                                "--out", str(tmp_path / "nan"))
+    assert code not in (0, None)
+    assert "loss became nan in epoch 1, step 1" in err and "--lr" in err, err
+    assert not (tmp_path / "nan" / "metrics.json").exists()
+
+
+BAD_FLAGS = [
+    (["--model", "resnet"], "invalid choice"),
+    (["--model", "cnn", "--input", "mel"], "valid inputs are mfcc, mfcc_f0"),
+    (["--model", "cnn"], "single-task"),
+    (["--tasks", "age,height"], "expected distinct names from age, gender, dialect"),
+    (["--tasks", "age,age"], "distinct"),
+    (["--epochs", "0"], "--epochs must be positive"),
+    (["--batch-size", "-4"], "--batch-size must be positive"),
+    (["--lr", "0"], "--lr must be positive"),
+    (["--manifest", "no/such.csv"], "file not found"),
+    (["--resume", "no/such/run"], "no last.pt"),
+]
+if not torch.cuda.is_available():
+    BAD_FLAGS += [(["--device", "cuda"], "torch.cuda.is_available() is False"), (["--amp"], "--amp needs CUDA")]
+
+
+@pytest.mark.parametrize("argv,reason", BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_bad_flags_fail_at_start_up_with_one_line(argv, reason, tiny, monkeypatch, capsys):
+    code, out, err = train_here(monkeypatch, capsys, tiny, *argv)
+    assert code == 2
+    assert reason in err.strip().splitlines()[-1], err
+    assert "Traceback" not in err
+
+
+def test_resume_refuses_changed_settings(tiny, monkeypatch, capsys):
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(tiny["run"]), "--lr", "0.1")
+    assert code == 2 and "only --epochs may change (got --lr)" in err, err
+
+
+def test_bad_flag_through_the_command_line_has_no_traceback(tiny):
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--model", "rawcnn", "--input", "mfcc"],
+                            cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("usage: train.py") is False
+    assert "valid inputs are raw" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_bad_audio_is_one_line_error_or_skipped_with_skip_bad(tiny, tmp_path, monkeypatch, capsys):
+    import data
+    rows = data.read_manifest(tiny["manifest"])
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio")
+    rows[0] = {**rows[0], "path": str(broken)}  # a training clip that cannot be read
+    manifest = tmp_path / "manifest.csv"
+    data.write_manifest(rows, manifest)
+    argv = ["--manifest", str(manifest), *TINY, "--epochs", "1"]
+    code, out, err = train_here(monkeypatch, capsys, tiny, *argv, "--out", str(tmp_path / "a"))
+    assert code not in (0, None) and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"train.py: error: {broken}"), err
+    code, out, err = train_here(monkeypatch, capsys, tiny, *argv, "--skip-bad", "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    assert "skipped 1 of" in err and "train 29" in out, (out, err)
+
+
+def test_hps_overfits_eight_training_windows(tiny):
+    """STYLE rule 15: on 8 real feature windows the multi-task loss must fall to near zero."""
+    import cache
+    import data
+    torch.manual_seed(0)
+    rows = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
+    vocabs = data.build_vocabs(rows, data.TASKS)
+    feats, rows, _ = cache.precompute(rows, "mfcc_f0", Path(tiny["env"]["MOKSORI_CACHE"]) / "features", progress=False)
+    x = torch.from_numpy(np.stack([data.fit_length(f, 100) for f in feats]))  # (8, 3, 14, 100): 1 s crops
+    y = torch.from_numpy(np.stack([data.encode_labels(r, vocabs, list(data.TASKS)) for r in rows]))  # (8, 3)
+    model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in data.TASKS})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(60):
+        loss, _ = mtl.multitask_loss(model(x), y, list(data.TASKS))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05, f"loss {loss.item():.3f} after 60 steps on 8 windows"
