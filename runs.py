@@ -201,41 +201,36 @@ def load_run(run_dir, checkpoint=None, device="cpu"):
 
 @torch.no_grad()
 def predict_clips(model, features_list, kind, device="cpu", batch_size=64):
-    """Class probabilities of each clip: the softmax of every window, averaged with weights = real frames.
+    """Class probabilities of each clip: the softmax of every window, averaged over the clip's windows.
 
     features_list: list of float32 arrays, each input_shape(kind) + (T,) (T frames, or samples for "raw").
-    Each clip is cut into windows of L = frames_per_window(kind) by data.windows, the last one zero-padded;
-    window k holds w_k = min(L, T - k L) real frames and the clip's probabilities are
-        p = sum_k w_k softmax(logits_k) / sum_k w_k,
-    so every real frame counts the same and a padded tail (a 4 s clip is 401 frames: one full window and one
-    of a single frame) barely counts. Windows of consecutive clips share batches of `batch_size`.
+    Each clip is cut into windows of L = frames_per_window(kind) by data.windows (the last one aligned with
+    the clip's end, so no window is mostly padding) and  p = (1/K) sum_k softmax(logits_k)  over its K windows.
+    Windows of consecutive clips share batches of `batch_size`.
     Returns {task: float64 (n_clips, n_classes)}, rows summing to 1.
     """
     model.eval()
     length = features.frames_per_window(kind)
-    sums, totals = {}, np.zeros(len(features_list))  # weighted probability sums, sum of weights per clip
-    pending, owners, weights = [], [], []  # windows waiting for a forward pass, their clip, their weight
+    sums, counts = {}, np.zeros(len(features_list))  # probability sums and window counts per clip
+    pending, owners = [], []  # windows waiting for a forward pass, and the clip each belongs to
 
     def flush():
         x = torch.from_numpy(np.stack(pending)).to(device)  # (B, *input_shape, L)
-        w = np.asarray(weights, dtype=np.float64)[:, None]  # (B, 1)
         for task, z in model(x).items():  # z: (B, n_classes) logits
             p = torch.softmax(z.float(), dim=-1).cpu().numpy().astype(np.float64)  # (B, n_classes)
             if task not in sums:
                 sums[task] = np.zeros((len(features_list), p.shape[1]))
-            np.add.at(sums[task], owners, w * p)  # add each window's weighted probabilities to its clip
-        np.add.at(totals, owners, w[:, 0])
-        pending.clear(), owners.clear(), weights.clear()
+            np.add.at(sums[task], owners, p)  # add each window's probabilities to its clip
+        np.add.at(counts, owners, 1.0)
+        pending.clear(), owners.clear()
 
     for i, feats in enumerate(features_list):
-        T = feats.shape[-1]
-        for k, window in enumerate(data.windows(feats, length)):  # (n_windows, *input_shape, L), one at a time
+        for window in data.windows(feats, length):  # (*input_shape, L), one window at a time
             pending.append(np.asarray(window, dtype=np.float32))
             owners.append(i)
-            weights.append(max(1, min(length, T - k * length)))  # real frames in window k (>= 1: empty clip)
             if len(pending) == batch_size:
                 flush()
     if pending:
         flush()
-    assert totals.min() > 0, "every clip gives at least one window"
-    return {task: s / totals[:, None] for task, s in sums.items()}
+    assert counts.min() > 0, "every clip gives at least one window"
+    return {task: s / counts[:, None] for task, s in sums.items()}

@@ -37,8 +37,10 @@ EPOCHS = 50  # default --epochs: about 1.5 s each for hps on the built-in corpus
 parser = argparse.ArgumentParser(description="Train a speaker-profiling model; see the module docstring.")
 parser.add_argument("--manifest", help="manifest CSV (path,speaker,gender,age,dialect,split); "
                     "default: the built-in synthetic corpus, generated once into data.default_corpus_dir()")
-parser.add_argument("--speakers", type=int, default=120, help="built-in corpus: number of speakers (default 120)")
-parser.add_argument("--utterances", type=int, default=10, help="built-in corpus: 4 s clips per speaker (default 10)")
+parser.add_argument("--speakers", type=int, default=data.SYNTH_SPEAKERS,
+                    help=f"built-in corpus: number of speakers (default {data.SYNTH_SPEAKERS})")
+parser.add_argument("--utterances", type=int, default=data.SYNTH_UTTERANCES,
+                    help=f"built-in corpus: 4 s clips per speaker (default {data.SYNTH_UTTERANCES})")
 parser.add_argument("--model", default="hps", choices=mtl.MODELS, help="network (default hps: one shared CNN, "
                     "a head per task); single-task models: " + ", ".join(m for m in mtl.MODELS if m not in mtl.MULTI_TASK))
 parser.add_argument("--input", default="mfcc_f0", choices=features.INPUTS, help="model input (default mfcc_f0)")
@@ -59,9 +61,9 @@ parser.add_argument("--out", help="run folder (default runs/<model>-<input>-<YYY
 parser.add_argument("--resume", metavar="RUN", help="continue RUN from RUN/last.pt with RUN's saved settings; "
                     "only --epochs may be given with it")
 parser.add_argument("--patience", type=int, default=20, help="stop after this many epochs without a better mean "
-                    "validation balanced accuracy (default 20: the built-in corpus has only 12 validation speakers, "
+                    "validation balanced accuracy (default 20: the built-in corpus has only 24 validation speakers, "
                     "so the score is noisy; 0 = never stop early)")
-parser.add_argument("--denoise", action="store_true", help="spectral-subtraction denoising before features")
+parser.add_argument("--denoise", action="store_true", help="Wiener-filter denoising (denoise.py) before features")
 parser.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning, not an error")
 args = parser.parse_args()
 
@@ -124,7 +126,13 @@ try:
     for s in ("train", "val"):
         if not split_rows[s]:
             raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test)")
-    vocabs = data.build_vocabs(split_rows["train"], tasks)  # classes seen in training, in natural order
+    # The class list of each task comes from every split (labels only, never features): a class that only
+    # validation or test speakers have is still a class the model can be scored on (and will miss).
+    vocabs = data.build_vocabs(rows, tasks)  # {task: class names in natural order}
+    for t in tasks:
+        missing = set(vocabs[t]) - {r[t] for r in split_rows["train"]}
+        if missing:
+            print(f"warning: {t} class(es) {sorted(missing)} have no training clips; the model cannot learn them")
     cache_dir = data.default_corpus_dir().parent / "features"  # $MOKSORI_CACHE or <repo>/.cache, then features/
     split_feats, split_labels = {}, {}
     for s in SPLITS:  # every clip's full-length features, (*input_shape, T); computed once, then read from disk

@@ -90,12 +90,31 @@ def test_assign_splits_is_speaker_disjoint_stratified_and_seeded():
     per = speakers_per_split(rows)
     assert not (per["train"] & per["val"] or per["train"] & per["test"] or per["val"] & per["test"])
     assert [len(per[s]) for s in data.SPLITS] == [160, 20, 20], "80/10/10 of 200 speakers"
-    for gender, age in [("male", "20s"), ("female", "60s")]:  # each signature (50 speakers) is split ~80/10/10
-        group = {r["speaker"]: r["split"] for r in rows if (r["gender"], r["age"]) == (gender, age)}
-        counts = Counter(group.values())
-        assert abs(counts["train"] - 40) <= 2 and abs(counts["val"] - 5) <= 2, counts
+    for task in data.TASKS:  # each label value is split ~80/10/10 on its own
+        for value in {r[task] for r in rows}:
+            group = {r["speaker"]: r["split"] for r in rows if r[task] == value}
+            counts = Counter(group.values())
+            n = len(group)
+            assert all(abs(counts[s] - f * n) <= 2 for s, f in zip(data.SPLITS, (0.8, 0.1, 0.1))), (task, value, counts)
     assert data.assign_splits(grid_rows(200), seed=1) == rows, "same seed, same splits"
     assert data.assign_splits(grid_rows(200), seed=2) != rows, "another seed, other splits"
+
+
+def test_small_validation_split_still_holds_every_class():
+    """120 synthetic-style speakers over 2 x 5 x 6 labels: 12 validation and 12 test speakers must still hold
+    both genders about equally, every age group and every dialect (a combination-stratified split did not:
+    it left whole dialects out of validation). Greedy stratification is within one speaker of ideal."""
+    import synth
+    plan = synth.plan_corpus(120, seed=0)
+    rows = data.assign_splits([{"path": f"/{p['speaker']}.wav", "speaker": p["speaker"], "gender": p["gender"],
+                                "age": p["age"], "dialect": p["dialect"], "split": ""} for p in plan], seed=0)
+    for split in ("val", "test"):
+        part = [r for r in rows if r["split"] == split]
+        assert len(part) == 12
+        genders, ages, dialects = (Counter(r[t] for r in part) for t in ("gender", "age", "dialect"))
+        assert set(genders) == set(synth.GENDERS) and abs(genders["male"] - 6) <= 1, (split, genders)
+        assert set(ages) == set(synth.AGES) and max(ages.values()) <= 4, (split, ages)  # ideal 2.4 each
+        assert set(dialects) == set(synth.DIALECTS) and max(dialects.values()) <= 3, (split, dialects)  # ideal 2
 
 
 def test_assign_splits_keeps_preset_splits():
@@ -183,10 +202,13 @@ def test_windows_cut_and_pad():
     x = np.arange(2 * 10, dtype=np.float32).reshape(2, 10) + 1  # (features, frames), no zeros inside
     w = data.windows(x, 4)
     assert w.shape == (3, 2, 4)
-    assert np.array_equal(w[1], x[:, 4:8]) and np.array_equal(w[2][:, :2], x[:, 8:])
-    assert not w[2][:, 2:].any(), "the last window is zero-padded"
-    assert data.windows(x[:, :3], 4).shape == (1, 2, 4), "a short clip gives one padded window"
-    assert data.windows(x[:, :8], 4).shape == (2, 2, 4), "exact multiples need no padding window"
+    assert np.array_equal(w[0], x[:, 0:4]) and np.array_equal(w[1], x[:, 4:8])
+    assert np.array_equal(w[2], x[:, 6:10]), "the tail window is aligned with the clip's end, not padded"
+    short = data.windows(x[:, :3], 4)
+    assert short.shape == (1, 2, 4) and np.array_equal(short[0][:, :3], x[:, :3]) and not short[0][:, 3:].any(), \
+        "a clip shorter than one window gives one zero-padded window"
+    assert data.windows(x[:, :8], 4).shape == (2, 2, 4), "exact multiples need no extra window"
+    assert data.windows(x[:, :4], 4).shape == (1, 2, 4)
 
 
 def test_dataset_crops_and_pads():

@@ -114,24 +114,25 @@ def test_load_run_names_the_missing_folder_and_file(tmp_path):
         runs.load_run(tmp_path)
 
 
-class FirstFrameModel(torch.nn.Module):
-    """logits = log([a, 1 - a]) with a = the window's first value, so softmax gives exactly [a, 1 - a]."""
+class EdgeFramesModel(torch.nn.Module):
+    """logits = log([a, 1 - a]) with a = mean of the window's first and last value: softmax gives [a, 1 - a]."""
 
     def forward(self, x):
-        a = x[:, 0, 0, 0].double()  # (B,)
+        a = 0.5 * (x[:, 0, 0, 0] + x[:, 0, 0, -1]).double()  # (B,)
         return {"gender": torch.log(torch.stack([a, 1 - a], dim=1))}  # (B, 2)
 
 
-def test_predict_clips_weights_windows_by_their_real_frames():
-    """Clip 0: 400 frames of 0.2 then 200 frames of 0.6 -> windows [0.2 x 400], [0.6 x 200 + 200 zeros],
-    weights 400 and 200 -> p(class 0) = (400 * 0.2 + 200 * 0.6) / 600 = 1/3.
-    Clip 1: 401 frames of 0.9 -> the 1-frame tail window weighs 1 -> p = (400 * 0.9 + 1 * 0.9) / 401 = 0.9.
-    Clip 2: 50 frames of 0.7 (shorter than a window) -> 0.7. batch_size=2 splits clips across batches."""
+def test_predict_clips_averages_the_windows_of_each_clip():
+    """Clip 0: 400 frames of 0.2 then 200 of 0.6 -> windows [0, 400) with a = 0.2 and, aligned with the end,
+    [200, 600) with a = (0.2 + 0.6) / 2 = 0.4 -> p(class 0) = (0.2 + 0.4) / 2 = 0.3.
+    Clip 1: 401 frames of 0.9 -> two windows, both 0.9 -> 0.9 (a 1-frame tail does not drag it to padding).
+    Clip 2: 50 frames of 0.7, shorter than a window, so zero-padded: a = (0.7 + 0) / 2 = 0.35.
+    batch_size=2 splits clips across batches."""
     L = 400  # frames per window for "mfcc"
     clips = [np.concatenate([np.full((3, 13, 400), 0.2), np.full((3, 13, 200), 0.6)], axis=-1),
              np.full((3, 13, 401), 0.9), np.full((3, 13, 50), 0.7)]
-    probs = runs.predict_clips(FirstFrameModel(), [c.astype(np.float32) for c in clips], "mfcc", batch_size=2)
-    expected = np.array([1 / 3, 0.9, 0.7])
+    probs = runs.predict_clips(EdgeFramesModel(), [c.astype(np.float32) for c in clips], "mfcc", batch_size=2)
+    expected = np.array([0.3, 0.9, 0.35])
     assert probs["gender"].shape == (3, 2)
     worst = np.max(np.abs(probs["gender"][:, 0] - expected))
     assert worst < 1e-6, f"largest difference {worst:.2g}: {probs['gender'][:, 0]} vs {expected} (L = {L})"
