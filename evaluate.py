@@ -62,23 +62,31 @@ def number(value):
 
 
 def compare(run_dirs):
-    """The slides' table from each run's metrics.json: one row per run, train/val/test accuracy per task."""
-    table = []
+    """The slides' table from each run's metrics.json: train/val/test accuracy per task, one row per
+    (model, input). Single-task runs of the same model and input (one per task) share a row; a second run
+    of the same task starts a new row."""
+    table = []  # [(model, input), {task: scores}, [run folders]]
     for run_dir in run_dirs:
         path = Path(run_dir) / "metrics.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not found (is the run finished?)")
-        table.append((run_dir, runs.load_json(path)))
-    tasks = [t for t in data.TASKS if any(t in m["tasks"] for _, m in table)]
-    print(f"{'model':10} {'input':8}" + "".join(f" | {t:^17}" for t in tasks) + " | run")
+        m = runs.load_json(path)
+        row = next((r for r in table if r[0] == (m["model"], m["input"]) and not set(r[1]) & set(m["tasks"])), None)
+        if row is None:
+            row = ((m["model"], m["input"]), {}, [])
+            table.append(row)
+        row[1].update(m["tasks"])
+        row[2].append(str(run_dir))
+    tasks = [t for t in data.TASKS if any(t in scores for _, scores, _ in table)]
+    print(f"{'model':10} {'input':8}" + "".join(f" | {t:^17}" for t in tasks) + " | runs")
     print(f"{'':10} {'':8}" + " | train   val  test" * len(tasks) + " |")
-    for run_dir, m in table:
+    for (model, kind), scores, folders in table:
         cells = ""
         for t in tasks:
-            s = m["tasks"].get(t)
+            s = scores.get(t)
             cells += " | " + " ".join(number(s.get(k)) for k in ("train_acc", "val_acc", "test_acc")) if s \
                 else f" | {'-':^17}"
-        print(f"{m['model']:10} {m['input']:8}{cells} | {run_dir}")
+        print(f"{model:10} {kind:8}{cells} | {', '.join(folders)}")
 
 
 def profile_wav(run_dir, wav, device, batch_size):

@@ -85,6 +85,23 @@ def test_compare_prints_one_row_per_run(tiny, tmp_path):
     assert f"{gender_train:5.3f}" in rows[0]
 
 
+def test_compare_merges_single_task_runs_of_one_model(tiny, tmp_path):
+    """Two single-task runs of cnn/mfcc_f0 (gender, then dialect) share one row; a second gender run gets its own."""
+    base = json.loads((tiny["run"] / "metrics.json").read_text(encoding="utf-8"))
+    folders = []
+    for name, task, acc in [("g", "gender", 0.111), ("d", "dialect", 0.222), ("g2", "gender", 0.333)]:
+        folder = tmp_path / name
+        folder.mkdir()
+        m = {**base, "model": "cnn", "tasks": {task: {**base["tasks"][task], "test_acc": acc}}}
+        (folder / "metrics.json").write_text(json.dumps(m), encoding="utf-8")
+        folders.append(str(folder))
+    code, out, err = evaluate_cli(tiny, "--compare", *folders)
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("cnn")]
+    assert len(rows) == 2, out
+    assert "0.111" in rows[0] and "0.222" in rows[0] and "0.333" in rows[1], out
+
+
 def test_plot_writes_pngs_or_says_matplotlib_is_missing(tiny, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     shutil.copytree(tiny["run"], run)
