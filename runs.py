@@ -207,8 +207,10 @@ def predict_clips(model, features_list, kind, device="cpu", batch_size=64):
     Each clip is cut into windows of L = frames_per_window(kind) by data.windows (the last one aligned with
     the clip's end, so no window is mostly padding) and  p = (1/K) sum_k softmax(logits_k)  over its K windows.
     Windows of consecutive clips share batches of `batch_size`.
-    Returns {task: float64 (n_clips, n_classes)}, rows summing to 1.
+    Returns {task: float64 (n_clips, n_classes)}, rows summing to 1 ({} for no clips).
     """
+    if not features_list:
+        return {}
     model.eval()
     length = features.frames_per_window(kind)
     sums, counts = {}, np.zeros(len(features_list))  # probability sums and window counts per clip

@@ -126,6 +126,8 @@ try:
     for s in ("train", "val"):
         if not split_rows[s]:
             raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test)")
+    if not split_rows["test"]:
+        print(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
     # The class list of each task comes from every split (labels only, never features): a class that only
     # validation or test speakers have is still a class the model can be scored on (and will miss).
     vocabs = data.build_vocabs(rows, tasks)  # {task: class names in natural order}
@@ -166,12 +168,14 @@ def epoch_order(epoch):
 
 def evaluate_split(model, split):
     """Utterance-level {task: (accuracy, balanced accuracy)} on one split, all windows of each clip."""
+    if not split_feats[split]:  # e.g. the TIMIT sample has no test speakers: no score, written as null
+        return {t: (math.nan, math.nan) for t in tasks}
     probs = runs.predict_clips(model, split_feats[split], args.input, device, args.batch_size)
     scores = {}
     for i, t in enumerate(tasks):
         y = split_labels[split][:, i]  # (n_clips,)
         known = y >= 0
-        pred = probs[t].argmax(axis=1) if len(y) else y  # (n_clips,)
+        pred = probs[t].argmax(axis=1)  # (n_clips,)
         scores[t] = (runs.accuracy(y[known], pred[known]), runs.balanced_accuracy(y[known], pred[known]))
     return scores
 

@@ -246,3 +246,21 @@ def test_hps_overfits_eight_training_windows(tiny):
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.05, f"loss {loss.item():.3f} after 60 steps on 8 windows"
+
+
+def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, tmp_path, monkeypatch, capsys):
+    """The TIMIT sample has no test speakers: training must still finish, saying so, with null test scores."""
+    import data
+    rows = data.read_manifest(tiny["manifest"])
+    for row in rows:
+        row["split"] = "val" if row["split"] == "test" else row["split"]
+    manifest = tmp_path / "no_test.csv"
+    data.write_manifest(rows, manifest)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest), *TINY[:2], "--batch-size",
+                                "8", "--workers", "0", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "no test rows" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    for task, scores in metrics["tasks"].items():
+        assert scores["test_acc"] is None and scores["test_balanced_acc"] is None, (task, scores)
+        assert scores["val_acc"] is not None, (task, scores)
