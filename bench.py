@@ -4,12 +4,17 @@ Times mfcc, melspectrogram, yin and the complete "mfcc_f0" model input (features
 installed, times librosa's equivalents in the same process, interleaved with ours run by run (so background
 load hits both alike), and prints ours/librosa as the median over several runs after a warm-up call (the
 warm-up also pays librosa's numba compilation). Also prints the largest differences from librosa.
-The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic.
+The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic, in float32 -- the dtype
+data.load_audio hands the pipeline; both libraries then compute in float32.
+With --clips N it also measures the feature cache's throughput (clips per second of 4 s, mfcc_f0, cold cache)
+with 1 and 2 worker processes on N clips of the built-in corpus.
 
-Run: python bench.py            (or: python bench.py --seconds 20 --repeats 3)
+Run: python bench.py            (or: python bench.py --seconds 20 --repeats 3 --clips 200)
 """
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -88,15 +93,33 @@ def largest_differences(librosa, y):
     }
 
 
+def extraction_throughput(n_clips, workers_list=(1, 2)):
+    """Clips per second of cache.precompute (load + mfcc_f0 + atomic cache write) on a cold cache."""
+    import cache  # the data floor, only for this measurement
+    import data
+    with tempfile.TemporaryDirectory() as tmp:
+        n_speakers = max(1, n_clips // 5)
+        manifest = data.make_synth_corpus(Path(tmp) / "corpus", n_speakers, 5, seed=0, workers=2)
+        rows = data.read_manifest(manifest)[:n_clips]
+        for workers in workers_list:
+            start = time.perf_counter()
+            cache.precompute(rows, "mfcc_f0", Path(tmp) / f"cache{workers}", workers=workers, progress=False)
+            seconds = time.perf_counter() - start
+            print(f"feature cache, {workers} worker(s): {len(rows) / seconds:6.1f} clips/s "
+                  f"({len(rows)} clips of 4 s in {seconds:.1f} s)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the test audio in seconds")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per feature (median reported)")
+    parser.add_argument("--clips", type=int, default=0, help="also time the feature cache on this many 4 s clips "
+                        "with 1 and 2 workers (default 0: skip)")
     args = parser.parse_args()
     if args.seconds <= 0 or args.repeats < 1:
         parser.error(f"need --seconds > 0 and --repeats >= 1, got {args.seconds} and {args.repeats}")
 
-    y = speech_like(args.seconds).astype(np.float64)  # (N,) librosa and we both get the same float64 samples
+    y = speech_like(args.seconds)  # (N,) float32: librosa and we get the same samples
     print(f"{len(y) / SR:.0f} s of synthetic speech at {SR} Hz, {1 + len(y) // HOP_LENGTH} frames; "
           f"median of {args.repeats} runs after a warm-up")
     try:
@@ -125,6 +148,10 @@ def main():
             print(f"{name:<20} {ours_ms:8.1f} {their_ms:10.1f} {ours_ms / their_ms:12.2f}  {diffs[name]}")
         else:
             print(f"{name:<20} {ours_ms:8.1f}")
+    if args.clips > 0:
+        print()
+        extraction_throughput(args.clips)
+
 
 if __name__ == "__main__":
     main()
