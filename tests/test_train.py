@@ -106,7 +106,7 @@ def test_run_folder_holds_what_the_issue_specifies(tiny):
 def uninterrupted(tiny, tmp_path, monkeypatch, capsys):
     """A 2-epoch reference run made in this process: the same torch thread count as the runs it is compared
     with (float sums come out bit-identical only with the same number of threads; other test modules call
-    torch.set_num_threads(1) at import)."""
+    torch.set_num_threads(1) in a module fixture)."""
     run = tmp_path / "uninterrupted"
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
     assert code == 0, err
