@@ -32,3 +32,14 @@ def timit_dir():
     if d is None:
         pytest.skip("TIMIT sample not found (../shared/data/timit_sample or $MOKSORI_TIMIT)")
     return d
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module of tiny tensors (fastest, and steady on a busy machine); the previous
+    count is restored afterwards so other modules (e.g. the resume tests) are not affected."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -9,15 +9,7 @@ import torch.nn.functional as F
 
 from mtl import (MODELS, MULTI_TASK, build_model, count_parameters, multitask_loss, valid_inputs)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is fastest and steadier on a busy machine; restored for other test modules."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
 
 SHAPES = {"mfcc_f0": (3, 14), "mfcc": (3, 13), "mel": (1, 64), "raw": (1,)}  # features.input_shape
 LENGTH = {"mfcc_f0": 100, "mfcc": 100, "mel": 100, "raw": 16000}  # frames / samples: 1 s, short for speed
