@@ -97,8 +97,8 @@ def largest_differences(librosa, y):
         "yin": f"{cents(paper_f0[both], ref_f0[both]):.2f} cents on {both.sum()} frames voiced by both"
                f" (we voice {paper_voiced.mean():.0%}, librosa {librosa_voiced.mean():.0%})",
         "yin librosa_compat": f"{cents(compat_f0[librosa_voiced], ref_f0[librosa_voiced]):.1e} cents on voiced "
-                              f"frames; {(np.abs(1200 * np.log2(compat_f0 / ref_f0)) > 1).sum()} of {len(ref_f0)} "
-                              "unvoiced frames differ (near-equal minima)",
+                              f"frames; {(np.abs(1200 * np.log2(compat_f0 / ref_f0)) > 1).sum()} of "
+                              f"{(~librosa_voiced).sum()} unvoiced frames differ (near-equal minima)",
         "mfcc_f0 (extract)": "",
     }
 

@@ -9,7 +9,7 @@ to a temporary file and renamed, so a crash never leaves half an entry.
 
     from cache import precompute
     feats, rows, skipped = precompute(rows, "mfcc_f0", ".cache/features", workers=2)
-    python -m pytest tests/test_data.py -k cache
+    python -m pytest tests/test_cache.py
 """
 import hashlib
 import json
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import features
-from data import AudioError, load_audio
+from data import AudioError, cache_root, load_audio
 
 FEATURE_VERSION = 1  # bump by hand when the meaning of a cached array changes in a way no setting shows
 SIGNAL_MODULES = ("features", "mel", "mfcc", "f0", "denoise")  # their source is part of the key
@@ -36,6 +36,11 @@ def _source_hashes():
 
 
 CODE_SHA1 = _source_hashes()  # the code that this process actually runs (a later edit needs a new process)
+
+
+def default_cache_dir():
+    """Where train.py and evaluate.py keep features: data.cache_root() / features."""
+    return cache_root() / "features"
 
 
 def feature_settings(kind, denoise=False):
@@ -77,9 +82,13 @@ def cached_features(path, kind, cache_dir, denoise=False):
     x = compute_features(path, kind, denoise)
     entry.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, x)
-    os.replace(tmp, entry)  # atomic: other processes see no entry or the whole entry
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, x)
+        os.replace(tmp, entry)  # atomic: other processes see no entry or the whole entry
+    except BaseException:  # a full disk or Ctrl-C: leave no half-written temporary file behind
+        os.unlink(tmp)
+        raise
     return x
 
 

@@ -48,10 +48,12 @@ SYNTH_UTTERANCES = 5  # 4 s clips per speaker
 
 
 # ---------------------------------------------------------------- 1. the manifest
-def read_manifest(path):
+def read_manifest(path, seed=0):
     """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute).
 
-    Relative audio paths are resolved against the manifest's folder. Raises FileNotFoundError if the file is
+    Relative audio paths are resolved against the manifest's folder. Empty split cells are filled by
+    assign_splits(rows, seed=seed): speaker-disjoint and the same for the same seed (train.py and evaluate.py
+    pass the run's --seed, so both see the same splits). Raises FileNotFoundError if the file is
     missing and ValueError, naming the file, for missing columns, an empty manifest, an empty path/speaker
     cell, a split value other than train/val/test/empty (with the line number), or a speaker in two splits.
     """
@@ -76,6 +78,8 @@ def read_manifest(path):
     if not rows:
         raise ValueError(f"{path}: manifest has no rows")
     check_speaker_disjoint(rows, path)
+    if any(not row["split"] for row in rows):  # empty split cells: assigned by speaker, the same for a seed
+        rows = assign_splits(rows, seed=seed)
     return rows
 
 
@@ -94,7 +98,8 @@ def check_speaker_disjoint(rows, source="manifest"):
 def write_manifest(rows, path):
     """Write rows to a manifest CSV atomically (a temporary file in the same folder, then os.replace).
 
-    Audio paths inside the manifest's folder are written relative to it, so a corpus folder can be moved.
+    Audio paths inside the manifest's folder are written relative to it, so a corpus folder can be moved;
+    any other path is written absolute (read_manifest resolves relative paths against the manifest's folder).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +113,7 @@ def write_manifest(rows, path):
             for row in rows:
                 audio = Path(row["path"]).resolve()
                 inside = audio.is_relative_to(folder)
-                writer.writerow({**row, "path": str(audio.relative_to(folder)) if inside else row["path"]})
+                writer.writerow({**row, "path": str(audio.relative_to(folder)) if inside else str(audio)})
         os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
     except BaseException:
         os.unlink(tmp)
@@ -119,9 +124,9 @@ def write_manifest(rows, path):
 def assign_splits(rows, fractions=(0.8, 0.1, 0.1), seed=0):
     """Fill empty `split` cells by speaker; return new row dicts (pre-set splits, e.g. TIMIT's, are kept).
 
-    Stratified on each task's own labels, not on their (gender, age, dialect) combination: 120 speakers over
-    60 combinations leave 12 validation speakers, and dealing out whole combinations would drop entire dialects
-    from validation. Instead (a simplified "iterative stratification", Sechidis et al. 2011) the speakers are
+    Stratified on each task's own labels, not on their (gender, age, dialect) combination: the built-in
+    corpus has 60 combinations and only 24 validation speakers, and dealing out whole combinations dropped
+    entire dialects from validation. Instead (a simplified "iterative stratification", Sechidis et al. 2011) the speakers are
     taken in a seeded random order and each goes to the split that is furthest behind its quota,
         need(s) = sum over the speaker's known labels (t, v) of  [f_s * n(t, v) - have_s(t, v)]
                   + [f_s * n - have_s],
@@ -323,10 +328,14 @@ def balanced_sampler(rows, vocabs, by, num_samples=None, seed=0):
 UTTERANCE_S = 4.0  # seconds per synthetic utterance = one model window
 
 
+def cache_root():
+    """The folder for everything generated once and reused: $MOKSORI_CACHE, or <repo>/.cache."""
+    return Path(os.environ.get("MOKSORI_CACHE") or Path(__file__).resolve().parent / ".cache")
+
+
 def default_corpus_dir(n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTTERANCES, seed=0):
-    """Where train.py keeps the built-in corpus: $MOKSORI_CACHE or <repo>/.cache, then synth-s240-u5-seed0."""
-    root = Path(os.environ.get("MOKSORI_CACHE") or Path(__file__).resolve().parent / ".cache")
-    return root / f"synth-s{n_speakers}-u{n_utterances}-seed{seed}"
+    """Where train.py keeps the built-in corpus: cache_root() / synth-s240-u5-seed0 (for the defaults)."""
+    return cache_root() / f"synth-s{n_speakers}-u{n_utterances}-seed{seed}"
 
 
 def _synth_settings(n_speakers, n_utterances, seed):
@@ -382,7 +391,7 @@ def make_synth_corpus(out_dir, n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTT
 
 # ---------------------------------------------------------------- 8. command line
 def split_summary(rows):
-    """One line: clips and speakers per split, e.g. "1200 clips, 120 speakers (train 96 / val 12 / test 12)"."""
+    """One line: clips and speakers per split, e.g. "1200 clips, 240 speakers (train 192 / val 24 / test 24)"."""
     speakers = {s: {r["speaker"] for r in rows if r["split"] == s} for s in SPLITS}
     per_split = " / ".join(f"{s} {len(speakers[s])}" for s in SPLITS)
     return f"{len(rows)} clips, {len({r['speaker'] for r in rows})} speakers ({per_split} speakers)"

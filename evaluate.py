@@ -7,7 +7,7 @@ probabilities are averaged (runs.predict_clips). Scores are reported beside the 
     python evaluate.py runs/hps-mfcc_f0-20250101-120000                  # test split: accuracy, balanced
                                                                          # accuracy, macro-F1, confusion tables
     python evaluate.py runs/hps-mfcc_f0-20250101-120000 --split val --plot
-    python evaluate.py --compare runs/*                                  # the slides' results table
+    python evaluate.py --compare runs/table/*                            # the slides' results table
     python evaluate.py runs/hps-mfcc_f0-20250101-120000 --wav my_voice.flac
 """
 import argparse
@@ -27,12 +27,12 @@ def split_report(run_dir, split, device, batch_size, plot):
     """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split."""
     config, vocabs, model = runs.load_run(run_dir, device=device)
     tasks, kind = config["tasks"], config["input"]
-    rows = data.read_manifest(config["manifest"])
+    rows = data.read_manifest(config["manifest"], seed=config["seed"])  # the same splits as in training
     train_rows = [r for r in rows if r["split"] == "train"]
     rows = [r for r in rows if r["split"] == split]
     if not rows:
         raise ValueError(f"{config['manifest']}: no {split} rows")
-    cache_dir = data.default_corpus_dir().parent / "features"  # the cache train.py filled
+    cache_dir = cache.default_cache_dir()  # $MOKSORI_CACHE or <repo>/.cache, then features/
     feats, rows, _ = cache.precompute(rows, kind, cache_dir, config["workers"], config["denoise"],
                                       config["skip_bad"], progress=sys.stderr.isatty())
     probs = runs.predict_clips(model, feats, kind, device, batch_size)  # {task: (n_clips, n_classes)}

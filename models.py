@@ -11,7 +11,7 @@ told the non-time dims `in_shape` instead):
 T is in frames (10 ms hop, 400 in a 4 s training window), N in samples (64000 = 4 s at 16 kHz). Every trunk
 pools time adaptively, so any length from its `min_length` upward is accepted.
 
-Features arrive in their natural units (MFCC ~ hundreds, F0 in Hz, log-mel in dB). Every frame trunk therefore
+Features arrive in their natural units (MFCC ~ hundreds, the F0 row in semitones above 50 Hz, log-mel in dB). Every frame trunk therefore
 starts with `InputNorm`: each feature row is standardised with statistics learned during training, like
 BatchNorm's running mean and variance (cepstral mean/variance normalisation, learned from the training set).
 
@@ -101,7 +101,7 @@ class MelCNN(nn.Module):
     """The slides' log-mel CNN on (B, 1, n_mels, T): [Conv -> BatchNorm -> ReLU -> MaxPool] x 4, then two FCs.
 
     Channels double per block (8 -> 64 by default, small enough to train on a CPU); time is averaged after the
-    convolutions (as in CNN). min_length = 16 frames (four 2x poolings).
+    convolutions (CNN pools the standard deviation too). min_length = 16 frames (four 2x poolings).
     """
 
     def __init__(self, in_shape, channels=(8, 16, 32, 64), hidden=128, emb_dim=64):

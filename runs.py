@@ -15,6 +15,7 @@ crash never leaves a half-written checkpoint behind.
     python -m pytest tests/test_metrics.py
 """
 import csv
+import io
 import json
 import os
 import tempfile
@@ -154,14 +155,15 @@ def load_json(path):
 
 
 def append_history(path, row):
-    """Append one epoch's dict as a CSV row to `path`; the header is written with the first row."""
+    """Add one epoch's dict as a CSV row to `path` (header with the first row), rewriting the file atomically."""
     path = Path(path)
-    new = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    old = path.read_bytes() if path.exists() else b""
+    line = io.StringIO()
+    writer = csv.DictWriter(line, fieldnames=list(row), lineterminator="\n")
+    if not old:
+        writer.writeheader()
+    writer.writerow(row)
+    _atomic_write(path, lambda f: f.write(old + line.getvalue().encode("utf-8")))
 
 
 def read_history(path):
@@ -181,7 +183,7 @@ def model_from_config(config, vocabs):
 def load_run(run_dir, checkpoint=None, device="cpu"):
     """(config, vocabs, model in eval mode) from a run folder; weights from best.pt, else last.pt.
 
-    Raises FileNotFoundError naming the folder or file that is missing.
+    Raises FileNotFoundError naming the folder or file that is missing, ValueError naming an unreadable one.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -190,8 +192,11 @@ def load_run(run_dir, checkpoint=None, device="cpu"):
     paths = [run_dir / name for name in names if (run_dir / name).is_file()]
     if not paths:
         raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
-    ckpt = torch.load(paths[0], map_location="cpu", weights_only=False)
-    config, vocabs = ckpt["config"], ckpt["vocabs"]
+    try:
+        ckpt = torch.load(paths[0], map_location="cpu", weights_only=False)
+        config, vocabs = ckpt["config"], ckpt["vocabs"]
+    except Exception as err:  # truncated, overwritten or foreign file: name it rather than torch's internals
+        raise ValueError(f"{paths[0]}: unreadable checkpoint ({type(err).__name__}: {err})") from err
     model = model_from_config(config, vocabs)
     model.load_state_dict(ckpt["model"])
     return config, vocabs, model.to(device).eval()

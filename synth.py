@@ -12,7 +12,7 @@ are *causes* of the speaker parameters, and the parameters overlap between class
 
   parameter          female / male            age 20s -> 60s                 acoustic basis
   f0_hz              216 / 122 Hz in the 20s  F: -8 Hz per decade (184);      Titze 1994 ch.7; Hollien & Shipp
-                     (speaker sd 18 / 14 Hz)  M: 122,119,116,117,124 Hz       1972; Linville 2001 ch.9
+                     (speaker sd 18 / 14 Hz)  M: 122,119,116,117,121 Hz       1972; Linville 2001 ch.9
   vtl_scale          1.17 / 1.00 (sd 0.045)   -                              Peterson & Barney 1952;
                      (all formants x scale)                                  Hillenbrand et al. 1995
   jitter             -                        0.4 -> 1.4 % (local)           Xue & Hao 2003; Linville 2001

@@ -14,8 +14,9 @@ import os
 
 # numpy's BLAS gets one thread per process: the feature matrices are too small to gain from threads, and
 # --workers already runs one process per core. Without this, 2 workers on 2 cores fought over 4 BLAS threads
-# and extracted features slower than 1 worker (61 vs 75 clips/s); with it, 169 vs 87 clips/s. Must be set
-# before numpy is imported; an OPENBLAS_NUM_THREADS you set yourself wins. (torch has its own thread pool.)
+# and extracted features slower than 1 worker; with it, 2 workers are 1.8x faster than 1 (bench.py --clips).
+# Must be set before numpy is imported; an OPENBLAS_NUM_THREADS you set yourself wins. (torch has its own
+# thread pool.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402 -- after the environment line above, on purpose
@@ -93,6 +94,8 @@ tasks = args.tasks.split(",")
 args.balance = args.balance or ("joint" if len(tasks) > 1 else tasks[0])
 if not all(t in data.TASKS for t in tasks) or len(set(tasks)) != len(tasks):
     parser.error(f"--tasks {args.tasks}: expected distinct names from {', '.join(data.TASKS)}")
+if args.balance not in ("none", "joint", *tasks):
+    parser.error(f"--balance {args.balance}: not a trained task; choose none, joint or one of {', '.join(tasks)}")
 try:  # a throw-away model: build_model knows which (model, input, tasks) combinations make sense
     mtl.build_model(args.model, args.input, {t: 2 for t in tasks})
 except ValueError as err:
@@ -102,7 +105,7 @@ if args.device == "cuda" and not torch.cuda.is_available():
 if args.amp and not (args.device != "cpu" and torch.cuda.is_available()):
     parser.error("--amp needs CUDA (float16 autocast); drop --amp to train on the CPU")
 for name in ("epochs", "batch_size", "lr", "speakers", "utterances"):
-    if getattr(args, name) <= 0:
+    if not getattr(args, name) > 0:  # "not > 0" also refuses nan
         parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
 for name in ("weight_decay", "workers", "patience"):
     if getattr(args, name) < 0:
@@ -129,13 +132,17 @@ try:
     if args.manifest is None:  # the built-in corpus: synthesised once, then reused
         corpus = data.default_corpus_dir(args.speakers, args.utterances)
         args.manifest = str(data.make_synth_corpus(corpus, args.speakers, args.utterances, workers=args.workers))
-    rows = data.read_manifest(args.manifest)
+    rows = data.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker, seeded
     split_rows = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
     for s in ("train", "val"):
         if not split_rows[s]:
             raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test)")
     if not split_rows["test"]:
         print(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
+    for t in tasks:  # model selection needs a validation score for every task
+        if not any(r[t] for r in split_rows["val"]):
+            raise ValueError(f"{args.manifest}: no validation clip has a known {t} label, so {t} cannot be "
+                             f"validated; label some validation speakers or drop {t} from --tasks")
     # The class list of each task comes from every split (labels only, never features): a class that only
     # validation or test speakers have is still a class the model can be scored on (and will miss).
     vocabs = data.build_vocabs(rows, tasks)  # {task: class names in natural order}
@@ -143,15 +150,16 @@ try:
         missing = set(vocabs[t]) - {r[t] for r in split_rows["train"]}
         if missing:
             print(f"warning: {t} class(es) {sorted(missing)} have no training clips; the model cannot learn them")
-    cache_dir = data.default_corpus_dir().parent / "features"  # $MOKSORI_CACHE or <repo>/.cache, then features/
+    cache_dir = cache.default_cache_dir()  # $MOKSORI_CACHE or <repo>/.cache, then features/
     split_feats, split_labels = {}, {}
     for s in SPLITS:  # every clip's full-length features, (*input_shape, T); computed once, then read from disk
         split_feats[s], split_rows[s], _ = cache.precompute(split_rows[s], args.input, cache_dir, args.workers,
                                                             args.denoise, args.skip_bad, progress=sys.stderr.isatty())
         split_labels[s] = np.stack([data.encode_labels(r, vocabs, tasks) for r in split_rows[s]]) \
             if split_rows[s] else np.zeros((0, len(tasks)), dtype=np.int64)  # (n_clips, n_tasks), -1 = unknown
-except (ValueError, OSError) as err:  # bad manifest or audio: one line, no traceback
-    sys.exit(f"train.py: error: {err}")
+except (ValueError, OSError) as err:  # bad manifest or audio: one line, no traceback, exit code 2
+    print(f"train.py: error: {err}", file=sys.stderr)
+    sys.exit(2)
 print(f"data {args.manifest}: " + ", ".join(f"{s} {len(split_rows[s])}" for s in SPLITS) +
       f" clips [{time.perf_counter() - start:.1f} s]")
 for t in tasks:
@@ -271,8 +279,11 @@ while epoch < args.epochs and not stopped_early:
             logits = model(x, y, teacher_forcing=True) if args.model == "cascade" else model(x)
             loss, _ = mtl.multitask_loss(logits, y, tasks)  # {task: (B, n_classes)} -> scalar
         if not torch.isfinite(loss):
-            sys.exit(f"\ntrain.py: error: the loss became {loss.item()} in epoch {epoch + 1}, step {step + 1}: "
-                     f"training diverged; try a smaller --lr (now {args.lr}). best.pt is the last good model.")
+            print(f"\ntrain.py: error: the loss became {loss.item()} in epoch {epoch + 1}, step {step + 1}: training "
+                  f"diverged; try a smaller --lr (now {args.lr})" +
+                  (f". {out / 'best.pt'} holds the best model so far." if (out / "best.pt").exists() else "."),
+                  file=sys.stderr)
+            sys.exit(1)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one

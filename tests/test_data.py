@@ -117,6 +117,30 @@ def test_small_validation_split_still_holds_every_class():
         assert set(dialects) == set(synth.DIALECTS) and max(dialects.values()) <= 3, (split, dialects)  # ideal 2
 
 
+def test_paths_outside_the_manifest_folder_are_written_absolute(tmp_path, monkeypatch):
+    """A path relative to the working directory must still point at the same file when read back from a
+    manifest written elsewhere (it used to be copied as written and then resolved against the wrong folder)."""
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "a.wav").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    data.write_manifest([row("audio/a.wav", "s1", split="train")], tmp_path / "out" / "m.csv")
+    back = data.read_manifest(tmp_path / "out" / "m.csv")
+    assert back[0]["path"] == str((tmp_path / "audio" / "a.wav").resolve()), back[0]["path"]
+
+
+def test_empty_split_cells_are_filled_by_speaker_and_seed(tmp_path):
+    rows = grid_rows(40)
+    for r in rows[:6]:
+        r["split"] = "test"  # two speakers come with a split; the other 38 do not
+    data.write_manifest(rows, tmp_path / "m.csv")
+    a, b = data.read_manifest(tmp_path / "m.csv", seed=3), data.read_manifest(tmp_path / "m.csv", seed=3)
+    assert [r["split"] for r in a] == [r["split"] for r in b], "same seed, same splits"
+    assert all(r["split"] in data.SPLITS for r in a), "no row is left without a split (none silently dropped)"
+    assert [r["split"] for r in a[:6]] == ["test"] * 6, "given splits are kept"
+    per = speakers_per_split(a)
+    assert not (per["train"] & per["val"] or per["train"] & per["test"] or per["val"] & per["test"])
+
+
 def test_assign_splits_keeps_preset_splits():
     rows = grid_rows(40)
     for r in rows[:30]:  # the first 10 speakers come with TIMIT-style train/test

@@ -107,6 +107,27 @@ def test_history_rows_round_trip(tmp_path):
     assert runs.read_history(path) == [{"epoch": 1.0, "loss": 0.5}, {"epoch": 2.0, "loss": 0.25}]
 
 
+def test_load_run_names_an_unreadable_checkpoint(tmp_path):
+    (tmp_path / "best.pt").write_bytes(b"garbage\n")
+    with pytest.raises(ValueError, match="best.pt: unreadable checkpoint"):
+        runs.load_run(tmp_path)
+
+
+def test_history_is_rewritten_atomically_row_by_row(tmp_path, monkeypatch):
+    """A failure while writing a row leaves the earlier rows intact and no temporary file."""
+    path = tmp_path / "history.csv"
+    runs.append_history(path, {"epoch": 1, "loss": 0.5})
+
+    def broken_replace(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runs.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        runs.append_history(path, {"epoch": 2, "loss": 0.25})
+    assert runs.read_history(path) == [{"epoch": 1.0, "loss": 0.5}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]
+
+
 def test_load_run_names_the_missing_folder_and_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such run folder"):
         runs.load_run(tmp_path / "nope")

@@ -183,6 +183,8 @@ BAD_FLAGS = [
     (["--epochs", "0"], "--epochs must be positive"),
     (["--batch-size", "-4"], "--batch-size must be positive"),
     (["--lr", "0"], "--lr must be positive"),
+    (["--lr", "nan"], "--lr must be positive"),
+    (["--model", "cnn", "--tasks", "age", "--balance", "gender"], "--balance gender: not a trained task"),
     (["--manifest", "no/such.csv"], "file not found"),
     (["--resume", "no/such/run"], "no last.pt"),
 ]
@@ -264,3 +266,22 @@ def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, t
     for task, scores in metrics["tasks"].items():
         assert scores["test_acc"] is None and scores["test_balanced_acc"] is None, (task, scores)
         assert scores["val_acc"] is not None, (task, scores)
+
+
+def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path, monkeypatch, capsys):
+    """A manifest missing a column, and one whose validation clips all lack an age label: exit code 2, one
+    line naming the file (before: exit 1, and a FileNotFoundError traceback for best.pt in the second case)."""
+    import data
+    broken = tmp_path / "broken.csv"
+    broken.write_text("path,speaker,gender,age,split\na.wav,s1,male,20s,train\n", encoding="utf-8")
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(broken), *TINY)
+    assert code == 2 and "missing column(s) dialect" in err.strip().splitlines()[-1] and "Traceback" not in err, err
+
+    rows = data.read_manifest(tiny["manifest"])
+    for row in rows:
+        row["age"] = "" if row["split"] == "val" else row["age"]
+    blank = tmp_path / "blank_val_age.csv"
+    data.write_manifest(rows, blank)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY,
+                                "--out", str(tmp_path / "run"))
+    assert code == 2 and "no validation clip has a known age label" in err.strip().splitlines()[-1], err
