@@ -225,8 +225,8 @@ def timit_rows(root, seed=0, val_fraction=0.1, bins=DECADES):
 
 
 # ---------------------------------------------------------------- 5. describe (the EDA)
-TASKS = ("gender", "age", "dialect")
-SPLITS = ("train", "val", "test", "")  # "" = not yet assigned
+DESCRIBE_TASKS = ("gender", "age", "dialect")  # the order describe() prints them in
+DESCRIBE_SPLITS = ("train", "val", "test", "")  # "" = not yet assigned
 
 
 def _duration_lines(rows):
@@ -257,10 +257,10 @@ def _width(text):
 def describe(rows):
     """The EDA as text: per task, clips / speakers per label value per split, unknown labels, the imbalance
     ratio (largest / smallest class, in clips); then the total and per-clip duration."""
-    splits = [s for s in SPLITS if any(r["split"] == s for r in rows)]
+    splits = [s for s in DESCRIBE_SPLITS if any(r["split"] == s for r in rows)]
     head = ["label"] + [f"{s or '(none)'} clips/spk" for s in splits] + ["all clips/spk"]
     lines = [f"{len(rows)} clips, {len({r['speaker'] for r in rows})} speakers", ""]
-    for task in TASKS:
+    for task in DESCRIBE_TASKS:
         table = [head]
         for value in sorted({r[task] for r in rows}, key=_label_order):
             cells = [value or "(unknown)"]

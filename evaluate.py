@@ -11,6 +11,7 @@ probabilities are averaged (runs.predict_clips). Scores are reported beside the 
     python evaluate.py runs/hps-mfcc_f0-20250101-120000 --wav my_voice.flac
 """
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -180,6 +181,9 @@ def main(argv=None):
         parser.error(f"--batch-size must be positive, got {args.batch_size}")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch.cuda.is_available() is False")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before computing anything
+        print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+        return 2
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     try:
