@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import random
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -170,6 +171,27 @@ def read_history(path):
     """history.csv as a list of dicts with float values."""
     with open(path, newline="", encoding="utf-8") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def rng_states(crops):
+    """Every random number generator a training loop draws from, as values torch.save can store.
+
+    crops: the numpy Generator of the Dataset's random crops. Python, numpy's global, torch's CPU and every
+    CUDA device's generator are global; saving them all is what lets --resume repeat the same dropout masks.
+    """
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "crops": crops.bit_generator.state}
+
+
+def set_rng_states(states, crops):
+    """Restore what rng_states() saved (CUDA states only where CUDA is present)."""
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    crops.bit_generator.state = states["crops"]
 
 
 # ----------------------------------------------------------------------------- models from run folders

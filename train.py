@@ -208,17 +208,10 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.
 scaler = torch.amp.GradScaler("cuda", enabled=args.amp)  # scales float16 losses so small gradients survive
 
 
-def rng_states():
-    """Every random number generator the loop draws from (dropout, crops, ...), as restorable values."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "crops": train_set.rng.bit_generator.state}
-
-
 def checkpoint():
     """Everything needed to continue this run exactly: weights, optimiser, position, RNG states, config."""
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-            "epoch": epoch, "step": step, "seconds": time.perf_counter() - clock, "sums": sums, "rng": rng_states(),
+            "epoch": epoch, "step": step, "seconds": time.perf_counter() - clock, "sums": sums, "rng": runs.rng_states(train_set.rng),
             "best_score": best_score, "bad_epochs": bad_epochs, "config": config, "vocabs": vocabs}
 
 
@@ -247,12 +240,7 @@ if args.resume:  # carry on exactly where last.pt was written
     scaler.load_state_dict(ckpt["scaler"])
     epoch, step, elapsed, sums = ckpt["epoch"], ckpt["step"], ckpt["seconds"], ckpt["sums"]
     best_score, bad_epochs = ckpt["best_score"], ckpt["bad_epochs"]
-    random.setstate(ckpt["rng"]["python"])
-    np.random.set_state(ckpt["rng"]["numpy"])
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    if ckpt["rng"]["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-    train_set.rng.bit_generator.state = ckpt["rng"]["crops"]
+    runs.set_rng_states(ckpt["rng"], train_set.rng)  # python, numpy, torch, cuda and the crop generator
     print(f"resumed {args.resume} in epoch {epoch + 1} after step {step} (best val balanced acc {best_score:.3f})")
 
 # ----------------------------------------------------------------------------- 6. the loop
