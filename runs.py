@@ -18,9 +18,11 @@ import csv
 import io
 import json
 import os
+import pickle
 import random
 import tempfile
 import unicodedata
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -174,20 +176,26 @@ def read_history(path):
 
 
 def rng_states(crops):
-    """Every random number generator a training loop draws from, as values torch.save can store.
+    """Every random number generator a training loop draws from, as plain values a weights-only load accepts.
 
     crops: the numpy Generator of the Dataset's random crops. Python, numpy's global, torch's CPU and every
     CUDA device's generator are global; saving them all is what lets --resume repeat the same dropout masks.
+    Only tensors, tuples, lists, dicts, str, int, float and None: Python's state is a tuple of ints, numpy's
+    MT19937 key becomes a list of ints, torch's and CUDA's states stay uint8 tensors.
     """
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    return {"python": random.getstate(), "numpy": (kind, key.tolist(), pos, has_gauss, cached),
+            "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "crops": crops.bit_generator.state}
 
 
 def set_rng_states(states, crops):
     """Restore what rng_states() saved (CUDA states only where CUDA is present)."""
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, key, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -202,10 +210,57 @@ def model_from_config(config, vocabs):
     return mtl.build_model(config["model"], config["input"], n_classes)
 
 
+class CheckpointError(ValueError):
+    """A file that is not a moksori checkpoint; the message is one line, "PATH: not a moksori checkpoint (...)"."""
+
+
+CHECKPOINT_KEYS = ("model", "config", "vocabs")  # every moksori checkpoint has these
+# numpy's array reconstruction: checkpoints written before format 2 kept numpy's RNG key as an ndarray. These
+# globals only rebuild arrays of plain numbers; everything else stays refused by the weights-only unpickler.
+LEGACY_NUMPY = [np.ndarray, np.dtype, np.dtypes.UInt32DType,
+                getattr(np, "_core", np.core).multiarray._reconstruct]
+
+
+def _unpickling_reason(err):
+    """The informative line of torch's long weights-only error ("unsupported GLOBAL posix.system ...")."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    hits = [line for line in lines if "nsupported" in line or "GLOBAL" in line]
+    return (hits or lines or [type(err).__name__])[0][:160]
+
+
+def load_checkpoint(path):
+    """The dict in a checkpoint file, read with torch.load(weights_only=True): no code in it can run.
+
+    A weights-only load accepts tensors, plain containers and str/int/float/bool/None (plus the numpy arrays of
+    the format-1 RNG state, see LEGACY_NUMPY). A pickle that names any other global -- os.system, a class of
+    its own -- is refused before anything in it executes. Raises FileNotFoundError for a missing file and
+    CheckpointError ("PATH: not a moksori checkpoint (reason)") for anything else that is not a dict holding
+    CHECKPOINT_KEYS.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(LEGACY_NUMPY):
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before it refuses
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, a truncated zip (RuntimeError), EOFError, ...
+        reason = _unpickling_reason(err) if isinstance(err, pickle.UnpicklingError) else \
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"[:160]
+        raise CheckpointError(f"{path}: not a moksori checkpoint ({reason})") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a moksori checkpoint (holds a {type(ckpt).__name__}, not a dict)")
+    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a moksori checkpoint (no {', '.join(missing)})")
+    return ckpt
+
+
 def load_run(run_dir, checkpoint=None, device="cpu"):
     """(config, vocabs, model in eval mode) from a run folder; weights from best.pt, else last.pt.
 
-    Raises FileNotFoundError naming the folder or file that is missing, ValueError naming an unreadable one.
+    Raises FileNotFoundError naming the folder or file that is missing, CheckpointError naming a file that is
+    not a moksori checkpoint (load_checkpoint: nothing in it is executed).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -214,13 +269,14 @@ def load_run(run_dir, checkpoint=None, device="cpu"):
     paths = [run_dir / name for name in names if (run_dir / name).is_file()]
     if not paths:
         raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
+    ckpt = load_checkpoint(paths[0])
+    config, vocabs = ckpt["config"], ckpt["vocabs"]
     try:
-        ckpt = torch.load(paths[0], map_location="cpu", weights_only=False)
-        config, vocabs = ckpt["config"], ckpt["vocabs"]
-    except Exception as err:  # truncated, overwritten or foreign file: name it rather than torch's internals
-        raise ValueError(f"{paths[0]}: unreadable checkpoint ({type(err).__name__}: {err})") from err
-    model = model_from_config(config, vocabs)
-    model.load_state_dict(ckpt["model"])
+        model = model_from_config(config, vocabs)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # wrong shapes, a foreign config
+        raise CheckpointError(f"{paths[0]}: not a moksori checkpoint ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:120]})") from None
     return config, vocabs, model.to(device).eval()
 
 

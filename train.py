@@ -84,7 +84,11 @@ if args.resume:  # the run's own settings, except a new --epochs
     last_path = Path(args.resume) / "last.pt"
     if not last_path.is_file():
         parser.error(f"--resume {args.resume}: no last.pt there to continue from")
-    ckpt = torch.load(last_path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = runs.load_checkpoint(last_path)  # weights only: nothing in the file can execute
+    except runs.CheckpointError as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        sys.exit(2)
     saved = {k: v for k, v in ckpt["config"].items() if k in vars(args)}  # the run's arguments, not its vocabs
     args = argparse.Namespace(**{**saved, "tasks": ",".join(saved["tasks"]), "resume": args.resume,
                                  "epochs": saved["epochs"] if args.epochs is None else args.epochs})
@@ -326,7 +330,7 @@ elapsed = time.perf_counter() - clock
 # ----------------------------------------------------------------------------- 7. test, once, with best.pt
 # The test split was never looked at above: best.pt was chosen on validation alone.
 # majority_baseline: test accuracy of always answering the training set's most frequent class.
-best = torch.load(out / "best.pt", map_location=device, weights_only=False)
+best = runs.load_checkpoint(out / "best.pt")
 model.load_state_dict(best["model"])
 scores = {s: evaluate_split(model, s) for s in SPLITS}
 metrics = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch,

@@ -109,7 +109,7 @@ def test_history_rows_round_trip(tmp_path):
 
 def test_load_run_names_an_unreadable_checkpoint(tmp_path):
     (tmp_path / "best.pt").write_bytes(b"garbage\n")
-    with pytest.raises(ValueError, match="best.pt: unreadable checkpoint"):
+    with pytest.raises(ValueError, match="best.pt: not a moksori checkpoint"):
         runs.load_run(tmp_path)
 
 

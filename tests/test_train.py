@@ -59,7 +59,7 @@ def train_here(monkeypatch, capsys, tiny, *argv):
 
 
 def weights(run_dir, name="last.pt"):
-    return torch.load(Path(run_dir) / name, weights_only=False)["model"]
+    return torch.load(Path(run_dir) / name, weights_only=True)["model"]
 
 
 def same_metrics(a, b):
@@ -149,7 +149,7 @@ def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(t
         signal.signal(signal.SIGINT, handler)
     assert code == 130, err
     assert "stopped after 1 epochs and 2 steps" in err and f"--resume {run}" in err, err
-    assert torch.load(run / "last.pt", weights_only=False)["step"] == 2
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2
     assert not (run / "metrics.json").exists()
 
     monkeypatch.setattr(mtl, "multitask_loss", real_loss)
