@@ -5,7 +5,7 @@ installed, times librosa's equivalents in the same process, interleaved with our
 load hits both alike), and prints ours/librosa as the median over several runs after a warm-up call (the
 warm-up also pays librosa's numba compilation). Also prints the largest differences from librosa.
 The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic, in float32 -- the dtype
-data.load_audio hands the pipeline; both libraries then compute in float32.
+audio.load_audio hands the pipeline; both libraries then compute in float32.
 With --clips N it also measures the feature cache's throughput (clips per second of 4 s, mfcc_f0, cold cache)
 with 1 and 2 worker processes on N clips of the built-in corpus.
 
@@ -106,11 +106,12 @@ def largest_differences(librosa, y):
 def extraction_throughput(n_clips, workers_list=(1, 2)):
     """Clips per second of cache.precompute (load + mfcc_f0 + atomic cache write) on a cold cache."""
     import cache  # the data floor, only for this measurement
-    import data
+    import manifest
+    import synth_corpus
     with tempfile.TemporaryDirectory() as tmp:
         n_speakers = max(1, n_clips // 5)
-        manifest = data.make_synth_corpus(Path(tmp) / "corpus", n_speakers, 5, seed=0, workers=2)
-        rows = data.read_manifest(manifest)[:n_clips]
+        manifest_csv = synth_corpus.make_synth_corpus(Path(tmp) / "corpus", n_speakers, 5, seed=0, workers=2)
+        rows = manifest.read_manifest(manifest_csv)[:n_clips]
         for workers in workers_list:
             start = time.perf_counter()
             cache.precompute(rows, "mfcc_f0", Path(tmp) / f"cache{workers}", workers=workers, progress=False)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import features
-from data import AudioError, cache_root, load_audio
+from audio import AudioError, load_audio
+from files import cache_root
 
 FEATURE_VERSION = 1  # bump by hand when the meaning of a cached array changes in a way no setting shows
 SIGNAL_MODULES = ("features", "mel", "mfcc", "f0", "denoise")  # their source is part of the key

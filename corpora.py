@@ -13,9 +13,7 @@ Test: python -m pytest tests/test_corpora.py
 import csv
 import json
 import re
-import unicodedata
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -222,57 +220,3 @@ def timit_rows(root, seed=0, val_fraction=0.1, bins=DECADES):
         text = " ".join(txt.read_text().split()[2:]) if txt.is_file() else ""
         rows.append(_row(path, spk, gender, age, dialect, split, "timit", text))
     return rows
-
-
-# ---------------------------------------------------------------- 5. describe (the EDA)
-DESCRIBE_TASKS = ("gender", "age", "dialect")  # the order describe() prints them in
-DESCRIBE_SPLITS = ("train", "val", "test", "")  # "" = not yet assigned
-
-
-def _duration_lines(rows):
-    durations = []
-    for row in rows:
-        try:
-            durations.append(sf.info(row["path"]).duration)
-        except (RuntimeError, OSError, sf.LibsndfileError):  # missing or unreadable file
-            pass
-    if not durations:
-        return [f"duration: n/a (none of the {len(rows)} files could be read)"]
-    d = np.array(durations)  # (n_readable,) seconds
-    return [f"duration: total {d.sum() / 3600:.2f} h ({d.sum():.1f} s) over {len(d)} of {len(rows)} clips; "
-            f"per clip mean {d.mean():.2f} s, min {d.min():.2f} s, max {d.max():.2f} s"]
-
-
-def _label_order(value):
-    """Sort key: numbers first by value ("20s" < "100s"), then text, unknown ("") last."""
-    number = re.match(r"\d+", value)
-    return (value == "", int(number[0]) if number else float("inf"), value)
-
-
-def _width(text):
-    """Terminal columns of text: Hangul and other East Asian wide characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def describe(rows):
-    """The EDA as text: per task, clips / speakers per label value per split, unknown labels, the imbalance
-    ratio (largest / smallest class, in clips); then the total and per-clip duration."""
-    splits = [s for s in DESCRIBE_SPLITS if any(r["split"] == s for r in rows)]
-    head = ["label"] + [f"{s or '(none)'} clips/spk" for s in splits] + ["all clips/spk"]
-    lines = [f"{len(rows)} clips, {len({r['speaker'] for r in rows})} speakers", ""]
-    for task in DESCRIBE_TASKS:
-        table = [head]
-        for value in sorted({r[task] for r in rows}, key=_label_order):
-            cells = [value or "(unknown)"]
-            for split in splits + [None]:
-                hit = [r for r in rows if r[task] == value and split in (None, r["split"])]
-                cells.append(f"{len(hit)}/{len({r['speaker'] for r in hit})}")
-            table.append(cells)
-        widths = [max(_width(row[i]) for row in table) for i in range(len(head))]
-        lines.append(f"== {task} ==")
-        lines += ["  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip() for row in table]
-        counts = Counter(r[task] for r in rows if r[task])
-        ratio = f"{max(counts.values()) / min(counts.values()):.2f}" if counts else "n/a"
-        n_unknown = sum(1 for r in rows if not r[task])
-        lines += [f"unknown {task}: {n_unknown} clips; imbalance ratio (largest/smallest class): {ratio}", ""]
-    return "\n".join(lines + _duration_lines(rows))

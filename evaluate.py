@@ -21,6 +21,10 @@ import torch
 import cache
 import data
 import features
+import audio
+import manifest
+import files
+import metrics
 import runs
 
 
@@ -28,7 +32,7 @@ def split_report(run_dir, split, device, batch_size, plot):
     """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split."""
     config, vocabs, model = runs.load_run(run_dir, device=device)
     tasks, kind = config["tasks"], config["input"]
-    rows = data.read_manifest(config["manifest"], seed=config["seed"])  # the same splits as in training
+    rows = manifest.read_manifest(config["manifest"], seed=config["seed"])  # the same splits as in training
     train_rows = [r for r in rows if r["split"] == "train"]
     rows = [r for r in rows if r["split"] == split]
     if not rows:
@@ -37,8 +41,8 @@ def split_report(run_dir, split, device, batch_size, plot):
     feats, rows, _ = cache.precompute(rows, kind, cache_dir, config["workers"], config["denoise"],
                                       config["skip_bad"], progress=sys.stderr.isatty())
     probs = runs.predict_clips(model, feats, kind, device, batch_size)  # {task: (n_clips, n_classes)}
-    labels = np.stack([data.encode_labels(r, vocabs, tasks) for r in rows])  # (n_clips, n_tasks), -1 = unknown
-    train_labels = np.stack([data.encode_labels(r, vocabs, tasks) for r in train_rows])
+    labels = np.stack([manifest.encode_labels(r, vocabs, tasks) for r in rows])  # (n_clips, n_tasks), -1 = unknown
+    train_labels = np.stack([manifest.encode_labels(r, vocabs, tasks) for r in train_rows])
 
     print(f"{run_dir}: {config['model']} on {kind}, {split} split, {len(rows)} clips")
     print(f"{'task':8} {'clips':>5} {'acc':>6} {'bal acc':>7} {'macro-F1':>8} {'majority':>8}")
@@ -47,12 +51,12 @@ def split_report(run_dir, split, device, batch_size, plot):
         known = labels[:, i] >= 0
         y, pred = labels[known, i], probs[t][known].argmax(axis=1)  # (n_known,) each
         y_train = train_labels[:, i][train_labels[:, i] >= 0]
-        matrices[t] = runs.confusion_matrix(y, pred, len(vocabs[t]))
-        print(f"{t:8} {len(y):5d} {runs.accuracy(y, pred):6.3f} {runs.balanced_accuracy(y, pred):7.3f} "
-              f"{runs.macro_f1(y, pred):8.3f} {runs.majority_baseline(y_train, y):8.3f}")
+        matrices[t] = metrics.confusion_matrix(y, pred, len(vocabs[t]))
+        print(f"{t:8} {len(y):5d} {metrics.accuracy(y, pred):6.3f} {metrics.balanced_accuracy(y, pred):7.3f} "
+              f"{metrics.macro_f1(y, pred):8.3f} {metrics.majority_baseline(y_train, y):8.3f}")
     for t in tasks:
         print(f"\n{t}: confusion matrix (rows = true class, columns = predicted)")
-        print(runs.confusion_table(matrices[t], vocabs[t]))
+        print(metrics.confusion_table(matrices[t], vocabs[t]))
     if plot:
         plot_run(run_dir, split, matrices, vocabs)
 
@@ -78,7 +82,7 @@ def compare(run_dirs):
             table.append(row)
         row[1].update(m["tasks"])
         row[2].append(str(run_dir))
-    tasks = [t for t in data.TASKS if any(t in scores for _, scores, _ in table)]
+    tasks = [t for t in manifest.TASKS if any(t in scores for _, scores, _ in table)]
     print(f"{'model':10} {'input':8}" + "".join(f" | {t:^17}" for t in tasks) + " | runs")
     print(f"{'':10} {'':8}" + " | train   val  test" * len(tasks) + " |")
     for (model, kind), scores, folders in table:
@@ -94,7 +98,7 @@ def profile_wav(run_dir, wav, device, batch_size):
     """Print the predicted label and its probability for each task, for one recording of any length."""
     config, vocabs, model = runs.load_run(run_dir, device=device)
     kind = config["input"]
-    y = data.load_audio(wav)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
+    y = audio.load_audio(wav)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
     if config["denoise"]:
         from denoise import denoise
         y = denoise(y, features.SR)
@@ -107,7 +111,7 @@ def profile_wav(run_dir, wav, device, batch_size):
         p = probs[t][0]  # (n_classes,)
         ranked = np.argsort(-p)
         others = ", ".join(f"{vocabs[t][k]} {p[k]:.2f}" for k in ranked[1:3])
-        print(f"  {t:8} {runs.pad(vocabs[t][ranked[0]], 8)} {p[ranked[0]]:.2f}   (next: {others})")
+        print(f"  {t:8} {files.pad(vocabs[t][ranked[0]], 8)} {p[ranked[0]]:.2f}   (next: {others})")
 
 
 # Fonts that hold Hangul, tried in order for the dialect names; without one, the Revised Romanization is used.

@@ -115,7 +115,7 @@ def _check_kind(kind):
 def extract(y, sr=SR, kind="mfcc_f0"):
     """Model input of kind `kind` for one mono waveform.
 
-    y: (N,) float waveform sampled at `sr` Hz, which must equal SR (resample first; data.load_audio does).
+    y: (N,) float waveform sampled at `sr` Hz, which must equal SR (resample first; audio.load_audio does).
     Returns float32 of shape input_shape(kind) + (T,), T = 1 + N // HOP_LENGTH, or (1, N) for "raw".
     Raises ValueError for an unknown kind, a wrong sample rate, or an empty / non-1-D / non-finite signal.
     """

@@ -17,11 +17,8 @@ crash never leaves a half-written checkpoint behind.
 import csv
 import io
 import json
-import os
 import pickle
 import random
-import tempfile
-import unicodedata
 import warnings
 from pathlib import Path
 
@@ -31,124 +28,21 @@ import torch
 import data
 import features
 import mtl
+from files import atomic_write, atomic_write_text
 
 CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
 
 
-# ----------------------------------------------------------------------------- metrics
-
-def confusion_matrix(y_true, y_pred, n_classes):
-    """Counts C[i, j] = number of examples of true class i predicted as class j.
-
-    y_true, y_pred: int arrays (N,) of class indices in [0, n_classes). Returns int64 (n_classes, n_classes),
-    rows = true class, columns = predicted class (scikit-learn's convention).
-    """
-    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)  # one count per (true, predicted) pair
-    return cm
-
-
-def accuracy(y_true, y_pred):
-    """Fraction of examples predicted correctly: mean(y_pred == y_true). NaN for an empty set."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
-
-
-def balanced_accuracy(y_true, y_pred):
-    """Mean per-class recall over the classes present in y_true: (1/K) sum_k TP_k / N_k.
-
-    An always-the-same-class predictor scores exactly 1/K, whatever the class proportions; that is why
-    early stopping and model choice use it on unbalanced data. NaN for an empty set.
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    classes = np.unique(y_true)
-    if len(classes) == 0:
-        return float("nan")
-    recalls = [np.mean(y_pred[y_true == k] == k) for k in classes]  # TP_k / N_k for each present class
-    return float(np.mean(recalls))
-
-
-def macro_f1(y_true, y_pred):
-    """Unweighted mean of per-class F1 = 2 TP / (2 TP + FP + FN), over classes in y_true or y_pred.
-
-    A class that never occurs and is never predicted does not count; one predicted but absent scores 0
-    (scikit-learn's f1_score(average="macro") with zero_division=0). NaN for an empty set.
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    classes = np.union1d(y_true, y_pred)
-    if len(classes) == 0:
-        return float("nan")
-    f1s = []
-    for k in classes:
-        tp = np.sum((y_pred == k) & (y_true == k))
-        fp = np.sum((y_pred == k) & (y_true != k))
-        fn = np.sum((y_pred != k) & (y_true == k))
-        f1s.append(2 * tp / (2 * tp + fp + fn))  # denominator > 0: k occurs in y_true or y_pred
-    return float(np.mean(f1s))
-
-
-def majority_baseline(y_train, y_eval):
-    """Accuracy on y_eval of always answering the most frequent class of y_train (ties: lowest index).
-
-    The floor every model must beat: on a balanced 5-class task it is about 0.2, not 0.
-    """
-    y_train, y_eval = np.asarray(y_train, dtype=np.int64), np.asarray(y_eval, dtype=np.int64)
-    if len(y_train) == 0 or len(y_eval) == 0:
-        return float("nan")
-    majority = np.argmax(np.bincount(y_train))
-    return float(np.mean(y_eval == majority))
-
-
-def display_width(text):
-    """Terminal columns taken by text: East Asian wide characters (Hangul, CJK) take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def pad(text, width, right=False):
-    """text padded with spaces to `width` terminal columns (on the left when right=True)."""
-    fill = " " * max(0, width - display_width(text))
-    return fill + text if right else text + fill
-
-
-def confusion_table(cm, names):
-    """The confusion matrix as aligned text: one row per true class, one column per predicted class."""
-    names = [str(n) for n in names]
-    corner = "true \\ pred"
-    cell = max([display_width(n) for n in names] + [len(str(cm.max())) if cm.size else 1])
-    first = max([display_width(n) for n in names] + [len(corner)])
-    lines = [pad(corner, first) + " " + " ".join(pad(n, cell, right=True) for n in names)]
-    for name, row in zip(names, cm):
-        lines.append(pad(name, first) + " " + " ".join(pad(str(c), cell, right=True) for c in row))
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- atomic files
-
-def _atomic_write(path, write):
-    """Call write(file_object) on a temporary file next to `path`, then rename it onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
-    except BaseException:  # including KeyboardInterrupt: never leave the temporary file behind
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
+# ----------------------------------------------------------------------------- files
 
 def save_checkpoint(obj, path):
     """torch.save(obj) to `path` atomically."""
-    _atomic_write(path, lambda f: torch.save(obj, f))
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_json(obj, path):
     """Write obj as indented UTF-8 JSON (Korean labels stay readable) to `path` atomically."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_json(path):
@@ -166,7 +60,7 @@ def append_history(path, row):
     if not old:
         writer.writeheader()
     writer.writerow(row)
-    _atomic_write(path, lambda f: f.write(old + line.getvalue().encode("utf-8")))
+    atomic_write(path, lambda f: f.write(old + line.getvalue().encode("utf-8")))
 
 
 def read_history(path):

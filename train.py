@@ -35,7 +35,11 @@ from torch.utils.data import DataLoader
 import cache
 import data
 import features
+import synth_corpus
+import manifest
 import mtl
+import files
+import metrics
 import runs
 
 GRAD_CLIP = 1.0  # max L2 norm of the whole gradient; keeps the vanilla RNN's exploding gradients in check
@@ -45,11 +49,11 @@ EPOCHS = 50  # default --epochs: about 1.5 s each for hps on the built-in corpus
 # ----------------------------------------------------------------------------- 1. arguments
 parser = argparse.ArgumentParser(description="Train a speaker-profiling model; see the module docstring.")
 parser.add_argument("--manifest", help="manifest CSV (path,speaker,gender,age,dialect,split); "
-                    "default: the built-in synthetic corpus, generated once into data.default_corpus_dir()")
-parser.add_argument("--speakers", type=int, default=data.SYNTH_SPEAKERS,
-                    help=f"built-in corpus: number of speakers (default {data.SYNTH_SPEAKERS})")
-parser.add_argument("--utterances", type=int, default=data.SYNTH_UTTERANCES,
-                    help=f"built-in corpus: 4 s clips per speaker (default {data.SYNTH_UTTERANCES})")
+                    "default: the built-in synthetic corpus, generated once into synth_corpus.default_corpus_dir()")
+parser.add_argument("--speakers", type=int, default=synth_corpus.SYNTH_SPEAKERS,
+                    help=f"built-in corpus: number of speakers (default {synth_corpus.SYNTH_SPEAKERS})")
+parser.add_argument("--utterances", type=int, default=synth_corpus.SYNTH_UTTERANCES,
+                    help=f"built-in corpus: 4 s clips per speaker (default {synth_corpus.SYNTH_UTTERANCES})")
 parser.add_argument("--model", default="hps", choices=mtl.MODELS, help="network (default hps: one shared CNN, "
                     "a head per task); single-task models: " + ", ".join(m for m in mtl.MODELS if m not in mtl.MULTI_TASK))
 parser.add_argument("--input", default="mfcc_f0", choices=features.INPUTS, help="model input (default mfcc_f0)")
@@ -96,8 +100,8 @@ args.epochs = EPOCHS if args.epochs is None else args.epochs
 
 tasks = args.tasks.split(",")
 args.balance = args.balance or ("joint" if len(tasks) > 1 else tasks[0])
-if not all(t in data.TASKS for t in tasks) or len(set(tasks)) != len(tasks):
-    parser.error(f"--tasks {args.tasks}: expected distinct names from {', '.join(data.TASKS)}")
+if not all(t in manifest.TASKS for t in tasks) or len(set(tasks)) != len(tasks):
+    parser.error(f"--tasks {args.tasks}: expected distinct names from {', '.join(manifest.TASKS)}")
 if args.balance not in ("none", "joint", *tasks):
     parser.error(f"--balance {args.balance}: not a trained task; choose none, joint or one of {', '.join(tasks)}")
 try:  # a throw-away model: build_model knows which (model, input, tasks) combinations make sense
@@ -134,9 +138,9 @@ print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device
 start = time.perf_counter()
 try:
     if args.manifest is None:  # the built-in corpus: synthesised once, then reused
-        corpus = data.default_corpus_dir(args.speakers, args.utterances)
-        args.manifest = str(data.make_synth_corpus(corpus, args.speakers, args.utterances, workers=args.workers))
-    rows = data.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker, seeded
+        corpus = synth_corpus.default_corpus_dir(args.speakers, args.utterances)
+        args.manifest = str(synth_corpus.make_synth_corpus(corpus, args.speakers, args.utterances, workers=args.workers))
+    rows = manifest.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker, seeded
     split_rows = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
     for s in ("train", "val"):
         if not split_rows[s]:
@@ -149,7 +153,7 @@ try:
                              f"validated; label some validation speakers or drop {t} from --tasks")
     # The class list of each task comes from every split (labels only, never features): a class that only
     # validation or test speakers have is still a class the model can be scored on (and will miss).
-    vocabs = data.build_vocabs(rows, tasks)  # {task: class names in natural order}
+    vocabs = manifest.build_vocabs(rows, tasks)  # {task: class names in natural order}
     for t in tasks:
         missing = set(vocabs[t]) - {r[t] for r in split_rows["train"]}
         if missing:
@@ -159,7 +163,7 @@ try:
     for s in SPLITS:  # every clip's full-length features, (*input_shape, T); computed once, then read from disk
         split_feats[s], split_rows[s], _ = cache.precompute(split_rows[s], args.input, cache_dir, args.workers,
                                                             args.denoise, args.skip_bad, progress=sys.stderr.isatty())
-        split_labels[s] = np.stack([data.encode_labels(r, vocabs, tasks) for r in split_rows[s]]) \
+        split_labels[s] = np.stack([manifest.encode_labels(r, vocabs, tasks) for r in split_rows[s]]) \
             if split_rows[s] else np.zeros((0, len(tasks)), dtype=np.int64)  # (n_clips, n_tasks), -1 = unknown
 except (ValueError, OSError) as err:  # bad manifest or audio: one line, no traceback, exit code 2
     print(f"train.py: error: {err}", file=sys.stderr)
@@ -196,7 +200,7 @@ def evaluate_split(model, split):
         y = split_labels[split][:, i]  # (n_clips,)
         known = y >= 0
         pred = probs[t].argmax(axis=1)  # (n_clips,)
-        scores[t] = (runs.accuracy(y[known], pred[known]), runs.balanced_accuracy(y[known], pred[known]))
+        scores[t] = (metrics.accuracy(y[known], pred[known]), metrics.balanced_accuracy(y[known], pred[known]))
     return scores
 
 
@@ -333,7 +337,7 @@ elapsed = time.perf_counter() - clock
 best = runs.load_checkpoint(out / "best.pt")
 model.load_state_dict(best["model"])
 scores = {s: evaluate_split(model, s) for s in SPLITS}
-metrics = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch,
+results = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch,
            "seconds": round(elapsed, 1), "device": str(device)}
 print(f"\nbest.pt (epoch {best['epoch']}), utterance-level:")
 print(f"{'task':8} {'train':>6} {'val':>6} {'test':>6} {'test bal':>8} {'majority':>8}")
@@ -342,9 +346,9 @@ for i, t in enumerate(tasks):
     m = {"train_acc": scores["train"][t][0], "val_acc": scores["val"][t][0],
          "val_balanced_acc": scores["val"][t][1], "test_acc": scores["test"][t][0],
          "test_balanced_acc": scores["test"][t][1],
-         "majority_baseline": runs.majority_baseline(y_train[y_train >= 0], y_test[y_test >= 0])}
-    metrics["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}  # None: no test clips
+         "majority_baseline": metrics.majority_baseline(y_train[y_train >= 0], y_test[y_test >= 0])}
+    results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}  # None: no test clips
     print(f"{t:8} {m['train_acc']:6.3f} {m['val_acc']:6.3f} {m['test_acc']:6.3f} {m['test_balanced_acc']:8.3f} "
           f"{m['majority_baseline']:8.3f}")
-runs.save_json(metrics, out / "metrics.json")
+runs.save_json(results, out / "metrics.json")
 print(f"{epoch} epochs in {elapsed:.0f} s on {device}; run folder {out}")

@@ -10,7 +10,7 @@ import soundfile as sf
 
 import cache
 import features
-from data import AudioError
+from audio import AudioError
 
 SR = 16000  # Hz
 

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 import corpora
-from corpora import aihub_rows, commonvoice_rows, describe, timit_rows
+from corpora import aihub_rows, commonvoice_rows, timit_rows
+from describe import describe
 
 SR = 16000  # Hz
 

@@ -17,6 +17,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 import evaluate
+import manifest
 from test_train import ROOT, tiny  # noqa: F401  (the session's tiny corpus and run, a pytest fixture)
 
 
@@ -56,8 +57,8 @@ def test_split_report_agrees_with_metrics_json(tiny, monkeypatch, capsys):
 
 def test_wav_profiles_a_stereo_44k_recording(tiny, tmp_path):
     """A training clip resampled to 44.1 kHz and made stereo: a label and a probability for each task."""
-    import data
-    row = next(r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "test")
+
+    row = next(r for r in manifest.read_manifest(tiny["manifest"]) if r["split"] == "test")
     y16, sr = sf.read(row["path"], dtype="float32")
     y44 = resample_poly(y16, 441, 160)  # 16 kHz -> 44.1 kHz
     wav = tmp_path / "voice.wav"

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+import files
+import metrics
 import runs
 
 Y_TRUE = [0, 0, 0, 1, 1, 2]
@@ -19,33 +21,33 @@ Y_PRED = [0, 0, 1, 1, 2, 2]
 
 
 def test_confusion_matrix_by_hand():
-    cm = runs.confusion_matrix(Y_TRUE, Y_PRED, 3)
+    cm = metrics.confusion_matrix(Y_TRUE, Y_PRED, 3)
     expected = np.array([[2, 1, 0], [0, 1, 1], [0, 0, 1]])
     assert np.array_equal(cm, expected), f"\n{cm}\n!=\n{expected}"
     assert cm.sum() == len(Y_TRUE)
 
 
 def test_confusion_matrix_counts_unpredicted_class_as_zero_column():
-    cm = runs.confusion_matrix([0, 1, 1], [0, 0, 0], 4)
+    cm = metrics.confusion_matrix([0, 1, 1], [0, 0, 0], 4)
     assert cm.shape == (4, 4)
     assert np.array_equal(cm[:, 0], [1, 2, 0, 0]) and cm[:, 1:].sum() == 0
 
 
 def test_accuracy_by_hand():
-    assert runs.accuracy(Y_TRUE, Y_PRED) == pytest.approx(4 / 6)
+    assert metrics.accuracy(Y_TRUE, Y_PRED) == pytest.approx(4 / 6)
 
 
 def test_balanced_accuracy_by_hand():
-    assert runs.balanced_accuracy(Y_TRUE, Y_PRED) == pytest.approx(13 / 18)
+    assert metrics.balanced_accuracy(Y_TRUE, Y_PRED) == pytest.approx(13 / 18)
 
 
 def test_macro_f1_by_hand():
-    assert runs.macro_f1(Y_TRUE, Y_PRED) == pytest.approx(59 / 90)
+    assert metrics.macro_f1(Y_TRUE, Y_PRED) == pytest.approx(59 / 90)
 
 
 def test_perfect_predictions_score_one():
     y = [2, 0, 1, 1, 0]
-    assert runs.accuracy(y, y) == runs.balanced_accuracy(y, y) == runs.macro_f1(y, y) == 1.0
+    assert metrics.accuracy(y, y) == metrics.balanced_accuracy(y, y) == metrics.macro_f1(y, y) == 1.0
 
 
 @pytest.mark.parametrize("n_classes", [2, 5, 6])
@@ -55,31 +57,31 @@ def test_always_majority_has_balanced_accuracy_one_over_k(n_classes):
     y_true = np.concatenate([np.arange(n_classes), rng.integers(0, n_classes, 50), np.zeros(40, int)])
     majority = np.argmax(np.bincount(y_true))
     y_pred = np.full_like(y_true, majority)
-    assert runs.balanced_accuracy(y_true, y_pred) == pytest.approx(1 / n_classes)
-    assert runs.accuracy(y_true, y_pred) == pytest.approx(np.mean(y_true == majority))
-    assert runs.accuracy(y_true, y_pred) > 1 / n_classes  # plain accuracy is fooled by imbalance
+    assert metrics.balanced_accuracy(y_true, y_pred) == pytest.approx(1 / n_classes)
+    assert metrics.accuracy(y_true, y_pred) == pytest.approx(np.mean(y_true == majority))
+    assert metrics.accuracy(y_true, y_pred) > 1 / n_classes  # plain accuracy is fooled by imbalance
 
 
 def test_majority_baseline_uses_training_labels():
     # training majority is class 1; on the evaluation set 2 of 4 are class 1
-    assert runs.majority_baseline([1, 1, 1, 0, 2], [1, 0, 1, 2]) == pytest.approx(0.5)
+    assert metrics.majority_baseline([1, 1, 1, 0, 2], [1, 0, 1, 2]) == pytest.approx(0.5)
     # ties go to the lowest index: class 0
-    assert runs.majority_baseline([0, 1], [0, 0, 1]) == pytest.approx(2 / 3)
+    assert metrics.majority_baseline([0, 1], [0, 0, 1]) == pytest.approx(2 / 3)
 
 
 def test_empty_sets_give_nan_not_an_error():
-    for metric in (runs.accuracy, runs.balanced_accuracy, runs.macro_f1):
+    for metric in (metrics.accuracy, metrics.balanced_accuracy, metrics.macro_f1):
         assert np.isnan(metric([], []))
-    assert np.isnan(runs.majority_baseline([], [1]))
+    assert np.isnan(metrics.majority_baseline([], [1]))
 
 
 def test_confusion_table_lists_every_class_and_count():
-    cm = runs.confusion_matrix(Y_TRUE, Y_PRED, 3)
-    text = runs.confusion_table(cm, ["20s", "30s", "경상"])
+    cm = metrics.confusion_matrix(Y_TRUE, Y_PRED, 3)
+    text = metrics.confusion_table(cm, ["20s", "30s", "경상"])
     lines = text.splitlines()
     assert len(lines) == 4  # header + one row per true class
     assert "경상" in lines[0] and lines[3].startswith("경상")
-    assert len({runs.display_width(line) for line in lines}) == 1, "columns line up (Hangul is two columns wide)"
+    assert len({files.display_width(line) for line in lines}) == 1, "columns line up (Hangul is two columns wide)"
     assert lines[1].split()[-3:] == ["2", "1", "0"]
 
 
@@ -95,7 +97,7 @@ def test_save_checkpoint_and_json_are_atomic_and_leave_no_temporary_files(tmp_pa
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        runs._atomic_write(tmp_path / "last.pt", interrupted)
+        files.atomic_write(tmp_path / "last.pt", interrupted)
     assert torch.equal(torch.load(tmp_path / "last.pt")["w"], torch.arange(3)), "old file must survive"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "last.pt"]
 
@@ -121,7 +123,7 @@ def test_history_is_rewritten_atomically_row_by_row(tmp_path, monkeypatch):
     def broken_replace(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError):
         runs.append_history(path, {"epoch": 2, "loss": 0.25})
     assert runs.read_history(path) == [{"epoch": 1.0, "loss": 0.5}]

@@ -1,6 +1,6 @@
 """train.py on a tiny synthetic corpus: the run folder, resume == uninterrupted, and clean failures.
 
-The corpus (12 speakers x 3 clips of 4 s, data.make_synth_corpus) and one 2-epoch run through the command line
+The corpus (12 speakers x 3 clips of 4 s, synth_corpus.make_synth_corpus) and one 2-epoch run through the command line
 are made once per test session in a temporary folder; $MOKSORI_CACHE points there, so nothing is written into
 the checkout. Other runs execute train.py in this process (runpy), which skips re-importing torch.
 
@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+import data
 import mtl
+import synth_corpus
+import manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0"]
@@ -32,17 +35,17 @@ def tiny(tmp_path_factory):
     Everything lives under the session's base temp folder and is reused when already there, so the fixture
     is cheap when a second test module imports it.
     """
-    import data
+
     root = tmp_path_factory.getbasetemp() / "tiny"
     env = {**os.environ, "MOKSORI_CACHE": str(root / "cache"), "PYTHONIOENCODING": "utf-8"}
-    manifest = data.make_synth_corpus(root / "corpus", n_speakers=12, n_utterances=3, seed=0)
+    manifest_csv = synth_corpus.make_synth_corpus(root / "corpus", n_speakers=12, n_utterances=3, seed=0)
     run = root / "run"
     if not (run / "metrics.json").is_file():
-        result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(manifest), *TINY,
+        result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(manifest_csv), *TINY,
                                  "--out", str(run)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
         (root / "train_stdout.txt").write_text(result.stdout, encoding="utf-8")
-    return {"root": root, "manifest": str(manifest), "env": env, "run": run}
+    return {"root": root, "manifest": str(manifest_csv), "env": env, "run": run}
 
 
 def train_here(monkeypatch, capsys, tiny, *argv):
@@ -214,14 +217,14 @@ def test_bad_flag_through_the_command_line_has_no_traceback(tiny):
 
 
 def test_bad_audio_is_one_line_error_or_skipped_with_skip_bad(tiny, tmp_path, monkeypatch, capsys):
-    import data
-    rows = data.read_manifest(tiny["manifest"])
+
+    rows = manifest.read_manifest(tiny["manifest"])
     broken = tmp_path / "broken.wav"
     broken.write_text("not audio")
     rows[0] = {**rows[0], "path": str(broken)}  # a training clip that cannot be read
-    manifest = tmp_path / "manifest.csv"
-    data.write_manifest(rows, manifest)
-    argv = ["--manifest", str(manifest), *TINY, "--epochs", "1"]
+    manifest_csv = tmp_path / "manifest.csv"
+    manifest.write_manifest(rows, manifest_csv)
+    argv = ["--manifest", str(manifest_csv), *TINY, "--epochs", "1"]
     code, out, err = train_here(monkeypatch, capsys, tiny, *argv, "--out", str(tmp_path / "a"))
     assert code not in (0, None) and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith(f"train.py: error: {broken}"), err
@@ -233,17 +236,17 @@ def test_bad_audio_is_one_line_error_or_skipped_with_skip_bad(tiny, tmp_path, mo
 def test_hps_overfits_eight_training_windows(tiny):
     """STYLE rule 15: on 8 real feature windows the multi-task loss must fall to near zero."""
     import cache
-    import data
+
     torch.manual_seed(0)
-    rows = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
-    vocabs = data.build_vocabs(rows, data.TASKS)
+    rows = [r for r in manifest.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
+    vocabs = manifest.build_vocabs(rows, manifest.TASKS)
     feats, rows, _ = cache.precompute(rows, "mfcc_f0", Path(tiny["env"]["MOKSORI_CACHE"]) / "features", progress=False)
     x = torch.from_numpy(np.stack([data.fit_length(f, 100) for f in feats]))  # (8, 3, 14, 100): 1 s crops
-    y = torch.from_numpy(np.stack([data.encode_labels(r, vocabs, list(data.TASKS)) for r in rows]))  # (8, 3)
-    model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in data.TASKS})
+    y = torch.from_numpy(np.stack([manifest.encode_labels(r, vocabs, list(manifest.TASKS)) for r in rows]))  # (8, 3)
+    model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in manifest.TASKS})
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(60):
-        loss, _ = mtl.multitask_loss(model(x), y, list(data.TASKS))
+        loss, _ = mtl.multitask_loss(model(x), y, list(manifest.TASKS))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -252,13 +255,13 @@ def test_hps_overfits_eight_training_windows(tiny):
 
 def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, tmp_path, monkeypatch, capsys):
     """The TIMIT sample has no test speakers: training must still finish, saying so, with null test scores."""
-    import data
-    rows = data.read_manifest(tiny["manifest"])
+
+    rows = manifest.read_manifest(tiny["manifest"])
     for row in rows:
         row["split"] = "val" if row["split"] == "test" else row["split"]
-    manifest = tmp_path / "no_test.csv"
-    data.write_manifest(rows, manifest)
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest), *TINY[:2], "--batch-size",
+    manifest_csv = tmp_path / "no_test.csv"
+    manifest.write_manifest(rows, manifest_csv)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest_csv), *TINY[:2], "--batch-size",
                                 "8", "--workers", "0", "--out", str(tmp_path / "run"))
     assert code == 0, err
     assert "no test rows" in out
@@ -271,17 +274,17 @@ def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, t
 def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path, monkeypatch, capsys):
     """A manifest missing a column, and one whose validation clips all lack an age label: exit code 2, one
     line naming the file (before: exit 1, and a FileNotFoundError traceback for best.pt in the second case)."""
-    import data
+
     broken = tmp_path / "broken.csv"
     broken.write_text("path,speaker,gender,age,split\na.wav,s1,male,20s,train\n", encoding="utf-8")
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(broken), *TINY)
     assert code == 2 and "missing column(s) dialect" in err.strip().splitlines()[-1] and "Traceback" not in err, err
 
-    rows = data.read_manifest(tiny["manifest"])
+    rows = manifest.read_manifest(tiny["manifest"])
     for row in rows:
         row["age"] = "" if row["split"] == "val" else row["age"]
     blank = tmp_path / "blank_val_age.csv"
-    data.write_manifest(rows, blank)
+    manifest.write_manifest(rows, blank)
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY,
                                 "--out", str(tmp_path / "run"))
     assert code == 2 and "no validation clip has a known age label" in err.strip().splitlines()[-1], err

@@ -1,0 +1,170 @@
+"""Data floor: the manifest -- one CSV row per clip -- its speaker-disjoint splits, and label vocabularies.
+
+Every corpus becomes one CSV manifest with the columns `path, speaker, gender, age, dialect, split` (extra
+columns are kept, and any column can be a task). An empty label cell means "unknown": it is encoded as -1 and
+masked out of that task's loss, never guessed and never dropped. Splits are assigned by speaker, so no voice is
+heard in training and in test.
+
+    from manifest import read_manifest, write_manifest
+    rows = read_manifest("timit.csv")       # [{"path": "/abs/x.wav", "speaker": "FVMH0", ...}, ...]
+    python -m pytest tests/test_manifest.py
+"""
+import csv
+import io
+import math
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from files import atomic_write, read_text
+
+TASKS = ("age", "gender", "dialect")  # the default --tasks, in the order tables print them
+COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")
+SPLITS = ("train", "val", "test")
+
+
+# ---------------------------------------------------------------- 1. reading and writing
+def read_manifest(path, seed=0):
+    """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute).
+
+    Relative audio paths are resolved against the manifest's folder. Empty split cells are filled by
+    assign_splits(rows, seed=seed): speaker-disjoint and the same for the same seed (train.py and evaluate.py
+    pass the run's --seed, so both see the same splits). Raises FileNotFoundError if the file is
+    missing and ValueError, naming the file, for missing columns, an empty manifest, an empty path/speaker
+    cell, a split value other than train/val/test/empty (with the line number), or a speaker in two splits.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: manifest not found")
+    with io.StringIO(read_text(path), newline="") as f:  # UTF-8 with or without a BOM, or CP949 with a warning
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+        rows = []
+        for row in reader:
+            row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+            where = f"{path}: line {reader.line_num}"
+            if row["split"] not in SPLITS + ("",):
+                raise ValueError(f"{where}: split {row['split']!r} is not one of train, val, test or empty")
+            if not row["path"] or not row["speaker"]:
+                raise ValueError(f"{where}: empty {'path' if not row['path'] else 'speaker'} cell")
+            row["path"] = str((path.parent / row["path"]).resolve())
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: manifest has no rows")
+    check_speaker_disjoint(rows, path)
+    if any(not row["split"] for row in rows):  # empty split cells: assigned by speaker, the same for a seed
+        rows = assign_splits(rows, seed=seed)
+    return rows
+
+
+def check_speaker_disjoint(rows, source="manifest"):
+    """Raise ValueError (naming `source`, the speaker and the splits) if a speaker has rows in two splits."""
+    splits_of = defaultdict(set)
+    for row in rows:
+        if row.get("split"):
+            splits_of[row["speaker"]].add(row["split"])
+    for speaker, splits in splits_of.items():
+        if len(splits) > 1:
+            raise ValueError(f"{source}: speaker {speaker!r} appears in splits {' and '.join(sorted(splits))}; "
+                             "splits must be speaker-disjoint")
+
+
+def write_manifest(rows, path):
+    """Write rows to a manifest CSV atomically (a temporary file in the same folder, then os.replace).
+
+    Audio paths inside the manifest's folder are written relative to it, so a corpus folder can be moved;
+    any other path is written absolute (read_manifest resolves relative paths against the manifest's folder).
+    """
+    path = Path(path)
+    extras = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in COLUMNS]
+    folder = path.parent.resolve()
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(COLUMNS) + extras, restval="")
+    writer.writeheader()
+    for row in rows:
+        audio = Path(row["path"]).resolve()
+        inside = audio.is_relative_to(folder)
+        writer.writerow({**row, "path": str(audio.relative_to(folder)) if inside else str(audio)})
+    atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))  # old file or new, never half
+
+
+
+# ---------------------------------------------------------------- 2. speaker-disjoint splits
+def assign_splits(rows, fractions=(0.8, 0.1, 0.1), seed=0):
+    """Fill empty `split` cells by speaker; return new row dicts (pre-set splits, e.g. TIMIT's, are kept).
+
+    Stratified on each task's own labels, not on their (gender, age, dialect) combination: the built-in
+    corpus has 60 combinations and only 24 validation speakers, and dealing out whole combinations dropped
+    entire dialects from validation. Instead (a simplified "iterative stratification", Sechidis et al. 2011) the speakers are
+    taken in a seeded random order and each goes to the split that is furthest behind its quota,
+        need(s) = sum over the speaker's known labels (t, v) of  [f_s * n(t, v) - have_s(t, v)]
+                  + [f_s * n - have_s],
+    where n(t, v) counts the speakers with label v for task t and f_s is split s's fraction. A split that
+    already holds ceil(f_s * n) speakers takes no more, so the split sizes are exact to one speaker.
+    `fractions` = (train, val, test).
+    """
+    if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+        raise ValueError(f"split fractions {fractions} must be three non-negative numbers summing to 1")
+    rows = [dict(row) for row in rows]
+    check_speaker_disjoint(rows, "assign_splits")
+    split_of = {row["speaker"]: row["split"] for row in rows if row.get("split")}  # pre-set splits stay
+    labels = {row["speaker"]: [(t, row.get(t, "")) for t in TASKS if row.get(t, "")] for row in rows}  # last row wins
+    todo = sorted(s for s in labels if s not in split_of)
+    todo = [todo[i] for i in np.random.default_rng(seed).permutation(len(todo))]
+    f = np.asarray(fractions, dtype=np.float64)  # (3,)
+    target = {key: f * n for key, n in Counter(key for s in todo for key in labels[s]).items()}  # (t, v) -> (3,)
+    have = defaultdict(lambda: np.zeros(3))  # (t, v) -> speakers per split so far
+    cap, count = np.ceil(f * len(todo) - 1e-9), np.zeros(3)  # most speakers each split may take; taken so far
+    for k, speaker in enumerate(todo):
+        need = f * (k + 1) - count  # (3,) how far each split is behind on speakers
+        for key in labels[speaker]:
+            need = need + target[key] - have[key]  # ... and on this speaker's labels
+        need[(count >= cap) | (f == 0)] = -np.inf  # full splits, and splits nobody asked for, take no one
+        choice = int(np.argmax(need))
+        count[choice] += 1
+        for key in labels[speaker]:
+            have[key][choice] += 1
+        split_of[speaker] = SPLITS[choice]
+    for row in rows:
+        row["split"] = split_of[row["speaker"]]
+    return rows
+
+# ---------------------------------------------------------------- 3. labels
+def label_order(label):
+    """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""
+    return (label == "", [(0, int(part), "") if part.isdigit() else (1, 0, part)
+                          for part in re.split(r"(\d+)", label) if part])
+
+
+def build_vocabs(rows, tasks=TASKS):
+    """{task: sorted list of the class names seen in rows} (empty cells = unknown, not a class)."""
+    return {t: sorted({row[t] for row in rows if row.get(t)}, key=label_order) for t in tasks}
+
+
+def encode_labels(row, vocabs, tasks=None):
+    """Class indices of one row -> np.int64 (n_tasks,), -1 where the label is unknown (empty cell).
+
+    `tasks` defaults to the vocabs' order. A label missing from its vocab (e.g. a test label never seen in
+    training) raises ValueError naming the value, the task and the file.
+    """
+    tasks = list(vocabs) if tasks is None else tasks
+    codes = np.full(len(tasks), -1, dtype=np.int64)
+    for i, task in enumerate(tasks):
+        value = row.get(task, "")
+        if value:
+            if value not in vocabs[task]:
+                raise ValueError(f"{row['path']}: {task} label {value!r} is not in the vocabulary "
+                                 f"{vocabs[task]} (the run's label vocabulary)")
+            codes[i] = vocabs[task].index(value)
+    return codes
+
+
+def split_summary(rows):
+    """One line: clips and speakers per split, e.g. "1200 clips, 240 speakers (train 192 / val 24 / test 24)"."""
+    speakers = {s: {r["speaker"] for r in rows if r["split"] == s} for s in SPLITS}
+    per_split = " / ".join(f"{s} {len(speakers[s])}" for s in SPLITS)
+    return f"{len(rows)} clips, {len({r['speaker'] for r in rows})} speakers ({per_split} speakers)"

@@ -1,0 +1,82 @@
+"""Data floor: the built-in corpus -- synth.py's voices written as 16-bit WAV files plus a manifest.
+
+Real speaker-profiling corpora can be neither shipped nor downloaded at run time, so train.py without
+--manifest builds this one, once, into files.cache_root(). The same seed gives byte-identical files. Every file
+is written atomically under a unique temporary name, so two processes building the same corpus at once (two
+train.py runs, or torchrun ranks) never break each other's files.
+
+    python data.py synth --out /tmp/synth      # the same by hand
+    python -m pytest tests/test_synth_corpus.py
+"""
+import hashlib
+import json
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+import synth
+from features import SR
+from files import atomic_write, atomic_write_text, cache_root
+from manifest import assign_splits, write_manifest
+
+# The built-in corpus: 240 speakers x 5 clips x 4 s = 80 min of audio. Speaker traits are learnt across
+# speakers, not clips, so many speakers with few clips each beat the reverse at the same cost.
+SYNTH_SPEAKERS = 240  # speakers (4 per gender x age x dialect cell); split 192 / 24 / 24
+SYNTH_UTTERANCES = 5  # 4 s clips per speaker
+UTTERANCE_S = 4.0  # seconds per synthetic utterance = one model window
+
+
+def default_corpus_dir(n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTTERANCES, seed=0):
+    """Where train.py keeps the built-in corpus: cache_root() / synth-s240-u5-seed0 (for the defaults)."""
+    return cache_root() / f"synth-s{n_speakers}-u{n_utterances}-seed{seed}"
+
+
+def _synth_settings(n_speakers, n_utterances, seed):
+    """Everything that changes the corpus, incl. synth.py's source (an edited synthesiser regenerates)."""
+    source = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()
+    return {"speakers": n_speakers, "utterances": n_utterances, "seed": seed, "sr": SR,
+            "duration_s": UTTERANCE_S, "synth_sha1": source}
+
+
+def _write_utterance(job):
+    """Synthesise one utterance and write it as 16-bit PCM WAV atomically (job = (path, params, seed))."""
+    path, params, seed = job
+    y = synth.synthesize_utterance(params, seed=seed, sr=SR, duration_s=UTTERANCE_S)  # (N,) in [-1, 1]
+    atomic_write(path, lambda f: sf.write(f, y, SR, subtype="PCM_16", format="WAV"))  # a unique temp name
+
+
+def make_synth_corpus(out_dir, n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTTERANCES, seed=0, workers=1):
+    """Write the synthetic corpus (WAVs + manifest.csv with speaker-disjoint splits) -> manifest path.
+
+    The manifest is written last and is the completion marker; synth_settings.json beside it records the
+    settings, so a finished corpus with the same settings is reused untouched and any other one regenerated.
+    Utterance j of speaker i uses the seed SeedSequence([seed, i, j]): the same seed gives identical files.
+    """
+    if n_speakers < 1 or n_utterances < 1:
+        raise ValueError(f"need at least one speaker and one utterance (got {n_speakers}, {n_utterances})")
+    out_dir = Path(out_dir)
+    manifest, settings_file = out_dir / "manifest.csv", out_dir / "synth_settings.json"
+    settings = _synth_settings(n_speakers, n_utterances, seed)
+    if manifest.is_file() and settings_file.is_file() and json.loads(settings_file.read_text()) == settings:
+        return manifest
+    manifest.unlink(missing_ok=True)  # from here until the end the folder is "incomplete"
+    rows, jobs = [], []
+    for i, spk in enumerate(synth.plan_corpus(n_speakers, seed)):
+        (out_dir / "wav" / spk["speaker"]).mkdir(parents=True, exist_ok=True)
+        for j in range(n_utterances):
+            path = out_dir / "wav" / spk["speaker"] / f"{spk['speaker']}_{j:02d}.wav"
+            utt_seed = int(np.random.SeedSequence([seed, i, j]).generate_state(1)[0])
+            jobs.append((path, spk["params"], utt_seed))
+            rows.append({"path": str(path), "speaker": spk["speaker"], "gender": spk["gender"],
+                         "age": spk["age"], "dialect": spk["dialect"], "split": ""})
+    if workers > 1:
+        with Pool(workers) as pool:
+            pool.map(_write_utterance, jobs, chunksize=8)
+    else:
+        for job in jobs:
+            _write_utterance(job)
+    atomic_write_text(settings_file, json.dumps(settings, indent=1))
+    write_manifest(assign_splits(rows, seed=seed), manifest)
+    return manifest
