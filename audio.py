@@ -18,6 +18,20 @@ MIN_CLIP_S = 0.1  # seconds; shorter clips carry no usable voice (10 frames at a
 SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly silent" and gets a warning
 
 
+def file_identity(path):
+    """What identifies one audio file's contents cheaply: {"path": absolute path, "size": bytes, "mtime_ns"}.
+
+    The feature cache keys entries by it, so a touched or replaced file is read again. Raises AudioError
+    naming a missing file.
+    """
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        raise AudioError(f"{path}: file not found") from None
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 class AudioError(ValueError):
     """A clip that cannot be used; the message is one line, "PATH: problem"."""
 

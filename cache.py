@@ -1,9 +1,10 @@
 """The feature cache: each clip's full-length features computed once, stored as .npy, reused across runs.
 
 An entry's file name is a hash of everything that could change its contents: the audio file (absolute path,
-size in bytes, modification time in ns), the feature kind, every setting in features.py (SR, N_FFT,
-HOP_LENGTH, N_MFCC, ...), the denoise flag, the source code of the signal floor (features, mel, mfcc, f0,
-denoise) and FEATURE_VERSION. Touch the file or change a setting and the key changes, so stale features are
+size in bytes, modification time in ns: audio.file_identity), the feature kind, every setting in features.py
+(SR, N_FFT, HOP_LENGTH, N_MFCC, ...), the denoise flag, the source code of the loader and the signal floor
+(audio, features, mel, mfcc, f0, denoise), the versions of numpy, scipy, soundfile and libsndfile, and
+FEATURE_VERSION. Touch the file or change a setting and the key changes, so stale features are
 never reused (old entries are simply left behind; delete the folder to reclaim the space). Entries are written
 to a temporary file and renamed, so a crash never leaves half an entry.
 
@@ -20,23 +21,27 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+import scipy
+import soundfile as sf
 
 import features
-from audio import AudioError, load_audio
+from audio import AudioError, file_identity, load_audio
 from files import cache_root
 
 FEATURE_VERSION = 1  # bump by hand when the meaning of a cached array changes in a way no setting shows
-SIGNAL_MODULES = ("features", "mel", "mfcc", "f0", "denoise")  # their source is part of the key
+SOURCE_MODULES = ("audio", "features", "mel", "mfcc", "f0", "denoise")  # the loader and the signal floor
 
 
 def _source_hashes():
-    """{module: SHA-1 of its .py file} for the signal floor, read once, when the modules are imported."""
+    """{module: SHA-1 of its .py file} for the loader and the signal floor, read once, at import."""
     folder = Path(features.__file__).resolve().parent
     return {name: hashlib.sha1((folder / f"{name}.py").read_bytes()).hexdigest()
-            for name in SIGNAL_MODULES if (folder / f"{name}.py").is_file()}
+            for name in SOURCE_MODULES if (folder / f"{name}.py").is_file()}
 
 
 CODE_SHA1 = _source_hashes()  # the code that this process actually runs (a later edit needs a new process)
+LIBRARIES = {"numpy": np.__version__, "scipy": scipy.__version__, "soundfile": sf.__version__,
+             "libsndfile": sf.__libsndfile_version__}  # decoders and resamplers change numbers between versions
 
 
 def default_cache_dir():
@@ -49,15 +54,13 @@ def feature_settings(kind, denoise=False):
     constants = {name: value for name, value in vars(features).items()
                  if name.isupper() and isinstance(value, (int, float, str, tuple, type(None)))}
     return {"kind": kind, "denoise": bool(denoise), "version": FEATURE_VERSION, "constants": constants,
-            "code": CODE_SHA1}
+            "code": CODE_SHA1, "libraries": LIBRARIES}
 
 
 def cache_key(path, kind, denoise=False):
-    """Hex SHA-1 of (absolute path, size, mtime_ns, feature_settings(kind, denoise))."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    blob = json.dumps({"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                       "settings": feature_settings(kind, denoise)}, sort_keys=True, default=str)
+    """Hex SHA-1 of (audio.file_identity(path), feature_settings(kind, denoise))."""
+    blob = json.dumps({"audio": file_identity(path), "settings": feature_settings(kind, denoise)},
+                      sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
@@ -72,8 +75,6 @@ def compute_features(path, kind, denoise=False):
 
 def cached_features(path, kind, cache_dir, denoise=False):
     """The features of one clip from the cache, computing and storing them (atomically) on a miss."""
-    if not Path(path).is_file():
-        raise AudioError(f"{path}: file not found")
     entry = Path(cache_dir) / kind / f"{cache_key(path, kind, denoise)}.npy"
     if entry.is_file():
         try:

@@ -3,6 +3,7 @@
 Run: python -m pytest tests/test_cache.py
 """
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +103,38 @@ def test_two_workers_give_the_same_features(clips, tmp_path):
     two, kept, _ = cache.precompute(rows, "mfcc", tmp_path / "two", workers=2, progress=False)
     assert kept == rows and all(np.array_equal(a, b) for a, b in zip(one, two))
     assert one[0].shape[:-1] == tuple(features.input_shape("mfcc")) and one[0].dtype == np.float32
+
+
+def key_in_a_copy_of_the_tree(tmp_path, clip, edit=None):
+    """cache_key(clip) computed by a fresh Python in a copy of the project's modules, one file edited."""
+    import shutil
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    tree = tmp_path / ("edited" if edit else "plain")
+    tree.mkdir()
+    for module in root.glob("*.py"):
+        shutil.copy(module, tree / module.name)
+    if edit:
+        name, old, new = edit
+        text = (tree / name).read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {name}"
+        (tree / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", f"import cache; print(cache.cache_key({str(clip)!r}, 'mfcc'))"],
+                            cwd=tree, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_an_edit_to_the_audio_loader_changes_the_key(clips, tmp_path):
+    """data.load_audio's resampling call used to be outside the key: an edit there reused stale features."""
+    plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
+    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("audio.py", "resample_poly(y, sr // g, file_sr // g)",
+                                                            "resample_poly(y, sr // g, file_sr // g, window=('kaiser', 5.0))"))
+    assert plain != edited
+
+
+def test_library_versions_are_part_of_the_key(clips, monkeypatch):
+    before = cache.cache_key(clips[0], "mfcc")
+    monkeypatch.setitem(cache.LIBRARIES, "scipy", "0.0.1")
+    assert cache.cache_key(clips[0], "mfcc") != before
