@@ -1,7 +1,8 @@
-"""Data floor: model windows cut from cached features, the training Dataset, balanced sampling, and the data CLI.
+"""Data floor: model windows cut from the feature store, the epoch plan, balanced sampling, and the data CLI.
 
-The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py,
-the feature cache in cache.py; this module knows nothing of models.
+The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py, the
+features on disk in store.py. This module knows nothing of models and imports no torch: a DataLoader accepts
+any object with __getitem__, and `Batches` is one -- its items are whole batches, cut in worker processes.
 
     python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
     python data.py timit --root ../shared/data/timit_sample --out timit.csv
@@ -9,114 +10,130 @@ the feature cache in cache.py; this module knows nothing of models.
     python -m pytest tests/test_data.py
 """
 import argparse
+import math
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import corpora
 from describe import describe
-from features import frames_per_window, input_shape
 from manifest import TASKS, assign_splits, read_manifest, split_summary, write_manifest
 from synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
-BALANCE_OPTIONS = ("none", "gender", "age", "dialect", "joint")
+WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s) unjudged rather than add a window
+MAX_REPLAY = 5.0  # balanced sampling draws no class more than this many times as often as it occurs
 
 
-# ---------------------------------------------------------------- 1. windows and the Dataset
-def fit_length(x, length, start=0):
-    """x[..., start:start + length], zero-padded at the end to exactly `length` along the last axis."""
-    x = x[..., start:start + length]
-    pad = length - x.shape[-1]
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)]) if pad > 0 else x
+# ---------------------------------------------------------------- 1. windows and batches
+def window_starts(T, length):
+    """Where the evaluation windows of a clip of T frames start: evenly spaced, together covering the clip.
 
-
-def windows(x, length):
-    """Cut a whole clip into model windows -> (n_windows, *x.shape[:-1], length), n_windows = ceil(T / length).
-
-    Windows start every `length` frames; when T is not a multiple of `length`, the last window is aligned with
-    the clip's end instead (it overlaps the one before), so every window is real signal and none is mostly
-    zero padding. Only a clip shorter than one window is zero-padded (one window). Utterance-level prediction
-    (train.py validation, evaluate.py) runs the model on every window and averages the windows' class
-    probabilities, so a 12 s clip is judged on all 12 s, not on its first 4.
+    n = max(1, ceil((T - length/WINDOW_SLACK) / length)) windows from 0 to T - length, so a 4.00 s clip (401
+    frames) is one window, not two windows one frame apart; a clip shorter than one window is one (padded)
+    window. Utterance-level prediction averages the windows' class probabilities, so a 12 s clip is judged on
+    all 12 s, not on its first 4.
     """
-    T = x.shape[-1]
-    if T <= length:
-        return fit_length(x, length)[None]  # (1, ..., length)
-    starts = list(range(0, T - length + 1, length))  # full windows from the start
-    if starts[-1] + length < T:
-        starts.append(T - length)  # the tail, aligned to the end
-    return np.stack([x[..., s:s + length] for s in starts])  # (n, ..., length)
+    n = max(1, math.ceil((T - length // WINDOW_SLACK) / length))
+    return [0] if n == 1 else np.round(np.linspace(0, T - length, n)).astype(np.int64).tolist()
 
 
-class ProfilingDataset(torch.utils.data.Dataset):
-    """In-memory features and labels -> (x float32 (*input_shape(kind), L), y int64 (n_tasks,)) tensors.
+def evaluation_windows(store, length, clips=None):
+    """(n_windows, 3) int64 rows (clip, version 0, start) covering every clip (or the given clips)."""
+    clips = range(len(store)) if clips is None else clips
+    return np.array([(i, 0, s) for i in clips for s in window_starts(store.length(i), length)],
+                    dtype=np.int64).reshape(-1, 3)
 
-    L = frames_per_window(kind). Training: a random crop of L frames (a clip shorter than L is zero-padded at
-    the end), drawn from a generator seeded with `seed` -- use it with DataLoader(num_workers=0), the data is
-    already in memory. Evaluation: the first window, fixed; for utterance-level scores use `windows()`.
+
+class Batches:
+    """Batches cut from a Store: batches[spec] -> (x, lengths, y), all NumPy.
+
+    spec: (B, 3) int64 rows of (clip, version, start frame). x: float32 (B, *input_shape, length), each window
+    frames [start, start + length) of that clip's version, zero-padded where the clip ends; lengths: int64 (B,)
+    real frames of each window (the models ignore the padding); y: float32 (B, n_tasks) labels, NaN = unknown.
+    Picklable (the store maps its files anew in each worker process).
     """
 
-    def __init__(self, features, labels, kind, train, seed=0):
-        self.features, self.labels = list(features), np.asarray(labels, dtype=np.int64)  # labels (N, n_tasks)
-        self.length, self.train = frames_per_window(kind), train
-        self.rng = np.random.default_rng(seed)
-        for x in self.features:
-            if x.shape[:-1] != tuple(input_shape(kind)):
-                raise ValueError(f"feature shape {x.shape} does not match input {kind!r} "
-                                 f"(expected {input_shape(kind)} + (frames,))")
-        assert len(self.features) == len(self.labels), "one label row per clip"
+    def __init__(self, store, labels, length):
+        self.store, self.labels, self.length = store, np.asarray(labels, dtype=np.float32), length
+        assert len(self.labels) == len(store), "one label row per clip"
 
-    def __len__(self):
-        return len(self.features)
-
-    def __getitem__(self, i):
-        x = self.features[i]  # (*input_shape, T)
-        spare = x.shape[-1] - self.length  # frames beyond one window
-        start = int(self.rng.integers(0, spare + 1)) if self.train and spare > 0 else 0
-        return torch.from_numpy(np.ascontiguousarray(fit_length(x, self.length, start))), \
-            torch.from_numpy(self.labels[i])
+    def __getitem__(self, spec):
+        spec = np.asarray(spec, dtype=np.int64).reshape(-1, 3)
+        x = np.zeros((len(spec), *self.store.shape, self.length), dtype=np.float32)  # (B, *shape, L)
+        lengths = np.zeros(len(spec), dtype=np.int64)
+        for b, (i, v, start) in enumerate(spec):
+            window = self.store.read(i, v, start, start + self.length)  # (*shape, <= L)
+            x[b, ..., :window.shape[-1]] = window
+            lengths[b] = window.shape[-1]
+        return x, lengths, self.labels[spec[:, 0]]
 
 
-# ---------------------------------------------------------------- 2. balanced sampling
-def balanced_sampler(rows, vocabs, by, num_samples=None, seed=0):
-    """A WeightedRandomSampler that draws each class of label `by` equally often (None for by="none").
+# ---------------------------------------------------------------- 2. the epoch plan and balanced sampling
+def epoch_plan(seed, epoch, lengths, length, batch_size, weights=None):
+    """Every training batch of one epoch, drawn from a generator seeded with (seed, epoch) alone.
 
-    by in {"none", "gender", "age", "dialect", "joint"}. Each row's weight is 1 / (clips of its class).
-    Rows whose `by` label is unknown get the mean weight of the known rows: they still train the other tasks,
-    at the rate of an average clip. "joint" balances the (age, gender, dialect) combination (unknown is a value
-    of its own), but a combination smaller than the median combination is weighted as if it had the median
-    count: otherwise a combination with one clip would be replayed hundreds of times per epoch.
-
-    Default for multi-task training: "joint". Balancing one label leaves the other two as skewed as before
-    (or worse: equal genders can mean even fewer 60s speakers); joint balancing flattens all three marginals
-    at once, as far as the combinations exist, and the median floor keeps the rare ones from being memorised.
-    For a single-task model balance that task's own label. num_samples defaults to len(rows) (one epoch).
+    lengths: (n_clips, n_versions) frames of each clip's versions; weights: (n_clips,) sampling weights
+    (balance_weights) or None for a plain shuffle. Each draw is a clip (by weight, with replacement; or a
+    permutation), one of its versions (uniformly) and a crop start (uniform in [0, T - length]). Returns a list
+    of (B, 3) int64 specs for Batches; the last partial batch is dropped when there are at least batch_size clips.
+    Whatever the number of workers or processes, a resumed run sees exactly these batches.
     """
-    if by not in BALANCE_OPTIONS:
-        raise ValueError(f"balance {by!r} is not one of {', '.join(BALANCE_OPTIONS)}")
-    if by == "none":
-        return None
-    if by == "joint":
-        keys = [tuple(row.get(t, "") for t in TASKS) for row in rows]
-        counts = Counter(keys)
-        floor = float(np.median(list(counts.values())))  # clips in the median combination
-        weights = np.array([1.0 / max(counts[k], floor) for k in keys])
-    else:
-        keys = [row.get(by, "") for row in rows]
-        known = np.array([k in vocabs[by] for k in keys])  # empty cells (and labels outside the vocab)
-        if not known.any():
-            raise ValueError(f"cannot balance by {by!r}: no row has a known {by} label")
-        counts = Counter(k for k, ok in zip(keys, known) if ok)
-        weights = np.array([1.0 / counts[k] if ok else 0.0 for k, ok in zip(keys, known)])
-        weights[~known] = weights[known].mean()
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double),
-                                                  num_samples or len(rows), replacement=True,
-                                                  generator=generator)
+    rng = np.random.default_rng([seed, epoch])
+    n, V = lengths.shape
+    order = rng.permutation(n) if weights is None else rng.choice(n, size=n, p=weights / weights.sum())
+    versions = rng.integers(0, V, size=n)  # (n,)
+    T = lengths[order, versions]  # (n,) frames of each chosen version
+    starts = (rng.random(n) * np.maximum(T - length + 1, 1)).astype(np.int64)  # (n,) in [0, max(T - L, 0)]
+    spec = np.stack([order, versions, starts], axis=1)  # (n, 3)
+    n_batches = n // batch_size if n >= batch_size else 1
+    return [spec[k * batch_size:(k + 1) * batch_size] for k in range(n_batches)]
+
+
+def class_targets(counts, cap=None):
+    """Equal shares for classes of `counts` clips, except that no class gets more than `cap` times its natural
+    share counts / sum(counts) -> shares (K,) summing to 1. Water-filling: a class that cannot take an equal
+    share without breaking the cap gets exactly the cap, and the rest is shared equally among the others."""
+    cap = MAX_REPLAY if cap is None else cap
+    natural = np.asarray(counts, dtype=np.float64) / np.sum(counts)  # (K,)
+    limit = np.minimum(cap * natural, 1.0)  # (K,) the largest share each class may get
+    share, fixed = np.zeros(len(natural)), np.zeros(len(natural), dtype=bool)
+    while True:
+        share[~fixed] = (1.0 - share[fixed].sum()) / (~fixed).sum()  # split what is left equally
+        over = ~fixed & (share > limit)
+        if not over.any():
+            return share
+        share[over], fixed[over] = limit[over], True
+
+
+def balance_weights(labels, columns, iterations=500):
+    """Sampling weights (n,), mean 1, that flatten the class shares of every label column in `columns` at once.
+
+    labels: float (n, n_tasks), NaN = unknown; columns: the indices of the classification tasks to balance (one
+    for a single task, all trained ones for "joint"). Each class's target share of its column is equal, except
+    that no class is drawn more than MAX_REPLAY times as often as it occurs (class_targets): so a class of one
+    clip in 100 is drawn 5 times per epoch, not 50. Iterative proportional fitting (raking, Deming & Stephan 1940)
+    then finds weights that meet every column's targets at once: for each column in turn, scale the weights of
+    each class's known rows to its target share of the known weight. Rows whose label is unknown keep their
+    weight, so they still train the other tasks. With one column this is exactly target_k / (clips of class k).
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    w = np.ones(len(labels))
+    plans = []  # per column: (known rows, [(rows of class k, target share k)])
+    for c in columns:
+        y, known = labels[:, c], ~np.isnan(labels[:, c])
+        classes, counts = np.unique(y[known], return_counts=True)
+        plans.append((known, [(known & (y == k), t) for k, t in zip(classes, class_targets(counts))]))
+    for _ in range(iterations):
+        before = w.copy()
+        for known, targets in plans:
+            total = w[known].sum()
+            for rows, share in targets:
+                w[rows] *= share * total / w[rows].sum()
+        if np.abs(w - before).max() < 1e-10 * w.max():
+            break
+    return w / w.mean()
 
 
 # ---------------------------------------------------------------- 3. command line

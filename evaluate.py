@@ -1,119 +1,209 @@
-"""Look at a trained run: scores per split, the comparison table of several runs, or one recording profiled.
+"""Look at trained runs: scores on any labelled manifest, the comparison table, profiles of recordings, plots.
 
-Every prediction is utterance-level: the model sees every 4 s window of a clip and the windows' class
-probabilities are averaged (runs.predict_clips). Scores are reported beside the majority-class baseline
-(always answer the training set's most frequent class), the number every model has to beat.
+Every prediction is utterance-level: the model reads every 4 s window of a clip and the windows' class
+probabilities are averaged (predict.predict). Scores stand beside the majority-class baseline (always answer
+the training set's most frequent class), the number every model has to beat.
 
-    python evaluate.py runs/hps-mfcc_f0-20250101-120000                  # test split: accuracy, balanced
-                                                                         # accuracy, macro-F1, confusion tables
-    python evaluate.py runs/hps-mfcc_f0-20250101-120000 --split val --plot
-    python evaluate.py --compare runs/table/*                            # the slides' results table
-    python evaluate.py runs/hps-mfcc_f0-20250101-120000 --wav my_voice.flac
+    python evaluate.py RUN                                   # the run's test split: accuracy, balanced accuracy,
+                                                             # macro-F1, confusion tables (--split val|train|all)
+    python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
+    python evaluate.py --compare runs/table/* --metric both  # the slides' results table
+    python evaluate.py RUN --wav my_voice.flac               # profile a recording (or many, or a folder:
+    python evaluate.py RUN --wav recordings/ --out profiles.csv          # one CSV row per file)
+    python evaluate.py RUN --plot                            # training curves and confusion matrices as PNG
 """
 import argparse
+import csv
 import importlib.util
+import io
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
-import cache
-import data
-import features
 import audio
-import manifest
+import features
 import files
+import manifest
 import metrics
+import predict
 import runs
+import store
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".sph")  # what --wav DIR collects
 
 
-def split_report(run_dir, split, device, batch_size, plot):
-    """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split."""
-    config, vocabs, model = runs.load_run(run_dir, device=device)
-    tasks, kind = config["tasks"], config["input"]
-    rows = manifest.read_manifest(config["manifest"], seed=config["seed"])  # the same splits as in training
-    train_rows = [r for r in rows if r["split"] == "train"]
-    rows = [r for r in rows if r["split"] == split]
+# ----------------------------------------------------------------------------- scores on a manifest
+def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0):
+    """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split of the run's own
+    manifest (as trained), or of `other`, another labelled manifest (cross-corpus)."""
+    config, model = runs.load_run(run_dir, device=device)
+    tasks, kind, vocabs = config["tasks"], config["input"], config["vocabs"]
+    run_rows = runs.read_run_manifest(run_dir, config)
+    rows = manifest.read_manifest(other, seed=config["seed"]) if other else run_rows
+    rows = [r for r in rows if split == "all" or r["split"] == split]
     if not rows:
-        raise ValueError(f"{config['manifest']}: no {split} rows")
-    cache_dir = cache.default_cache_dir()  # $MOKSORI_CACHE or <repo>/.cache, then features/
-    feats, rows, _ = cache.precompute(rows, kind, cache_dir, config["workers"], config["denoise"],
-                                      config["skip_bad"], progress=sys.stderr.isatty())
-    probs = runs.predict_clips(model, feats, kind, device, batch_size)  # {task: (n_clips, n_classes)}
-    labels = np.stack([manifest.encode_labels(r, vocabs, tasks) for r in rows])  # (n_clips, n_tasks), -1 = unknown
-    train_labels = np.stack([manifest.encode_labels(r, vocabs, tasks) for r in train_rows])
-
-    print(f"{run_dir}: {config['model']} on {kind}, {split} split, {len(rows)} clips")
-    print(f"{'task':8} {'clips':>5} {'acc':>6} {'bal acc':>7} {'macro-F1':>8} {'majority':>8}")
-    matrices = {}
-    for i, t in enumerate(tasks):
-        known = labels[:, i] >= 0
-        y, pred = labels[known, i], probs[t][known].argmax(axis=1)  # (n_known,) each
-        y_train = train_labels[:, i][train_labels[:, i] >= 0]
-        matrices[t] = metrics.confusion_matrix(y, pred, len(vocabs[t]))
-        print(f"{t:8} {len(y):5d} {metrics.accuracy(y, pred):6.3f} {metrics.balanced_accuracy(y, pred):7.3f} "
-              f"{metrics.macro_f1(y, pred):8.3f} {metrics.majority_baseline(y_train, y):8.3f}")
+        raise ValueError(f"{other or Path(run_dir) / 'manifest.csv'}: no {split} rows")
+    scored = [t for t in tasks if any(r.get(t) for r in rows)]
+    where = f"{other} (cross-corpus: trained on {config['manifest']})" if other else config["manifest"]
+    print(f"{run_dir}: {config['model']} on {kind}, {split} split of {where}, {len(rows)} clips")
     for t in tasks:
+        if t not in scored:
+            print(f"  {t}: skipped, the manifest has no {t} labels")
+    # The run's classes, then any class the run never saw (it cannot answer those: each such clip is an error)
+    unseen = {t: sorted({r[t] for r in rows if r.get(t)} - set(vocabs[t]), key=manifest.label_order)
+              for t in scored if vocabs[t] is not None}
+    extended = {t: None if vocabs[t] is None else vocabs[t] + unseen[t] for t in scored}
+    for t, names in unseen.items():
+        if names:
+            counts = ", ".join(f"{n} ({sum(r[t] == n for r in rows)} clips)" for n in names)
+            print(f"  {t}: classes the run never saw: {counts}; they count as errors")
+    found, rows, _ = store.build(rows, kind, denoise=config["denoise"], workers=workers, skip_bad=config["skip_bad"],
+                                 progress=sys.stderr.isatty())
+    outputs = predict.predict(model, found, kind, device, batch_size)
+    labels = manifest.encode_labels(rows, extended, scored)  # (n, n_scored), NaN = unknown
+    train = manifest.encode_labels([r for r in run_rows if r["split"] == "train"], vocabs, scored)
+    scores = predict.task_scores(outputs, labels, train, scored, extended)
+    print(f"{'task':10} {'clips':>5} {'acc':>6} {'bal acc':>7} {'macro-F1':>8} {'majority':>8}   (numeric: MAE)")
+    matrices = {}
+    for i, t in enumerate(scored):
+        n = int((~np.isnan(labels[:, i])).sum())
+        s = scores[t]
+        if vocabs[t] is None:
+            print(f"{t:10} {n:5d} MAE {s['mae']:.2f} years; always the training median: {s['baseline_mae']:.2f}")
+            continue
+        print(f"{t:10} {n:5d} {s['acc']:6.3f} {s['balanced_acc']:7.3f} {s['macro_f1']:8.3f} {s['majority']:8.3f}")
+        known = ~np.isnan(labels[:, i])
+        matrices[t] = metrics.confusion_matrix(labels[known, i].astype(int), outputs[t][known].argmax(axis=1),
+                                               len(extended[t]), len(vocabs[t]))
+    for t, cm in matrices.items():
         print(f"\n{t}: confusion matrix (rows = true class, columns = predicted)")
-        print(metrics.confusion_table(matrices[t], vocabs[t]))
+        print(metrics.confusion_table(cm, extended[t], vocabs[t]))
     if plot:
-        plot_run(run_dir, split, matrices, vocabs)
+        plot_run(run_dir, split, matrices, extended, vocabs)
 
 
-def number(value):
+# ----------------------------------------------------------------------------- the comparison table
+def number(value, digits=3):
     """0.123 as "0.123"; a missing score (None in metrics.json: no clips) as "  -  "."""
-    return "  -  " if value is None else f"{value:5.3f}"
+    return "  -  " if value is None else f"{value:5.{digits}f}"
 
 
-def compare(run_dirs):
-    """The slides' table from each run's metrics.json: train/val/test accuracy per task, one row per
-    (model, input). Single-task runs of the same model and input (one per task) share a row; a second run
-    of the same task starts a new row."""
+METRIC_KEYS = {"acc": ("train_acc", "val_acc", "test_acc"), "balanced": ("train_balanced_acc", "val_balanced_acc",
+                                                                          "test_balanced_acc")}
+
+
+def compare(run_dirs, metric="both"):
+    """The slides' table from each run's metrics.json: train/val/test accuracy (and/or balanced accuracy) per
+    task, one row per (model, input); a numeric task shows train/val/test MAE. Single-task runs of the same model
+    and input (one per task) share a row; a second run of the same task starts a new row."""
     table = []  # [(model, input), {task: scores}, [run folders]]
     for run_dir in run_dirs:
         path = Path(run_dir) / "metrics.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not found (is the run finished?)")
-        m = runs.load_json(path)
+        m = files.read_json(path)
+        if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or "model" not in m or "input" not in m:
+            raise ValueError(f"{path}: not a moksori metrics.json (expected model, input and tasks)")
         row = next((r for r in table if r[0] == (m["model"], m["input"]) and not set(r[1]) & set(m["tasks"])), None)
         if row is None:
             row = ((m["model"], m["input"]), {}, [])
             table.append(row)
         row[1].update(m["tasks"])
         row[2].append(str(run_dir))
-    tasks = [t for t in manifest.TASKS if any(t in scores for _, scores, _ in table)]
-    print(f"{'model':10} {'input':8}" + "".join(f" | {t:^17}" for t in tasks) + " | runs")
-    print(f"{'':10} {'':8}" + " | train   val  test" * len(tasks) + " |")
+    tasks = list(dict.fromkeys(t for _, scores, _ in table for t in scores))
+    groups = ["acc", "balanced"] if metric == "both" else [metric]
+    width = 17 * len(groups) + 3 * (len(groups) - 1)
+    print(f"{'model':10} {'input':8}" + "".join(f" | {t:^{width}}" for t in tasks) + " | runs")
+    print(f"{'':10} {'':8}" + (" | " + " | ".join(f"{g[:3] + ' train':>9}   val  test" for g in groups)) * len(tasks) + " |")
     for (model, kind), scores, folders in table:
         cells = ""
         for t in tasks:
             s = scores.get(t)
-            cells += " | " + " ".join(number(s.get(k)) for k in ("train_acc", "val_acc", "test_acc")) if s \
-                else f" | {'-':^17}"
+            if not s:
+                cells += f" | {'-':^{width}}"
+            elif "test_mae" in s:  # a numeric task: mean absolute errors in years
+                cells += " | " + f"{'MAE ' + ' '.join(number(s.get(k), 2) for k in ('train_mae', 'val_mae', 'test_mae')):>{width}}"
+            else:
+                cells += " | " + " | ".join(" ".join(number(s.get(k)) for k in METRIC_KEYS[g]) for g in groups)
         print(f"{model:10} {kind:8}{cells} | {', '.join(folders)}")
 
 
-def profile_wav(run_dir, wav, device, batch_size):
-    """Print the predicted label and its probability for each task, for one recording of any length."""
-    config, vocabs, model = runs.load_run(run_dir, device=device)
-    kind = config["input"]
-    y = audio.load_audio(wav)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
-    if config["denoise"]:
-        from denoise import denoise
-        y = denoise(y, features.SR)
-    x = features.extract(y, features.SR, kind)  # (*input_shape, T)
-    n_windows = len(data.windows(x, features.frames_per_window(kind)))
-    probs = runs.predict_clips(model, [x], kind, device, batch_size)  # {task: (1, n_classes)}
-    print(f"{wav}: {len(y) / features.SR:.1f} s = {n_windows} window(s) of {features.WINDOW_SAMPLES / features.SR:g} s; "
-          f"{config['model']} on {kind}")
-    for t in config["tasks"]:
-        p = probs[t][0]  # (n_classes,)
-        ranked = np.argsort(-p)
-        others = ", ".join(f"{vocabs[t][k]} {p[k]:.2f}" for k in ranked[1:3])
-        print(f"  {t:8} {files.pad(vocabs[t][ranked[0]], 8)} {p[ranked[0]]:.2f}   (next: {others})")
+# ----------------------------------------------------------------------------- profiles of recordings
+def audio_paths(paths):
+    """The files named, with every audio file under a named folder (sorted); a missing path stays in the list
+    so that it gets its own error row."""
+    found = []
+    for p in map(Path, paths):
+        found += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES) if p.is_dir() else [p]
+    return found
 
 
+def profile_wavs(run_dir, paths, device, batch_size, out_csv=None, skip_bad=False):
+    """Profile recordings of any length: per file and task the predicted label, its probability and the
+    runner-up (or the predicted value of a numeric task). Printed, and written as one CSV row per file to
+    out_csv. An unreadable file becomes a row with its error (or is skipped with skip_bad); it never stops the
+    rest. Returns (files that could not be read, files)."""
+    config, model = runs.load_run(run_dir, device=device)
+    kind, tasks, vocabs = config["input"], config["tasks"], config["vocabs"]
+    paths = audio_paths(paths)
+    if not paths:
+        raise FileNotFoundError("no audio files found under the --wav paths")
+    header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
+                                                                   (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))] + ["error"]
+    rows, bad = [], 0
+    for k, path in enumerate(paths, 1):
+        if sys.stderr.isatty():
+            print(f"\rprofiling {k}/{len(paths)}", end="", file=sys.stderr, flush=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
+                y = audio.load_audio(path)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
+            if config["denoise"]:
+                from denoise import denoise
+                y = denoise(y, features.SR)
+            x = features.extract(y, features.SR, kind)  # (*input_shape, T)
+        except (audio.AudioError, ValueError) as err:
+            bad += 1
+            if not skip_bad:
+                rows.append({"path": str(path), "error": str(err)})
+            continue
+        outputs = predict.predict(model, store.MemoryStore(kind, [x]), kind, device, batch_size)
+        row = {"path": str(path), "duration_s": f"{len(y) / features.SR:.2f}"}
+        for t in tasks:
+            if vocabs[t] is None:
+                row[t] = f"{outputs[t][0]:.1f}"
+                continue
+            p = outputs[t][0]  # (n_classes,)
+            first, second = np.argsort(-p)[:2] if len(p) > 1 else (np.argmax(p), None)
+            row.update({t: vocabs[t][first], f"{t}_p": f"{p[first]:.2f}",
+                        f"{t}_next": "" if second is None else vocabs[t][second],
+                        f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
+        rows.append(row)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for row in rows:
+        if row.get("error"):
+            print(f"evaluate.py: error: {row['error']}", file=sys.stderr)
+            continue
+        print(f"{row['path']}: {float(row['duration_s']):.1f} s; {config['model']} on {kind}")
+        for t in tasks:
+            print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else
+                  f"  {t:10} {files.pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
+    if out_csv:
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=header, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+        files.atomic_write_text(out_csv, text.getvalue())
+        print(f"wrote {out_csv}: {len(rows)} rows" + (f", {bad} unreadable" if bad else ""))
+    if bad and skip_bad:
+        print(f"skipped {bad} unreadable file(s)", file=sys.stderr)
+    return bad, len(paths)
+
+
+# ----------------------------------------------------------------------------- plots
 # Fonts that hold Hangul, tried in order for the dialect names; without one, the Revised Romanization is used.
 KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "UnDotum")
 ROMANIZED = {"수도권": "Sudogwon", "강원": "Gangwon", "충청": "Chungcheong", "전라": "Jeolla", "경상": "Gyeongsang",
@@ -131,37 +221,36 @@ def plot_labels(names, plt):
     return [ROMANIZED.get(n, n) for n in names]
 
 
-def plot_run(run_dir, split, matrices, vocabs):
+def plot_run(run_dir, split, matrices, true_names, predicted_names):
     """Training curves (curves.png) and one confusion matrix per task (confusion_<split>_<task>.png)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")  # files only, no window
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ValueError("--plot needs matplotlib: pip install matplotlib") from None
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
     run_dir = Path(run_dir)
     history = runs.read_history(run_dir / "history.csv")
     epochs = [h["epoch"] for h in history]
     tasks = list(matrices)
-    fig, axes = plt.subplots(1, 1 + len(tasks), figsize=(4 * (1 + len(tasks)), 3.5))
+    fig, axes = plt.subplots(1, 1 + len(tasks), figsize=(4 * (1 + len(tasks)), 3.5), squeeze=False)
+    axes = axes[0]
     axes[0].plot(epochs, [h["loss"] for h in history])
     axes[0].set(title="training loss", xlabel="epoch")
     for ax, t in zip(axes[1:], tasks):
         for key, label in (("train_acc", "train (batches)"), ("val_acc", "val"), ("val_balanced_acc", "val bal")):
             ax.plot(epochs, [h[f"{t}_{key}"] for h in history], label=label)
-        ax.set(title=t, xlabel="epoch", ylim=(0, 1))
+        ax.set(title=t, xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
         ax.legend()
     fig.tight_layout()
     fig.savefig(run_dir / "curves.png", dpi=100)
     written = [run_dir / "curves.png"]
     for t, cm in matrices.items():
-        fig, ax = plt.subplots(figsize=(1 + 0.6 * len(cm), 1 + 0.6 * len(cm)))
+        fig, ax = plt.subplots(figsize=(1 + 0.6 * cm.shape[1], 1 + 0.6 * cm.shape[0]))
         ax.imshow(cm, cmap="Blues")
         for (i, j), c in np.ndenumerate(cm):
             ax.text(j, i, str(c), ha="center", va="center")
-        ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel="predicted", ylabel="true", title=f"{t} ({split})")
-        ax.set_xticklabels(plot_labels(vocabs[t], plt), rotation=45)
-        ax.set_yticklabels(plot_labels(vocabs[t], plt))
+        ax.set(xticks=range(cm.shape[1]), yticks=range(cm.shape[0]), xlabel="predicted", ylabel="true",
+               title=f"{t} ({split})")
+        ax.set_xticklabels(plot_labels(predicted_names[t], plt), rotation=45)
+        ax.set_yticklabels(plot_labels(true_names[t], plt))
         fig.tight_layout()
         fig.savefig(run_dir / f"confusion_{split}_{t}.png", dpi=100)
         written.append(run_dir / f"confusion_{split}_{t}.png")
@@ -169,39 +258,50 @@ def plot_run(run_dir, split, matrices, vocabs):
     print("wrote " + ", ".join(str(p) for p in written))
 
 
+# ----------------------------------------------------------------------------- command line
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Evaluate a run folder written by train.py; see the docstring.")
-    parser.add_argument("run", nargs="?", help="run folder (config.json, best.pt, ...)")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to score (default test)")
+    parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
+    parser.add_argument("run", nargs="?", help="run folder (config.json, best.pt, manifest.csv, ...)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
+                        help="split to score (default test; all = every row)")
+    parser.add_argument("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="print the results table of these runs")
-    parser.add_argument("--wav", help="profile one recording (WAV/FLAC/MP3..., any rate, mono or stereo)")
+    parser.add_argument("--metric", default="both", choices=("acc", "balanced", "both"),
+                        help="--compare: accuracy, balanced accuracy, or both (default both)")
+    parser.add_argument("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders "
+                        "(WAV/FLAC/MP3..., any rate, mono or stereo)")
+    parser.add_argument("--out", help="--wav: write one CSV row per file here")
+    parser.add_argument("--skip-bad", action="store_true", help="--wav: leave unreadable files out of the CSV")
     parser.add_argument("--plot", action="store_true", help="also write curves.png and confusion matrices (matplotlib)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
+    parser.add_argument("--workers", type=int, default=0, help="processes for feature extraction (default 0 = none)")
     args = parser.parse_args(argv)
     if bool(args.compare) == bool(args.run):
         parser.error("give one run folder, or --compare RUN1 RUN2 ...")
     if args.batch_size <= 0:
         parser.error(f"--batch-size must be positive, got {args.batch_size}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: torch.cuda.is_available() is False")
+    if args.out and not args.wav:
+        parser.error("--out goes with --wav")
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before computing anything
         print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
         return 2
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
     try:
+        device = runs.choose_device(args.device)
         if args.compare:
-            compare(args.compare)
+            compare(args.compare, args.metric)
         elif args.wav:
-            profile_wav(args.run, args.wav, device, args.batch_size)
+            bad, total = profile_wavs(args.run, args.wav, device, args.batch_size, args.out, args.skip_bad)
+            return 2 if bad == total else 0  # exit 2 only when no file at all could be profiled
         else:
-            split_report(args.run, args.split, device, args.batch_size, args.plot)
-    except (OSError, ValueError, RuntimeError) as err:  # missing files, bad audio, unreadable checkpoint
+            split_report(args.run, args.split, device, args.batch_size, args.plot, args.manifest, args.workers)
+    except (OSError, ValueError) as err:  # missing files, bad audio, a file that is not a checkpoint
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        sys.exit(main())

@@ -15,6 +15,10 @@ import warnings
 from pathlib import Path
 
 
+UMASK = os.umask(0o022)  # read the process's umask (the call sets one) ...
+os.umask(UMASK)  # ... and put it back
+
+
 def cache_root():
     """The folder for everything generated once and reused: $MOKSORI_CACHE, or <repo>/.cache."""
     return Path(os.environ.get("MOKSORI_CACHE") or Path(__file__).resolve().parent / ".cache")
@@ -34,6 +38,7 @@ def atomic_write(path, write):
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -77,6 +82,15 @@ def read_text(path):
     warnings.warn(f"{path}: read as CP949 (Korean Windows); save it as UTF-8 (Excel: 'CSV UTF-8') to silence this",
                   stacklevel=2)
     return text
+
+
+def read_json(path):
+    """The object in a JSON file (any encoding read_text accepts); ValueError "PATH: malformed JSON (...)"."""
+    import json
+    try:
+        return json.loads(read_text(path))
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: malformed JSON ({type(err).__name__}: {str(err)[:80]})") from None
 
 
 def display_width(text):

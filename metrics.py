@@ -9,14 +9,15 @@ import numpy as np
 
 from files import display_width, pad
 
-def confusion_matrix(y_true, y_pred, n_classes):
+def confusion_matrix(y_true, y_pred, n_classes, n_predicted=None):
     """Counts C[i, j] = number of examples of true class i predicted as class j.
 
-    y_true, y_pred: int arrays (N,) of class indices in [0, n_classes). Returns int64 (n_classes, n_classes),
-    rows = true class, columns = predicted class (scikit-learn's convention).
+    y_true: int array (N,) in [0, n_classes); y_pred: int array (N,) in [0, n_predicted) (default n_classes).
+    Returns int64 (n_classes, n_predicted), rows = true class, columns = predicted class (scikit-learn's
+    convention). More rows than columns: true classes the model cannot answer (a cross-corpus label it never saw).
     """
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    cm = np.zeros((n_classes, n_classes if n_predicted is None else n_predicted), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)  # one count per (true, predicted) pair
     return cm
 
@@ -60,6 +61,12 @@ def macro_f1(y_true, y_pred):
     return float(np.mean(f1s))
 
 
+def mean_absolute_error(y_true, y_pred):
+    """(1/N) sum |y_pred - y_true|, in the labels' unit (years for age_years). NaN for an empty set."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    return float(np.mean(np.abs(y_pred - y_true))) if len(y_true) else float("nan")
+
+
 def majority_baseline(y_train, y_eval):
     """Accuracy on y_eval of always answering the most frequent class of y_train (ties: lowest index).
 
@@ -72,13 +79,15 @@ def majority_baseline(y_train, y_eval):
     return float(np.mean(y_eval == majority))
 
 
-def confusion_table(cm, names):
-    """The confusion matrix as aligned text: one row per true class, one column per predicted class."""
+def confusion_table(cm, names, predicted_names=None):
+    """The confusion matrix as aligned text: one row per true class (`names`), one column per predicted class
+    (`predicted_names`, default the same)."""
     names = [str(n) for n in names]
+    columns = names if predicted_names is None else [str(n) for n in predicted_names]
     corner = "true \\ pred"
-    cell = max([display_width(n) for n in names] + [len(str(cm.max())) if cm.size else 1])
+    cell = max([display_width(n) for n in columns] + [len(str(cm.max())) if cm.size else 1])
     first = max([display_width(n) for n in names] + [len(corner)])
-    lines = [pad(corner, first) + " " + " ".join(pad(n, cell, right=True) for n in names)]
+    lines = [pad(corner, first) + " " + " ".join(pad(n, cell, right=True) for n in columns)]
     for name, row in zip(names, cm):
         lines.append(pad(name, first) + " " + " ".join(pad(str(c), cell, right=True) for c in row))
     return "\n".join(lines)

@@ -1,19 +1,25 @@
-"""Trunks: networks that turn one batch of model inputs into one embedding per example.
+"""Model floor: trunks -- networks that turn a batch of windows into one embedding per example.
 
-Every trunk maps x of shape (B, *in_shape, L) to an embedding (B, D) and says D in `out_dim`; the task heads
-that turn embeddings into logits live in mtl.py, so the same trunk serves one task or several. The trunks
-follow the course slides (MFCC CNN, log-mel CNN, vanilla RNN, CNN+LSTM, logistic-regression baseline) and, for
-the raw waveform, Dai et al. 2016, "Very deep convolutional neural networks for raw waveforms" (M5/M11/M18).
-
-Input kinds (their shapes are made by features.py; this floor imports no data code, so the constructor is
-told the non-time dims `in_shape` instead):
+Every trunk maps x (B, *in_shape, L) and lengths (B,) to an embedding (B, D) and says D in `out_dim`; the task
+heads that turn embeddings into predictions live in mtl.py, so any trunk serves one task or several.
+    cnn       the slides' MFCC CNN, with statistics pooling        mel_cnn   the slides' log-mel CNN
+    rnn       vanilla many-to-one RNN                               lstm      the same with an LSTM cell
+    clstm     conv front end, then an LSTM                          rawcnn    Dai et al. 2016 M5/M11/M18
+    logreg    per-row mean and std: logistic regression's input     xvector   Snyder et al. 2018 TDNN
+Input kinds (features.py makes them; this floor is told the non-time dims `in_shape`):
     "mfcc_f0" (B, 3, 14, T)   "mfcc" (B, 3, 13, T)   "mel" (B, 1, 64, T)   "raw" (B, 1, N)
-T is in frames (10 ms hop, 400 in a 4 s training window), N in samples (64000 = 4 s at 16 kHz). Every trunk
-pools time adaptively, so any length from its `min_length` upward is accepted.
+T is in frames (10 ms hop, 400 in a 4 s window), N in samples (64000 = 4 s at 16 kHz).
 
-Features arrive in their natural units (MFCC ~ hundreds, the F0 row in semitones above 50 Hz, log-mel in dB). Every frame trunk therefore
-starts with `InputNorm`: each feature row is standardised with statistics learned during training, like
-BatchNorm's running mean and variance (cepstral mean/variance normalisation, learned from the training set).
+**Lengths.** A clip shorter than the window is padded; `lengths[b]` says how many frames (samples for raw) of
+window b are real. Padding never enters a statistic: the input normalisation zeroes it, every pooling is a
+masked mean/std over real frames only, and the recurrent trunks read their state at the last real frame. So a
+1.5 s clip gets the same embedding whether it is padded to 400 or 600 frames (tests/test_models.py).
+
+**Input normalisation.** Features arrive in their units (MFCC in dB-scaled hundreds, the F0 row in semitones,
+log-mel in dB). Every frame trunk starts with `InputNorm`: each row is standardised with the mean and standard
+deviation of that row over every real training frame (CMVN, computed once by the data floor and passed in;
+saved with the weights). It is fixed, not learnt per batch, so padding cannot move it and several processes
+(torchrun) normalise identically.
 
 Test: python -m pytest tests/test_models.py
 """
@@ -24,10 +30,49 @@ VALID_INPUTS = {
     "cnn": ("mfcc", "mfcc_f0"),
     "mel_cnn": ("mel",),
     "rnn": ("mfcc", "mfcc_f0", "mel"),
+    "lstm": ("mfcc", "mfcc_f0", "mel"),
     "clstm": ("mfcc", "mfcc_f0", "mel"),
     "rawcnn": ("raw",),
     "logreg": ("mfcc", "mfcc_f0", "mel"),
+    "xvector": ("mfcc", "mfcc_f0", "mel"),
 }
+
+
+# ----------------------------------------------------------------------------- lengths and masks
+def full_lengths(x, lengths):
+    """lengths as a long tensor on x's device; None means every window is real to its end."""
+    if lengths is None:
+        return torch.full((x.shape[0],), x.shape[-1], dtype=torch.long, device=x.device)
+    return lengths.to(device=x.device, dtype=torch.long).clamp(1, x.shape[-1])
+
+
+def frame_mask(lengths, T):
+    """(B,) real lengths -> (B, T) bool, True on real frames."""
+    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
+
+
+def pooled_lengths(lengths, factor):
+    """Real length after a pooling by `factor`: ceil(lengths / factor), at least 1 (a partial last step is real)."""
+    return ((lengths + factor - 1) // factor).clamp(min=1)
+
+
+def masked_stats(x, mask, eps=1e-5):
+    """Mean and standard deviation of x (B, ..., T) over the frames where mask (B, T) is True.
+
+    -> (B, 2 * prod(...)): [mean, std] of every row, std = sqrt(var + eps) (population variance; eps keeps the
+    gradient finite when a single real frame has no spread).
+    """
+    m = mask.reshape(mask.shape[0], *([1] * (x.dim() - 2)), mask.shape[1]).to(x.dtype)  # (B, 1.., T)
+    n = m.sum(dim=-1)  # (B, 1..) real frames
+    mean = (x * m).sum(dim=-1) / n  # (B, ...)
+    var = ((x - mean.unsqueeze(-1)) ** 2 * m).sum(dim=-1) / n  # (B, ...)
+    return torch.cat([mean.flatten(1), torch.sqrt(var + eps).flatten(1)], dim=1)  # (B, 2 * rows)
+
+
+def last_real_step(out, lengths):
+    """out (B, T, H) -> (B, H): each sequence's output at its last real step."""
+    index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])  # (B, 1, H)
+    return out.gather(1, index).squeeze(1)  # (B, H)
 
 
 def check_length(x, min_length, name):
@@ -36,24 +81,58 @@ def check_length(x, min_length, name):
         raise ValueError(f"{name}: input has {x.shape[-1]} steps on its last axis, needs at least {min_length}")
 
 
-class InputNorm(nn.Module):
-    """Standardise each feature row over batch and time: (B, C, F, T) -> (B, C, F, T).
+# ----------------------------------------------------------------------------- input normalisation, SpecAugment
+def spec_augment_mask(lengths, F, T, n_time=2, time_width=20, n_freq=2, freq_width=2, generator=None):
+    """SpecAugment's masks (Park et al. 2019) as a (B, F, T) bool keep-mask, False inside the masks.
 
-    y = (x - mean_row) / sqrt(var_row + eps); a BatchNorm1d over the C*F rows without affine weights, so in
-    eval mode it uses the running statistics gathered in training (saved with the model's state_dict).
+    n_time stripes of 0..time_width frames each, placed uniformly inside each window's real frames
+    (0 <= start <= length - width), and n_freq bands of 0..freq_width feature rows, placed uniformly in [0, F).
+    Drawn on the CPU from `generator` (torch's global one by default, which --resume restores).
+    """
+    lengths = lengths.cpu()
+    B = lengths.shape[0]
+    keep = torch.ones(B, F, T, dtype=torch.bool)
+    for n, width_max, size, axis in ((n_time, time_width, lengths, 2), (n_freq, freq_width, torch.full((B,), F), 1)):
+        steps = torch.arange(keep.shape[axis])  # (T,) or (F,)
+        for _ in range(n):
+            width = torch.minimum(torch.randint(0, width_max + 1, (B,), generator=generator), size)  # (B,)
+            start = (torch.rand(B, generator=generator) * (size - width + 1)).long()  # (B,) in [0, size - width]
+            inside = (steps[None] >= start[:, None]) & (steps[None] < (start + width)[:, None])  # (B, T) or (B, F)
+            keep &= ~(inside[:, None, :] if axis == 2 else inside[:, :, None])
+    return keep
+
+
+class InputNorm(nn.Module):
+    """Fixed per-row standardisation (CMVN): (B, C, F, T) -> (B, C, F, T), padding set to 0.
+
+    y = (x - mean_row) / std_row on real frames, 0 on padding; mean and std (C, F) are buffers (saved with the
+    state_dict), identity until set_statistics() gives them the training set's values. When `augment` holds
+    spec_augment_mask's settings, training batches also get SpecAugment: the masked cells are set to 0 -- the
+    training mean, as padding -- in every channel (a masked MFCC row loses its deltas too).
     """
 
     def __init__(self, in_shape):
         super().__init__()
         C, F = in_shape
-        self.norm = nn.BatchNorm1d(C * F, affine=False)
+        self.register_buffer("mean", torch.zeros(C, F))
+        self.register_buffer("std", torch.ones(C, F))
+        self.augment = None  # e.g. {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}
 
-    def forward(self, x):
-        B, C, F, T = x.shape  # batch, channels, features, frames
-        x = self.norm(x.reshape(B, C * F, T))  # (B, C*F, T)
-        return x.reshape(B, C, F, T)
+    def set_statistics(self, mean, std):
+        """mean, std: array-likes of shape (C, F) in feature units; std is floored at 1e-3 (a constant row)."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.mean.shape))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(self.std.shape).clamp(min=1e-3))
+
+    def forward(self, x, mask):
+        x = (x - self.mean[..., None]) / self.std[..., None]  # (B, C, F, T)
+        keep = mask[:, None, None, :]  # (B, 1, 1, T)
+        if self.training and self.augment:
+            B, C, F, T = x.shape
+            keep = keep & spec_augment_mask(mask.sum(dim=1), F, T, **self.augment).to(x.device)[:, None]
+        return x * keep.to(x.dtype)  # padding (and masked cells) -> 0, the training mean
 
 
+# ----------------------------------------------------------------------------- the slides' trunks
 def conv_block(c_in, c_out, batch_norm):
     """Conv 3x3 (same padding) -> [BatchNorm] -> ReLU -> MaxPool 2x2: (B, c_in, F, T) -> (B, c_out, F//2, T//2)."""
     layers = [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)]
@@ -63,6 +142,16 @@ def conv_block(c_in, c_out, batch_norm):
     return nn.Sequential(*layers)
 
 
+def masked_conv(blocks, x, lengths):
+    """Run 2x-pooling conv blocks, zeroing padded frames after each: -> (x, lengths, mask) at the output rate."""
+    for block in blocks:
+        x = block(x)  # (B, c, F/2, T/2)
+        lengths = pooled_lengths(lengths, 2)
+        mask = frame_mask(lengths, x.shape[-1])  # (B, T/2)
+        x = x * mask[:, None, None, :].to(x.dtype)
+    return x, lengths, mask
+
+
 class CNN(nn.Module):
     """The slides' MFCC CNN on (B, 3, F, T), F = 13 (mfcc) or 14 (mfcc_f0) -> embedding (B, emb_dim).
 
@@ -70,10 +159,9 @@ class CNN(nn.Module):
     coefficients as often as the middle ones), [Conv -> ReLU -> MaxPool] x 2, statistics pooling over time,
     then two fully connected layers; the second one's output (after ReLU) is the embedding.
     Deviations from the slides: the InputNorm in front, and statistics pooling -- the mean AND the standard
-    deviation of every (channel, feature row) over the remaining frames, as in x-vectors (Snyder et al. 2018) --
-    instead of flattening a fixed 400-frame map. It lets T vary, keeps the FC small, and the spread carries
-    what a mean cannot (pitch range, voice-quality variation): on the built-in corpus it lifted hps's
-    validation dialect accuracy from 0.55 to 0.68 (same seed, 50 epochs). min_length = 4 frames.
+    deviation of every (channel, feature row) over the real frames, as in x-vectors (Snyder et al. 2018) --
+    instead of flattening a fixed 400-frame map: T may vary, the FC stays small, and the spread carries what a
+    mean cannot (pitch range, voice-quality variation). min_length = 4 frames.
     """
 
     def __init__(self, in_shape, channels=(16, 32), hidden=128, emb_dim=64):
@@ -82,26 +170,25 @@ class CNN(nn.Module):
         self.min_length = 4  # frames: two MaxPool(2) in time
         self.norm = InputNorm(in_shape)
         self.pad = nn.ZeroPad2d((0, 0, 2, 2))  # (left, right, top, bottom): 2 rows each side of the feature axis
-        self.conv = nn.Sequential(conv_block(C, channels[0], False), conv_block(channels[0], channels[1], False))
+        self.conv = nn.ModuleList([conv_block(C, channels[0], False), conv_block(channels[0], channels[1], False)])
         f_out = (F + 4) // 2 // 2  # feature rows left after two 2x poolings (4 for F = 13 or 14)
         self.fc = nn.Sequential(nn.Linear(2 * channels[1] * f_out, hidden), nn.ReLU(),
                                 nn.Linear(hidden, emb_dim), nn.ReLU())
         self.out_dim = emb_dim
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         check_length(x, self.min_length, "cnn")
-        x = self.pad(self.norm(x))  # (B, C, F+4, T)
-        x = self.conv(x)  # (B, c2, (F+4)//4, T//4)
-        x = torch.cat([x.mean(dim=-1), x.std(dim=-1, correction=0)], dim=1)  # (B, 2 * c2, (F+4)//4)
-        x = x.flatten(1)  # (B, 2 * c2 * (F+4)//4); correction=0: a single frame has spread 0, not NaN
-        return self.fc(x)  # (B, emb_dim)
+        lengths = full_lengths(x, lengths)
+        x = self.pad(self.norm(x, frame_mask(lengths, x.shape[-1])))  # (B, C, F+4, T)
+        x, lengths, mask = masked_conv(self.conv, x, lengths)  # (B, c2, (F+4)//4, T//4)
+        return self.fc(masked_stats(x, mask))  # (B, 2*c2*(F+4)//4) -> (B, emb_dim)
 
 
 class MelCNN(nn.Module):
     """The slides' log-mel CNN on (B, 1, n_mels, T): [Conv -> BatchNorm -> ReLU -> MaxPool] x 4, then two FCs.
 
-    Channels double per block (8 -> 64 by default, small enough to train on a CPU); time is averaged after the
-    convolutions (CNN pools the standard deviation too). min_length = 16 frames (four 2x poolings).
+    Channels double per block (8 -> 64 by default, small enough to train on a CPU); the mean over the real
+    frames after the convolutions feeds the FCs. min_length = 16 frames (four 2x poolings).
     """
 
     def __init__(self, in_shape, channels=(8, 16, 32, 64), hidden=128, emb_dim=64):
@@ -109,33 +196,30 @@ class MelCNN(nn.Module):
         C, F = in_shape
         self.min_length = 16  # frames: four MaxPool(2) in time
         self.norm = InputNorm(in_shape)
-        blocks, c_in = [], C
-        for c_out in channels:
-            blocks.append(conv_block(c_in, c_out, True))
-            c_in = c_out
-        self.conv = nn.Sequential(*blocks)
+        self.conv = nn.ModuleList([conv_block(c_in, c_out, True) for c_in, c_out in zip((C,) + channels, channels)])
         f_out = F // 2 ** len(channels)  # mel rows left after the poolings (64 -> 4)
-        self.pool_time = nn.AdaptiveAvgPool2d((f_out, 1))
         self.fc = nn.Sequential(nn.Linear(channels[-1] * f_out, hidden), nn.ReLU(),
                                 nn.Linear(hidden, emb_dim), nn.ReLU())
         self.out_dim = emb_dim
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         check_length(x, self.min_length, "mel_cnn")
-        x = self.conv(self.norm(x))  # (B, c4, n_mels//16, T//16)
-        x = self.pool_time(x).flatten(1)  # (B, c4 * n_mels//16)
-        return self.fc(x)  # (B, emb_dim)
+        lengths = full_lengths(x, lengths)
+        x = self.norm(x, frame_mask(lengths, x.shape[-1]))  # (B, 1, n_mels, T)
+        x, lengths, mask = masked_conv(self.conv, x, lengths)  # (B, c4, n_mels//16, T//16)
+        m = mask[:, None, None, :].to(x.dtype)  # (B, 1, 1, T//16)
+        x = (x * m).sum(dim=-1) / m.sum(dim=-1)  # (B, c4, n_mels//16): mean over real frames
+        return self.fc(x.flatten(1))  # (B, emb_dim)
 
 
 class RNN(nn.Module):
-    """Many-to-one recurrent net over frames: (B, C, F, T) -> (B, T, C*F) -> last step's hidden output (B, hidden).
+    """Many-to-one recurrent net over frames: (B, C, F, T) -> (B, T, C*F) -> hidden output at the last real frame.
 
     cell="rnn" is the slides' vanilla tanh RNN (2 layers). Its lesson: the embedding is the state after the
     LAST frame, and the gradient reaching frame t shrinks roughly like |dh_T/dh_t| ~ rho^(T-t) with rho < 1, so
-    over 400 frames the model effectively hears only the final few dozen frames (and on a zero-padded short
-    clip those are silence). Clip gradients in training (train.py does). cell="lstm" swaps in an LSTM, whose
-    additive cell state carries information across hundreds of steps; mtl.py's lstm_mtl uses it.
-    min_length = 1 frame.
+    over 400 frames the model effectively hears only the final few dozen. Clip gradients in training (train.py
+    does). cell="lstm" (the `lstm` trunk) swaps in an LSTM, whose additive cell state carries information across
+    hundreds of steps. Padding comes after the last real frame, so it never reaches the output. min_length = 1.
     """
 
     def __init__(self, in_shape, hidden=64, num_layers=2, cell="rnn"):
@@ -143,25 +227,31 @@ class RNN(nn.Module):
         C, F = in_shape
         if cell not in ("rnn", "lstm"):
             raise ValueError(f"cell={cell!r}: expected 'rnn' or 'lstm'")
-        self.min_length = 1  # frames
+        self.name, self.min_length = cell, 1  # frames
         self.norm = InputNorm(in_shape)
         recurrent = nn.RNN if cell == "rnn" else nn.LSTM
         self.rnn = recurrent(C * F, hidden, num_layers=num_layers, batch_first=True)
         self.out_dim = hidden
 
-    def forward(self, x):
-        check_length(x, self.min_length, "rnn")
+    def forward(self, x, lengths=None):
+        check_length(x, self.min_length, self.name)
+        lengths = full_lengths(x, lengths)
         B, C, F, T = x.shape  # batch, channels, features, frames
-        x = self.norm(x).reshape(B, C * F, T).transpose(1, 2)  # (B, T, C*F): frames are the sequence
+        x = self.norm(x, frame_mask(lengths, T)).reshape(B, C * F, T).transpose(1, 2)  # (B, T, C*F)
         out, _ = self.rnn(x)  # (B, T, hidden): top layer's output at every step
-        return out[:, -1]  # (B, hidden): many-to-one, the last frame only
+        return last_real_step(out, lengths)  # (B, hidden)
+
+
+def LSTM(in_shape, **options):
+    """The `lstm` trunk: RNN with an LSTM cell (the slides' LSTM-based multi-task model, lstm_mtl)."""
+    return RNN(in_shape, **{"cell": "lstm", **options})
 
 
 class CLSTM(nn.Module):
     """The slides' CLSTM: a conv front end over (features, time), then an LSTM over the pooled frames.
 
     (B, C, F, T) -> [Conv -> ReLU -> MaxPool] x 2 -> (B, c2, F//4, T//4) -> (B, T//4, c2*F//4) -> LSTM ->
-    last step's hidden output (B, hidden). The conv layers find local spectro-temporal patterns and shorten
+    output at the last real step (B, hidden). The conv layers find local spectro-temporal patterns and shorten
     the sequence 4x (400 -> 100 steps) before the LSTM. min_length = 4 frames.
     """
 
@@ -170,17 +260,18 @@ class CLSTM(nn.Module):
         C, F = in_shape
         self.min_length = 4  # frames: two MaxPool(2) in time
         self.norm = InputNorm(in_shape)
-        self.conv = nn.Sequential(conv_block(C, channels[0], False), conv_block(channels[0], channels[1], False))
+        self.conv = nn.ModuleList([conv_block(C, channels[0], False), conv_block(channels[0], channels[1], False)])
         self.lstm = nn.LSTM(channels[1] * (F // 4), hidden, batch_first=True)
         self.out_dim = hidden
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         check_length(x, self.min_length, "clstm")
-        x = self.conv(self.norm(x))  # (B, c2, F//4, T//4)
+        lengths = full_lengths(x, lengths)
+        x = self.norm(x, frame_mask(lengths, x.shape[-1]))
+        x, lengths, _ = masked_conv(self.conv, x, lengths)  # (B, c2, F//4, T//4)
         B, C2, F4, T4 = x.shape  # batch, conv channels, pooled features, pooled frames
-        x = x.reshape(B, C2 * F4, T4).transpose(1, 2)  # (B, T//4, c2*F//4)
-        out, _ = self.lstm(x)  # (B, T//4, hidden)
-        return out[:, -1]  # (B, hidden)
+        out, _ = self.lstm(x.reshape(B, C2 * F4, T4).transpose(1, 2))  # (B, T//4, hidden)
+        return last_real_step(out, lengths)  # (B, hidden)
 
 
 # Dai et al. 2016, Table 1, as (channels of the first conv [kernel 80, stride 4], stages as (channels, number of
@@ -198,7 +289,8 @@ class RawCNN(nn.Module):
 
     First conv: kernel 80 samples (5 ms at 16 kHz; the paper's 10 ms at 8 kHz), stride 4, then BatchNorm, ReLU,
     MaxPool(4); then kernel-3 convs (same padding) each with BatchNorm and ReLU, a MaxPool(4) between stages;
-    global average pooling over time. min_length = 1100 samples (the first conv must leave >= 4^4 = 256 steps).
+    global average pooling over the real steps. min_length = 1100 samples (the first conv must leave >= 4^4 = 256
+    steps).
     """
 
     def __init__(self, in_shape, depth="m5"):
@@ -217,22 +309,28 @@ class RawCNN(nn.Module):
             if i < len(stages) - 1 or pool_last:
                 layers.append(nn.MaxPool1d(4))
         self.conv = nn.Sequential(*layers)
+        self.n_pools = sum(isinstance(layer, nn.MaxPool1d) for layer in layers)
         self.out_dim = c_in
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         check_length(x, self.min_length, "rawcnn")
-        x = self.conv(x)  # (B, 512, about N / 1024): stride 4, then four MaxPool(4)
-        return x.mean(dim=-1)  # (B, 512): global average pooling over time
+        lengths = full_lengths(x, lengths)  # samples
+        x = x * frame_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)  # padding -> silence, whatever it held
+        x = self.conv(x)  # (B, 512, about N / 1024): stride 4, then MaxPool(4)s
+        steps = ((lengths - 80) // 4 + 1).clamp(min=1)  # outputs of the stride-4 first conv
+        for _ in range(self.n_pools):
+            steps = pooled_lengths(steps, 4)
+        m = frame_mask(steps.clamp(max=x.shape[-1]), x.shape[-1])[:, None, :].to(x.dtype)  # (B, 1, T')
+        return (x * m).sum(dim=-1) / m.sum(dim=-1)  # (B, 512): average over the real steps
 
 
 class LogReg(nn.Module):
     """Utterance statistics for the logistic-regression baseline: (B, C, F, T) -> (B, 2*C*F).
 
-    Each feature row is first standardised by InputNorm (training-set mean and variance of that row), then
-    summarised over time by its mean and its standard deviation (population, divide by T). So every statistic
-    is in units of its row's standard deviation, and the linear head that mtl.py puts on top is exactly
-    multinomial logistic regression on these scaled statistics. (A BatchNorm over the statistics themselves
-    would z-score them better but fails on a training batch of one.) min_length = 1 frame (std of one frame = 0).
+    Each row is standardised by InputNorm (training-set mean and std of that row), then summarised over the real
+    frames by its mean and its standard deviation. With mtl.py's linear head on top this is exactly multinomial
+    logistic regression on these statistics. baseline.py is the tuned, whole-clip version of this idea.
+    min_length = 1 frame.
     """
 
     def __init__(self, in_shape):
@@ -242,11 +340,51 @@ class LogReg(nn.Module):
         self.norm = InputNorm(in_shape)
         self.out_dim = 2 * C * F
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         check_length(x, self.min_length, "logreg")
+        lengths = full_lengths(x, lengths)
+        mask = frame_mask(lengths, x.shape[-1])  # (B, T)
+        return masked_stats(self.norm(x, mask).flatten(1, 2), mask)  # (B, C*F, T) -> (B, 2*C*F)
+
+
+class XVector(nn.Module):
+    """The x-vector trunk (Snyder et al. 2018, Table 1), sized for a CPU: TDNN frame layers, statistics pooling,
+    a segment layer whose output is the embedding.
+
+    (B, C, F, T) -> (B, C*F, T) -> frame1 context [t-2, t+2] -> frame2 {t-2, t, t+2} -> frame3 {t-3, t, t+3}
+    -> frame4 {t} -> frame5 {t} (B, pool_dim, T) -> mean and std over the real frames (B, 2*pool_dim) -> segment6
+    (B, emb_dim). Every TDNN layer is a dilated Conv1d (same padding), ReLU, BatchNorm, as in Kaldi's recipe. The
+    paper uses 512 channels and a 1500-dimensional pooling layer; the defaults here are 4x smaller in width.
+    min_length = 1 frame.
+    """
+
+    def __init__(self, in_shape, channels=128, pool_dim=384, emb_dim=128, dropout=0.0):
+        super().__init__()
+        C, F = in_shape
+        self.min_length = 1  # frames
+        self.norm = InputNorm(in_shape)
+
+        def tdnn(c_in, c_out, kernel, dilation):
+            return nn.Sequential(nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=dilation * (kernel // 2)),
+                                 nn.ReLU(), nn.BatchNorm1d(c_out))
+
+        self.frames = nn.ModuleList([tdnn(C * F, channels, 5, 1), tdnn(channels, channels, 3, 2),
+                                     tdnn(channels, channels, 3, 3), tdnn(channels, channels, 1, 1),
+                                     tdnn(channels, pool_dim, 1, 1)])
+        self.segment = nn.Sequential(nn.Linear(2 * pool_dim, emb_dim), nn.ReLU(), nn.BatchNorm1d(emb_dim),
+                                     nn.Dropout(dropout))
+        self.out_dim = emb_dim
+
+    def forward(self, x, lengths=None):
+        check_length(x, self.min_length, "xvector")
+        lengths = full_lengths(x, lengths)
         B, C, F, T = x.shape  # batch, channels, features, frames
-        x = self.norm(x).reshape(B, C * F, T)  # (B, C*F, T)
-        return torch.cat([x.mean(dim=-1), x.std(dim=-1, correction=0)], dim=1)  # (B, 2*C*F)
+        mask = frame_mask(lengths, T)  # (B, T)
+        x = self.norm(x, mask).reshape(B, C * F, T)  # (B, C*F, T)
+        for layer in self.frames:
+            x = layer(x) * mask[:, None, :].to(x.dtype)  # (B, channels, T), padding kept at 0
+        return self.segment(masked_stats(x, mask))  # (B, 2*pool_dim) -> (B, emb_dim)
 
 
-TRUNKS = {"cnn": CNN, "mel_cnn": MelCNN, "rnn": RNN, "clstm": CLSTM, "rawcnn": RawCNN, "logreg": LogReg}
+TRUNKS = {"cnn": CNN, "mel_cnn": MelCNN, "rnn": RNN, "lstm": LSTM, "clstm": CLSTM, "rawcnn": RawCNN,
+          "logreg": LogReg, "xvector": XVector}

@@ -1,22 +1,23 @@
-"""Run folders and metrics: what train.py writes and evaluate.py reads, in one place.
+"""Front-door helpers: run folders, checkpoints, devices and processes -- what train.py and evaluate.py share.
 
 A run folder (runs/<model>-<input>-<time>/) holds
-    config.json   every argument of train.py and the label vocabularies
+    config.json   every argument of train.py, the tasks and their label vocabularies
+    manifest.csv  the manifest as trained: every clip with its resolved split (the source's hash in config.json)
     history.csv   one row per epoch
-    best.pt       the weights with the best mean validation balanced accuracy
-    last.pt       everything needed to resume (weights, optimiser, RNG states, epoch, ...)
-    metrics.json  train/val/test accuracy per task, computed once at the end with best.pt
+    best.pt       the weights with the best validation score (the mean over tasks, selection_score)
+    last.pt       everything needed to resume (weights, optimiser, RNG states, epoch, step, ...)
+    metrics.json  train/val/test scores per task, computed once at the end with best.pt
+Every file is written atomically (files.atomic_write), so a Ctrl-C or a crash never leaves half a file, and
+every checkpoint is read with torch.load(weights_only=True), so nothing in a shared run folder can execute.
 
-Metrics are pure NumPy functions of integer label arrays (class indices, unknown labels already removed);
-they follow scikit-learn's definitions, written out in each docstring.
-Every file is written atomically (a temporary file in the same folder, then os.replace), so a Ctrl-C or a
-crash never leaves a half-written checkpoint behind.
-
-    python -m pytest tests/test_metrics.py
+    python -m pytest tests/test_runs.py tests/test_checkpoints.py
 """
 import csv
+import hashlib
 import io
 import json
+import math
+import os
 import pickle
 import random
 import warnings
@@ -25,16 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import data
 import features
 import mtl
 from files import atomic_write, atomic_write_text
+from manifest import read_manifest, write_manifest
 
 CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
 
 
-# ----------------------------------------------------------------------------- files
-
+# ----------------------------------------------------------------------------- files of a run
 def save_checkpoint(obj, path):
     """torch.save(obj) to `path` atomically."""
     atomic_write(path, lambda f: torch.save(obj, f))
@@ -43,12 +43,6 @@ def save_checkpoint(obj, path):
 def save_json(obj, path):
     """Write obj as indented UTF-8 JSON (Korean labels stay readable) to `path` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def load_json(path):
-    """The object stored in a UTF-8 JSON file."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def append_history(path, row):
@@ -69,22 +63,43 @@ def read_history(path):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def rng_states(crops):
-    """Every random number generator a training loop draws from, as plain values a weights-only load accepts.
+def file_sha1(path):
+    """Hex SHA-1 of a file's bytes (the manifest a run was trained from is recorded by it)."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
-    crops: the numpy Generator of the Dataset's random crops. Python, numpy's global, torch's CPU and every
-    CUDA device's generator are global; saving them all is what lets --resume repeat the same dropout masks.
-    Only tensors, tuples, lists, dicts, str, int, float and None: Python's state is a tuple of ints, numpy's
-    MT19937 key becomes a list of ints, torch's and CUDA's states stay uint8 tensors.
+
+def write_run_manifest(rows, source, out):
+    """Keep the manifest as trained in the run folder: out/manifest.csv with every row's resolved split.
+    Returns {"manifest": source path, "manifest_sha1": its hash} for config.json."""
+    write_manifest(rows, Path(out) / "manifest.csv")
+    return {"manifest": str(source), "manifest_sha1": file_sha1(source)}
+
+
+def read_run_manifest(run_dir, config):
+    """The rows a run was trained on, splits as trained (run_dir/manifest.csv), warning once when the source
+    manifest has changed since: a recomputed split could put training speakers in "test"."""
+    source = Path(config["manifest"])
+    if source.is_file() and config.get("manifest_sha1") and file_sha1(source) != config["manifest_sha1"]:
+        warnings.warn(f"{source} has changed since {run_dir} was trained; using the run's own copy "
+                      f"{Path(run_dir) / 'manifest.csv'} (the splits as trained)", stacklevel=2)
+    return read_manifest(Path(run_dir) / "manifest.csv")
+
+
+# ----------------------------------------------------------------------------- random number generators
+def rng_states():
+    """Every global random number generator, as plain values a weights-only load accepts.
+
+    Python's, numpy's, torch's CPU and every CUDA device's: saving them all is what lets --resume repeat the same
+    dropout and SpecAugment masks (the batches themselves come from (seed, epoch) alone, data.epoch_plan).
+    Python's state is a tuple of ints, numpy's MT19937 key a list of ints, torch's and CUDA's uint8 tensors.
     """
     kind, key, pos, has_gauss, cached = np.random.get_state()
     return {"python": random.getstate(), "numpy": (kind, key.tolist(), pos, has_gauss, cached),
             "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "crops": crops.bit_generator.state}
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
-def set_rng_states(states, crops):
+def set_rng_states(states):
     """Restore what rng_states() saved (CUDA states only where CUDA is present)."""
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
@@ -93,17 +108,9 @@ def set_rng_states(states, crops):
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-    crops.bit_generator.state = states["crops"]
 
 
-# ----------------------------------------------------------------------------- models from run folders
-
-def model_from_config(config, vocabs):
-    """Build the (untrained) model that config.json describes: same name, input kind and class counts."""
-    n_classes = {task: len(vocabs[task]) for task in config["tasks"]}
-    return mtl.build_model(config["model"], config["input"], n_classes)
-
-
+# ----------------------------------------------------------------------------- checkpoints
 class CheckpointError(ValueError):
     """A file that is not a moksori checkpoint; the message is one line, "PATH: not a moksori checkpoint (...)"."""
 
@@ -111,8 +118,7 @@ class CheckpointError(ValueError):
 CHECKPOINT_KEYS = ("model", "config", "vocabs")  # every moksori checkpoint has these
 # numpy's array reconstruction: checkpoints written before format 2 kept numpy's RNG key as an ndarray. These
 # globals only rebuild arrays of plain numbers; everything else stays refused by the weights-only unpickler.
-LEGACY_NUMPY = [np.ndarray, np.dtype, np.dtypes.UInt32DType,
-                getattr(np, "_core", np.core).multiarray._reconstruct]
+LEGACY_NUMPY = [np.ndarray, np.dtype, np.dtypes.UInt32DType, getattr(np, "_core", np.core).multiarray._reconstruct]
 
 
 def _unpickling_reason(err):
@@ -128,8 +134,8 @@ def load_checkpoint(path):
     A weights-only load accepts tensors, plain containers and str/int/float/bool/None (plus the numpy arrays of
     the format-1 RNG state, see LEGACY_NUMPY). A pickle that names any other global -- os.system, a class of
     its own -- is refused before anything in it executes. Raises FileNotFoundError for a missing file and
-    CheckpointError ("PATH: not a moksori checkpoint (reason)") for anything else that is not a dict holding
-    CHECKPOINT_KEYS.
+    CheckpointError ("PATH: not a moksori checkpoint (reason)") for anything that is not a dict holding
+    CHECKPOINT_KEYS with a dict config.
     """
     path = Path(path)
     if not path.is_file():
@@ -147,11 +153,28 @@ def load_checkpoint(path):
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: not a moksori checkpoint (no {', '.join(missing)})")
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["vocabs"], dict):
+        raise CheckpointError(f"{path}: not a moksori checkpoint (config or vocabs is not a dict)")
     return ckpt
 
 
+# ----------------------------------------------------------------------------- models from configs
+def n_classes(config):
+    """{task: number of classes, 0 for a numeric task} of every head (the tasks, then any auxiliary ones)."""
+    vocabs = config["vocabs"]
+    return {t: 0 if vocabs[t] is None else len(vocabs[t]) for t in config["tasks"] + config.get("aux_tasks", [])}
+
+
+def model_from_config(config, spec_augment=None):
+    """Build the (untrained) model config.json describes: same name, input, heads and trunk options.
+    spec_augment: SpecAugment's settings for training (models.spec_augment_mask); not part of the weights."""
+    return mtl.build_model(config["model"], config["input"], n_classes(config), features.input_shape(config["input"]),
+                           cascade=config.get("cascade", False), spec_augment=spec_augment,
+                           **config.get("trunk_options", {}))
+
+
 def load_run(run_dir, checkpoint=None, device="cpu"):
-    """(config, vocabs, model in eval mode) from a run folder; weights from best.pt, else last.pt.
+    """(config, model in eval mode) from a run folder; weights from best.pt, else last.pt.
 
     Raises FileNotFoundError naming the folder or file that is missing, CheckpointError naming a file that is
     not a moksori checkpoint (load_checkpoint: nothing in it is executed).
@@ -164,52 +187,72 @@ def load_run(run_dir, checkpoint=None, device="cpu"):
     if not paths:
         raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
     ckpt = load_checkpoint(paths[0])
-    config, vocabs = ckpt["config"], ckpt["vocabs"]
+    config = {**ckpt["config"], "vocabs": ckpt["vocabs"]}
     try:
-        model = model_from_config(config, vocabs)
+        model = model_from_config(config)
         model.load_state_dict(ckpt["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # wrong shapes, a foreign config
-        raise CheckpointError(f"{paths[0]}: not a moksori checkpoint ({type(err).__name__}: "
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # wrong shapes, a foreign or older config
+        raise CheckpointError(f"{paths[0]}: not a moksori checkpoint of this version ({type(err).__name__}: "
                               f"{str(err).splitlines()[0][:120]})") from None
-    return config, vocabs, model.to(device).eval()
+    return config, model.to(device).eval()
 
 
-# ----------------------------------------------------------------------------- utterance-level prediction
+# ----------------------------------------------------------------------------- devices and processes
+def choose_device(name="auto", local_rank=0):
+    """torch.device for --device auto|cpu|cuda: auto = CUDA when torch.cuda.is_available(); under torchrun each
+    process takes the GPU of its LOCAL_RANK. Raises ValueError for cuda without a visible GPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
+    if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank % torch.cuda.device_count())
 
-@torch.no_grad()
-def predict_clips(model, features_list, kind, device="cpu", batch_size=64):
-    """Class probabilities of each clip: the softmax of every window, averaged over the clip's windows.
 
-    features_list: list of float32 arrays, each input_shape(kind) + (T,) (T frames, or samples for "raw").
-    Each clip is cut into windows of L = frames_per_window(kind) by data.windows (the last one aligned with
-    the clip's end, so no window is mostly padding) and  p = (1/K) sum_k softmax(logits_k)  over its K windows.
-    Windows of consecutive clips share batches of `batch_size`.
-    Returns {task: float64 (n_clips, n_classes)}, rows summing to 1 ({} for no clips).
+def distributed():
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) in a plain process."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def start_processes(device):
+    """Join torchrun's process group (nccl on CUDA, gloo on CPU) when there is more than one process."""
+    rank, world, _ = distributed()
+    if world > 1 and not torch.distributed.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world
+
+
+def barrier():
+    """Wait for every process (nothing to wait for in a single process)."""
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def gather(obj):
+    """The list of every process's `obj`, in rank order ([obj] in a single process)."""
+    if not torch.distributed.is_initialized():
+        return [obj]
+    objects = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(objects, obj)
+    return objects
+
+
+# ----------------------------------------------------------------------------- the learning rate
+def learning_rate(base, schedule, epoch, step, steps_per_epoch, epochs, warmup_epochs=0.0):
+    """The learning rate of optimiser step `step` of epoch `epoch` (both from 0), from those numbers alone --
+    so a resumed run repeats the uninterrupted one exactly.
+
+    g = epoch * steps_per_epoch + step, G = epochs * steps_per_epoch, W = warmup_epochs * steps_per_epoch:
+        warm-up     lr = base * (g + 1) / W                       while g < W (linear, Goyal et al. 2017)
+        constant    lr = base
+        cosine      lr = base * (1 + cos(pi * (g - W) / (G - W))) / 2    (Loshchilov & Hutter 2017, no restarts)
     """
-    if not features_list:
-        return {}
-    model.eval()
-    length = features.frames_per_window(kind)
-    sums, counts = {}, np.zeros(len(features_list))  # probability sums and window counts per clip
-    pending, owners = [], []  # windows waiting for a forward pass, and the clip each belongs to
-
-    def flush():
-        x = torch.from_numpy(np.stack(pending)).to(device)  # (B, *input_shape, L)
-        for task, z in model(x).items():  # z: (B, n_classes) logits
-            p = torch.softmax(z.float(), dim=-1).cpu().numpy().astype(np.float64)  # (B, n_classes)
-            if task not in sums:
-                sums[task] = np.zeros((len(features_list), p.shape[1]))
-            np.add.at(sums[task], owners, p)  # add each window's probabilities to its clip
-        np.add.at(counts, owners, 1.0)
-        pending.clear(), owners.clear()
-
-    for i, feats in enumerate(features_list):
-        for window in data.windows(feats, length):  # (*input_shape, L), one window at a time
-            pending.append(np.asarray(window, dtype=np.float32))
-            owners.append(i)
-            if len(pending) == batch_size:
-                flush()
-    if pending:
-        flush()
-    assert counts.min() > 0, "every clip gives at least one window"
-    return {task: s / counts[:, None] for task, s in sums.items()}
+    g, G, W = epoch * steps_per_epoch + step, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
+    if g < W:
+        return base * (g + 1) / W
+    if schedule == "constant":
+        return base
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * min(g - W, G - W) / max(G - W, 1)))
+    raise ValueError(f"unknown schedule {schedule!r}; expected constant or cosine")

@@ -1,23 +1,19 @@
-"""Train a speaker-profiling model (age, gender and dialect from a voice) and write a run folder.
+"""Train a speaker-profiling model (age, gender, dialect -- any manifest column -- from a voice); write a run folder.
 
 Reads top to bottom, like nanoGPT's train.py:
-    1 arguments -> 2 seed and device -> 3 data -> 4 model -> 5 optimiser -> 6 the loop -> 7 test, once
-The run folder (runs.py describes each file): config.json, history.csv, best.pt, last.pt, metrics.json.
-Accuracies in the per-epoch table: "train" is measured on the training mini-batches as they go by (one random
-4 s window per clip, training mode); "val" and "bal" (balanced accuracy) are utterance-level: the class
+    1 arguments -> 2 seed, device, processes -> 3 data -> 4 model -> 5 optimiser -> 6 the loop -> 7 test, once
+The run folder (runs.py describes each file): config.json, manifest.csv, history.csv, best.pt, last.pt,
+metrics.json. In the per-epoch table "train" is measured on the training batches as they go by (one random
+window per clip, training mode); "val" and "bal" (balanced accuracy) are utterance-level: the class
 probabilities averaged over every window of each validation clip.
 
-    python train.py --model hps --input mfcc_f0               # built-in synthetic corpus, a few minutes on CPU
-    python train.py --resume runs/hps-mfcc_f0-20250101-120000 --epochs 40    # continue a run
+    python train.py --model hps --input mfcc_f0                  # the built-in synthetic corpus, ~2 min on CPU
+    python train.py --resume runs/hps-mfcc_f0-20250101-120000 --epochs 40
+    torchrun --standalone --nproc_per_node 2 train.py --manifest m.csv    # one process per GPU (or CPU share)
 """
 import os
 
-# numpy's BLAS gets one thread per process: the feature matrices are too small to gain from threads, and
-# --workers already runs one process per core. Without this, 2 workers on 2 cores fought over 4 BLAS threads
-# and extracted features slower than 1 worker; with it, 2 workers are 1.8x faster than 1 (bench.py --clips).
-# Must be set before numpy is imported; an OPENBLAS_NUM_THREADS you set yourself wins. (torch has its own
-# thread pool.)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per process: --workers are the parallelism
 
 import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
@@ -32,195 +28,269 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-import cache
 import data
 import features
-import synth_corpus
 import manifest
 import mtl
-import files
-import metrics
+import predict
 import runs
+import store
+import synth_corpus
 
 GRAD_CLIP = 1.0  # max L2 norm of the whole gradient; keeps the vanilla RNN's exploding gradients in check
 SPLITS = ("train", "val", "test")
-EPOCHS = 50  # default --epochs: about 1.5 s each for hps on the built-in corpus, 2 CPU cores
+AUGMENTS = {"spec": (), "speed": ("speed0.9", "speed1.1"), "babble": ("babble",)}  # --augment -> store versions
+SPEC_AUGMENT = {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}  # masks: frames, feature rows
 
 # ----------------------------------------------------------------------------- 1. arguments
 parser = argparse.ArgumentParser(description="Train a speaker-profiling model; see the module docstring.")
-parser.add_argument("--manifest", help="manifest CSV (path,speaker,gender,age,dialect,split); "
-                    "default: the built-in synthetic corpus, generated once into synth_corpus.default_corpus_dir()")
+parser.add_argument("--manifest", help="manifest CSV (path,speaker,gender,age,dialect,split,...); default: the "
+                    "built-in synthetic corpus, generated once into synth_corpus.default_corpus_dir()")
 parser.add_argument("--speakers", type=int, default=synth_corpus.SYNTH_SPEAKERS,
                     help=f"built-in corpus: number of speakers (default {synth_corpus.SYNTH_SPEAKERS})")
 parser.add_argument("--utterances", type=int, default=synth_corpus.SYNTH_UTTERANCES,
                     help=f"built-in corpus: 4 s clips per speaker (default {synth_corpus.SYNTH_UTTERANCES})")
-parser.add_argument("--model", default="hps", choices=mtl.MODELS, help="network (default hps: one shared CNN, "
-                    "a head per task); single-task models: " + ", ".join(m for m in mtl.MODELS if m not in mtl.MULTI_TASK))
+parser.add_argument("--model", default="hps", choices=mtl.MODELS, help="trunk (default hps = the cnn trunk); any "
+                    "trunk takes one task or several (hard parameter sharing); hps, lstm_mtl, cascade are the "
+                    "original project's names for cnn, lstm and cnn --cascade")
+parser.add_argument("--cascade", action="store_true", help="chain the task heads in --tasks order, each reading "
+                    "the earlier ones' outputs (teacher forcing in training)")
 parser.add_argument("--input", default="mfcc_f0", choices=features.INPUTS, help="model input (default mfcc_f0)")
-parser.add_argument("--tasks", default="age,gender,dialect", help="comma-separated tasks (default age,gender,dialect)")
-parser.add_argument("--balance", choices=data.BALANCE_OPTIONS, help="draw training clips so that each class of "
-                    "this label is equally frequent (default: joint for several tasks, the task itself for one)")
-parser.add_argument("--epochs", type=int, help=f"maximum number of epochs (default {EPOCHS}; with --resume: "
-                    "the run's own, or a new total)")
-parser.add_argument("--batch-size", type=int, default=32, help="clips per mini-batch (default 32)")
-parser.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate, constant (default 3e-3)")
+parser.add_argument("--tasks", default="age,gender,dialect", help="comma-separated manifest columns to predict "
+                    f"(default age,gender,dialect); {', '.join(manifest.NUMERIC_TASKS)} is predicted in years (MAE)")
+parser.add_argument("--balance", help="none, joint (flatten every trained task's class shares at once) or one "
+                    "task's name (default: joint for several tasks, the task itself for one)")
+parser.add_argument("--epochs", type=int, help="maximum number of epochs (default 50; with --resume: the run's own, "
+                    "or a new total)")
+parser.add_argument("--batch-size", type=int, default=32, help="clips per optimiser step, over all processes "
+                    "(the global batch; each of N torchrun processes takes 1/N of it) (default 32)")
+parser.add_argument("--lr", type=float, default=3e-3, help="AdamW peak learning rate (default 3e-3)")
+parser.add_argument("--schedule", default="constant", choices=("constant", "cosine"),
+                    help="learning-rate schedule after the warm-up (default constant)")
+parser.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up length in epochs (default 0)")
 parser.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay (default 0.01)")
+parser.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
+parser.add_argument("--augment", default="", help="comma-separated: spec (SpecAugment masks), speed (0.9/1.1 "
+                    "speed-perturbed copies), babble (other speakers mixed in at 5-20 dB SNR) (default none)")
+parser.add_argument("--speaker-weight", type=float, default=0.0, help="weight of an auxiliary task: telling the "
+                    "training speakers apart (the x-vector's own task); 0 = off (default)")
 parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
 parser.add_argument("--amp", action="store_true", help="CUDA only: float16 autocast with a gradient scaler")
-parser.add_argument("--workers", type=int, default=2, help="processes for corpus synthesis and feature extraction "
-                    "(default 2); batches are cut from features in memory, in the main process")
+parser.add_argument("--workers", type=int, default=2, help="processes for feature extraction and for cutting "
+                    "batches (DataLoader workers) (default 2; 0 = cut batches in the training process)")
+parser.add_argument("--store-dtype", default="float32", choices=store.DTYPES, help="feature store precision "
+                    "(float16 halves disk and reads)")
 parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, sampling and crops (default 0)")
 parser.add_argument("--out", help="run folder (default runs/<model>-<input>-<YYYYmmdd-HHMMSS>)")
 parser.add_argument("--resume", metavar="RUN", help="continue RUN from RUN/last.pt with RUN's saved settings; "
                     "only --epochs may be given with it")
-parser.add_argument("--patience", type=int, default=20, help="stop after this many epochs without a better mean "
-                    "validation balanced accuracy (default 20: the built-in corpus has only 24 validation speakers, "
-                    "so the score is noisy; 0 = never stop early)")
+parser.add_argument("--patience", type=int, default=20, help="stop after this many epochs without a better "
+                    "validation score (mean balanced accuracy; skill for a numeric task) (default 20; 0 = never)")
 parser.add_argument("--denoise", action="store_true", help="Wiener-filter denoising (denoise.py) before features")
 parser.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning, not an error")
-args = parser.parse_args()
 
-if args.resume:  # the run's own settings, except a new --epochs
-    given = {k for k, v in vars(args).items() if v != parser.get_default(k)} - {"resume", "epochs"}
-    if given:
-        parser.error(f"--resume uses {args.resume}'s saved settings; only --epochs may change "
-                     f"(got --{', --'.join(sorted(g.replace('_', '-') for g in given))})")
-    last_path = Path(args.resume) / "last.pt"
-    if not last_path.is_file():
-        parser.error(f"--resume {args.resume}: no last.pt there to continue from")
-    try:
-        ckpt = runs.load_checkpoint(last_path)  # weights only: nothing in the file can execute
-    except runs.CheckpointError as err:
-        print(f"train.py: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    saved = {k: v for k, v in ckpt["config"].items() if k in vars(args)}  # the run's arguments, not its vocabs
-    args = argparse.Namespace(**{**saved, "tasks": ",".join(saved["tasks"]), "resume": args.resume,
-                                 "epochs": saved["epochs"] if args.epochs is None else args.epochs})
-args.epochs = EPOCHS if args.epochs is None else args.epochs
 
+def fail(message):
+    """One line on stderr and exit code 2: how every bad input ends."""
+    print(f"train.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_args(args):
+    """Validate the flags (one line each, exit 2) and fill the defaults that depend on others; with --resume,
+    take the run's saved settings and return its last.pt too -> (args, checkpoint or None)."""
+    ckpt = None
+    if args.resume:
+        given = {k for k, v in vars(args).items() if v != parser.get_default(k)} - {"resume", "epochs"}
+        if given:
+            parser.error(f"--resume uses {args.resume}'s saved settings; only --epochs may change "
+                         f"(got --{', --'.join(sorted(g.replace('_', '-') for g in given))})")
+        if not (Path(args.resume) / "last.pt").is_file():
+            parser.error(f"--resume {args.resume}: no last.pt there to continue from")
+        try:
+            ckpt = runs.load_checkpoint(Path(args.resume) / "last.pt")  # weights only: nothing in it can execute
+            saved = {k: v for k, v in ckpt["config"].items() if k in vars(args) or k == "manifest_sha1"}
+            args = argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(saved["tasks"]),
+                                         "resume": args.resume, "out": args.resume,
+                                         "epochs": saved["epochs"] if args.epochs is None else args.epochs})
+        except (runs.CheckpointError, KeyError, TypeError) as err:
+            fail(err if isinstance(err, runs.CheckpointError) else f"{args.resume}/last.pt: not a moksori "
+                 f"checkpoint (config lacks {err})")
+    args.epochs = 50 if args.epochs is None else args.epochs
+    tasks = args.tasks.split(",")
+    if not all(tasks) or len(set(tasks)) != len(tasks):
+        parser.error(f"--tasks {args.tasks}: expected distinct, non-empty column names")
+    classes = [t for t in tasks if t not in manifest.NUMERIC_TASKS]
+    args.balance = args.balance or ("joint" if len(classes) > 1 else classes[0] if classes else "none")
+    if args.balance not in ("none", "joint", *classes):
+        parser.error(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
+                     f"{', '.join(classes)}")
+    unknown = [a for a in args.augment.split(",") if a and a not in AUGMENTS]
+    if unknown:
+        parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(AUGMENTS)}")
+    try:  # a throw-away model: build_model knows which (model, input, tasks) combinations make sense
+        mtl.build_model(args.model, args.input, {t: 2 for t in tasks}, features.input_shape(args.input), cascade=args.cascade,
+                        spec_augment=SPEC_AUGMENT if "spec" in args.augment else None)
+        runs.choose_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.amp and not (args.device != "cpu" and torch.cuda.is_available()):
+        parser.error("--amp needs CUDA (float16 autocast); drop --amp to train on the CPU")
+    for name in ("epochs", "batch_size", "lr", "speakers", "utterances"):
+        if not getattr(args, name) > 0:  # "not > 0" also refuses nan
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "label_smoothing"):
+        if not getattr(args, name) >= 0:
+            parser.error(f"--{name.replace('_', '-')} must be zero or positive, got {getattr(args, name)}")
+    world = runs.distributed()[1]
+    if args.batch_size % world:
+        parser.error(f"--batch-size {args.batch_size} is the global batch: it must divide by the {world} processes")
+    if args.manifest and not Path(args.manifest).is_file() and not args.resume:
+        parser.error(f"--manifest {args.manifest}: file not found")
+    args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
+    if not args.resume and (Path(args.out) / "last.pt").exists():
+        parser.error(f"--out {args.out} already holds a run; continue it with --resume {args.out} or choose another")
+    return args, ckpt
+
+
+args, ckpt = check_args(parser.parse_args())
 tasks = args.tasks.split(",")
-args.balance = args.balance or ("joint" if len(tasks) > 1 else tasks[0])
-if not all(t in manifest.TASKS for t in tasks) or len(set(tasks)) != len(tasks):
-    parser.error(f"--tasks {args.tasks}: expected distinct names from {', '.join(manifest.TASKS)}")
-if args.balance not in ("none", "joint", *tasks):
-    parser.error(f"--balance {args.balance}: not a trained task; choose none, joint or one of {', '.join(tasks)}")
-try:  # a throw-away model: build_model knows which (model, input, tasks) combinations make sense
-    mtl.build_model(args.model, args.input, {t: 2 for t in tasks})
-except ValueError as err:
-    parser.error(str(err))
-if args.device == "cuda" and not torch.cuda.is_available():
-    parser.error("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
-if args.amp and not (args.device != "cpu" and torch.cuda.is_available()):
-    parser.error("--amp needs CUDA (float16 autocast); drop --amp to train on the CPU")
-for name in ("epochs", "batch_size", "lr", "speakers", "utterances"):
-    if not getattr(args, name) > 0:  # "not > 0" also refuses nan
-        parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-for name in ("weight_decay", "workers", "patience"):
-    if getattr(args, name) < 0:
-        parser.error(f"--{name.replace('_', '-')} must be zero or positive, got {getattr(args, name)}")
-if args.manifest and not Path(args.manifest).is_file():
-    parser.error(f"--manifest {args.manifest}: file not found")
-args.out = args.resume or args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
+aux_tasks = ["speaker"] if args.speaker_weight > 0 else []  # free labels: every corpus names its speakers
 out = Path(args.out)
-if not args.resume and (out / "last.pt").exists():
-    parser.error(f"--out {out} already holds a run; continue it with --resume {out} or choose another --out")
 
-# ----------------------------------------------------------------------------- 2. seed and device
-device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                      "cpu" if args.device == "auto" else args.device)
+# ----------------------------------------------------------------------------- 2. seed, device, processes
+device = runs.choose_device(args.device, runs.distributed()[2])
+rank, world = runs.start_processes(device)  # (0, 1) unless started by torchrun
+say = print if rank == 0 else (lambda *a, **k: None)  # only the first process prints and writes the run folder
 random.seed(args.seed)
 np.random.seed(args.seed)
 torch.manual_seed(args.seed)  # also seeds every CUDA device
-print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-                            f" ({torch.get_num_threads()} threads)") + (", amp" if args.amp else ""))
+say(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
+                          f" ({torch.get_num_threads()} threads)") + (", amp" if args.amp else "") +
+    (f", {world} processes" if world > 1 else ""))
 
 # ----------------------------------------------------------------------------- 3. data
 start = time.perf_counter()
+length = features.frames_per_window(args.input)  # frames (samples for raw) in one model window
 try:
-    if args.manifest is None:  # the built-in corpus: synthesised once, then reused
-        corpus = synth_corpus.default_corpus_dir(args.speakers, args.utterances)
-        args.manifest = str(synth_corpus.make_synth_corpus(corpus, args.speakers, args.utterances, workers=args.workers))
-    rows = manifest.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker, seeded
+    if rank == 0 and not args.resume:
+        if args.manifest is None:  # the built-in corpus: synthesised once, then reused
+            corpus = synth_corpus.default_corpus_dir(args.speakers, args.utterances)
+            args.manifest = str(synth_corpus.make_synth_corpus(corpus, args.speakers, args.utterances,
+                                                               workers=max(args.workers, 1)))
+        rows = manifest.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker
+        missing = [t for t in tasks if t not in rows[0]]
+        if missing:
+            raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
+        args.manifest_sha1 = runs.write_run_manifest(rows, args.manifest, out)["manifest_sha1"]
+    runs.barrier()  # the other processes read the run's own manifest, written above
+    config = ckpt["config"] if args.resume else None
+    rows = runs.read_run_manifest(out, config or {"manifest": args.manifest or ""})
+    args.manifest = args.manifest or str(out / "manifest.csv")  # processes other than the first
     split_rows = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
     for s in ("train", "val"):
         if not split_rows[s]:
             raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test)")
-    if not split_rows["test"]:
-        print(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
     for t in tasks:  # model selection needs a validation score for every task
-        if not any(r[t] for r in split_rows["val"]):
+        if not any(r.get(t) for r in split_rows["val"]):
             raise ValueError(f"{args.manifest}: no validation clip has a known {t} label, so {t} cannot be "
                              f"validated; label some validation speakers or drop {t} from --tasks")
     # The class list of each task comes from every split (labels only, never features): a class that only
     # validation or test speakers have is still a class the model can be scored on (and will miss).
-    vocabs = manifest.build_vocabs(rows, tasks)  # {task: class names in natural order}
-    for t in tasks:
-        missing = set(vocabs[t]) - {r[t] for r in split_rows["train"]}
-        if missing:
-            print(f"warning: {t} class(es) {sorted(missing)} have no training clips; the model cannot learn them")
-    cache_dir = cache.default_cache_dir()  # $MOKSORI_CACHE or <repo>/.cache, then features/
-    split_feats, split_labels = {}, {}
-    for s in SPLITS:  # every clip's full-length features, (*input_shape, T); computed once, then read from disk
-        split_feats[s], split_rows[s], _ = cache.precompute(split_rows[s], args.input, cache_dir, args.workers,
-                                                            args.denoise, args.skip_bad, progress=sys.stderr.isatty())
-        split_labels[s] = np.stack([manifest.encode_labels(r, vocabs, tasks) for r in split_rows[s]]) \
-            if split_rows[s] else np.zeros((0, len(tasks)), dtype=np.int64)  # (n_clips, n_tasks), -1 = unknown
+    vocabs = ckpt["vocabs"] if args.resume else {
+        **manifest.build_vocabs(rows, tasks), **({"speaker": sorted({r["speaker"] for r in split_rows["train"]})}
+                                                 if aux_tasks else {})}
+    versions = ("orig",) + tuple(v for a in args.augment.split(",") if a for v in AUGMENTS[a])
+
+    def open_store(s, workers):
+        """The feature store of split s (extracting what is missing) -> (store, rows that could be read)."""
+        found, kept, _ = store.build(split_rows[s], args.input, versions if s == "train" else ("orig",),
+                                     args.denoise, workers, args.skip_bad, args.store_dtype,
+                                     progress=rank == 0 and sys.stderr.isatty())
+        return found, kept
+
+    stores, labels = {}, {}
+    if rank == 0:  # the first process extracts what is missing ...
+        stores = {s: open_store(s, args.workers) for s in SPLITS}
+    runs.barrier()
+    if rank > 0:  # ... and the others open the shards it wrote
+        stores = {s: open_store(s, 1) for s in SPLITS}
+    for s in SPLITS:
+        stores[s], split_rows[s] = stores[s]
+        labels[s] = manifest.encode_labels(split_rows[s], vocabs, tasks)  # (n_clips, n_tasks), NaN = unknown
+        if aux_tasks:  # the speaker column: training speakers only, unknown (NaN) elsewhere
+            index = {name: k for k, name in enumerate(vocabs["speaker"])} if s == "train" else {}
+            speaker = [index.get(r["speaker"], np.nan) for r in split_rows[s]]
+            labels[s] = np.concatenate([labels[s], np.asarray(speaker, np.float32)[:, None]], axis=1)
 except (ValueError, OSError) as err:  # bad manifest or audio: one line, no traceback, exit code 2
-    print(f"train.py: error: {err}", file=sys.stderr)
-    sys.exit(2)
-print(f"data {args.manifest}: " + ", ".join(f"{s} {len(split_rows[s])}" for s in SPLITS) +
-      f" clips [{time.perf_counter() - start:.1f} s]")
+    fail(err)
+n_val_speakers = len({r["speaker"] for r in split_rows["val"]})
+say(f"data {args.manifest}: " + ", ".join(f"{s} {len(split_rows[s])}" for s in SPLITS) +
+    f" clips; {n_val_speakers} validation speakers [{time.perf_counter() - start:.1f} s]")
+if n_val_speakers < manifest.MIN_VAL_SPEAKERS:
+    say(f"warning: only {n_val_speakers} validation speakers: one speaker moves a validation accuracy by "
+        f"{1 / max(n_val_speakers, 1):.2f}, so model selection is close to blind")
+if not split_rows["test"]:
+    say(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
 for t in tasks:
-    print(f"  {t}: {len(vocabs[t])} classes {vocabs[t]}")
+    say(f"  {t}: " + ("numeric (years), MAE" if vocabs[t] is None else f"{len(vocabs[t])} classes {vocabs[t]}"))
+    missing = [] if vocabs[t] is None else sorted(set(vocabs[t]) - {r[t] for r in split_rows["train"]})
+    if missing:
+        say(f"warning: {t} class(es) {missing} have no training clips; the model cannot learn them")
 
-train_set = data.ProfilingDataset(split_feats["train"], split_labels["train"], args.input, train=True)
-sampler = data.balanced_sampler(split_rows["train"], vocabs, args.balance)  # None for --balance none
-config = {**vars(args), "tasks": tasks, "vocabs": vocabs}  # argument values + label vocabularies
-out.mkdir(parents=True, exist_ok=True)
-runs.save_json(config, out / "config.json")
-
-
-def epoch_order(epoch):
-    """Indices of the training clips for one epoch, drawn from a generator seeded with (seed, epoch) alone,
-    so a resumed run sees exactly the batches an uninterrupted one would."""
-    g = torch.Generator().manual_seed(args.seed * 100_003 + epoch)  # a prime: distinct for epochs < 100003
-    if sampler is None:
-        return torch.randperm(len(train_set), generator=g).tolist()
-    sampler.generator = g
-    return list(sampler)  # balanced draw with replacement, len(train_set) indices
+heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
+balance = [] if args.balance == "none" else [tasks.index(t) for t in tasks if vocabs[t] is not None
+                                             and args.balance in ("joint", t)]
+weights = data.balance_weights(labels["train"], balance) if balance else None  # (n_train,) mean 1
+train_lengths = np.stack([stores["train"].lengths(v) for v in range(len(versions))], axis=1)  # (n, n_versions)
+config = {**vars(args), "tasks": tasks, "aux_tasks": aux_tasks, "vocabs": vocabs, "loss_weights":
+          {"speaker": args.speaker_weight} if aux_tasks else {}, "val_speakers": n_val_speakers}
+if rank == 0:
+    runs.save_json(config, out / "config.json")
 
 
-def evaluate_split(model, split):
-    """Utterance-level {task: (accuracy, balanced accuracy)} on one split, all windows of each clip."""
-    if not split_feats[split]:  # e.g. the TIMIT sample has no test speakers: no score, written as null
-        return {t: (math.nan, math.nan) for t in tasks}
-    probs = runs.predict_clips(model, split_feats[split], args.input, device, args.batch_size)
-    scores = {}
-    for i, t in enumerate(tasks):
-        y = split_labels[split][:, i]  # (n_clips,)
-        known = y >= 0
-        pred = probs[t].argmax(axis=1)  # (n_clips,)
-        scores[t] = (metrics.accuracy(y[known], pred[known]), metrics.balanced_accuracy(y[known], pred[known]))
-    return scores
+class Plan:
+    """The batches one process takes this epoch: its share of each global batch (the DataLoader's sampler)."""
+    specs = []
 
+    def __iter__(self):
+        return iter(np.array_split(batch, world)[rank] for batch in self.specs)
+
+
+plan = Plan()
+loader = DataLoader(data.Batches(stores["train"], labels["train"], length), sampler=plan, batch_size=None,
+                    num_workers=args.workers, persistent_workers=args.workers > 0,
+                    prefetch_factor=4 if args.workers > 0 else None, pin_memory=device.type == "cuda")
 
 # ----------------------------------------------------------------------------- 4. model
-model = runs.model_from_config(config, vocabs).to(device)  # the same call evaluate.py uses to rebuild it
-print(f"model {args.model}: {mtl.count_parameters(model):,} parameters, input {args.input} "
-      f"{features.input_shape(args.input)} x {features.frames_per_window(args.input)}")
+model = runs.model_from_config(config, spec_augment=SPEC_AUGMENT if "spec" in args.augment else None)
+if hasattr(model.trunk, "norm"):  # CMVN: every feature row's training mean and std (models.InputNorm)
+    model.trunk.norm.set_statistics(*stores["train"].statistics())
+for i, t in enumerate(heads):
+    if vocabs[t] is None:  # a numeric head speaks in years: the training targets' mean and std
+        y = labels["train"][:, i][~np.isnan(labels["train"][:, i])]
+        model.heads[t].set_statistics(y.mean(), y.std())
+model = model.to(device)
+raw_model = model  # the model itself; `model` becomes its DistributedDataParallel wrapper under torchrun
+if world > 1:
+    model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+say(f"model {args.model}{' (cascade)' if args.cascade else ''}: {mtl.count_parameters(raw_model):,} parameters, "
+    f"input {args.input} {features.input_shape(args.input)} x {length}, heads {heads}")
 
 # ----------------------------------------------------------------------------- 5. optimiser
-# AdamW at a constant learning rate: no schedule, so a resumed run may extend --epochs and still match an
-# uninterrupted run of the new length exactly; early stopping on validation decides when to stop.
-optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+optimizer = torch.optim.AdamW(raw_model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 scaler = torch.amp.GradScaler("cuda", enabled=args.amp)  # scales float16 losses so small gradients survive
+n_steps = len(data.epoch_plan(args.seed, 0, train_lengths, length, args.batch_size))  # batches per epoch
+scales = mtl.regression_scales(raw_model)  # numeric tasks' L1 loss in standard units
+loss_weights = config["loss_weights"]
 
 
 def checkpoint():
     """Everything needed to continue this run exactly: weights, optimiser, position, RNG states, config."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-            "epoch": epoch, "step": step, "seconds": time.perf_counter() - clock, "sums": sums, "rng": runs.rng_states(train_set.rng),
-            "best_score": best_score, "bad_epochs": bad_epochs, "config": config, "vocabs": vocabs}
+    return {"model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+            "epoch": epoch, "step": step, "seconds": time.perf_counter() - clock, "sums": sums,
+            "rng": runs.rng_states(), "best_score": best_score, "bad_epochs": bad_epochs, "config": config,
+            "vocabs": vocabs}
 
 
 def on_ctrl_c(signum, frame):
@@ -228,127 +298,160 @@ def on_ctrl_c(signum, frame):
     global stop_requested
     stop_requested = True
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    print("\nCtrl-C: saving last.pt after this step (press again to quit without saving)", file=sys.stderr)
+    say("\nCtrl-C: saving last.pt after this step (press again to quit without saving)", file=sys.stderr)
+
+
+def agree(*flags):
+    """Flags OR-ed over every process, so all stop (or fail) after the same step."""
+    if world == 1:
+        return flags
+    t = torch.tensor([float(f) for f in flags])
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return tuple(bool(v) for v in t)
 
 
 def save_and_stop():
-    runs.save_checkpoint(checkpoint(), out / "last.pt")
+    if rank == 0:
+        runs.save_checkpoint(checkpoint(), out / "last.pt")
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    print(f"stopped after {epoch} epochs and {step} steps; saved {out / 'last.pt'}\n"
-          f"continue with: python train.py --resume {out}", file=sys.stderr)
+    say(f"stopped after {epoch} epochs and {step} steps; saved {out / 'last.pt'}\n"
+        f"continue with: python train.py --resume {out}", file=sys.stderr)
     sys.exit(130)  # the shell's code for "stopped by Ctrl-C"
 
 
 # where training stands: epochs done, optimiser steps done in the current epoch, running sums of that epoch
 epoch, step, elapsed, best_score, bad_epochs = 0, 0, 0.0, -math.inf, 0
-sums = {"loss": 0.0, "n": 0, **{f"{t}_correct": 0 for t in tasks}, **{f"{t}_known": 0 for t in tasks}}
+sums = {"loss": 0.0, "n": 0, **{f"{t}_{k}": 0.0 for t in tasks for k in ("hits", "known")}}
 if args.resume:  # carry on exactly where last.pt was written
-    model.load_state_dict(ckpt["model"])
+    raw_model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scaler.load_state_dict(ckpt["scaler"])
     epoch, step, elapsed, sums = ckpt["epoch"], ckpt["step"], ckpt["seconds"], ckpt["sums"]
     best_score, bad_epochs = ckpt["best_score"], ckpt["bad_epochs"]
-    runs.set_rng_states(ckpt["rng"], train_set.rng)  # python, numpy, torch, cuda and the crop generator
-    print(f"resumed {args.resume} in epoch {epoch + 1} after step {step} (best val balanced acc {best_score:.3f})")
+    runs.set_rng_states(ckpt["rng"])  # python, numpy, torch, cuda
+    say(f"resumed {args.resume} in epoch {epoch + 1} after step {step} (best validation score {best_score:.3f})")
+
+
+def column(t):
+    """Per-epoch table columns of task t: train / val / balanced accuracy, or train / val MAE and skill."""
+    return f" | {t[:9]:>9} " + ("train   val   bal" if vocabs[t] is not None else "t_mae v_mae skill")
+
 
 # ----------------------------------------------------------------------------- 6. the loop
-head = "".join(f" | {t[:7]:>7} train   val   bal" for t in tasks)
-print(f"epoch   loss{head} |    sec   ex/s")
-n_steps = max(1, len(train_set) // args.batch_size)  # batches per epoch (the last, partial one is dropped)
+say(f"epoch   loss{''.join(column(t) for t in tasks)} |    sec   ex/s")
 clock = time.perf_counter() - elapsed  # seconds of training so far = time.perf_counter() - clock
 stopped_early = args.patience > 0 and bad_epochs >= args.patience  # a resumed run that had already stopped
 stop_requested = False
 signal.signal(signal.SIGINT, on_ctrl_c)
 while epoch < args.epochs and not stopped_early:
     t0 = time.perf_counter()
-    if step == 0:  # a fresh epoch: its own crop generator, seeded by (seed, epoch) like its order
-        sums = {k: 0 for k in sums}
-        train_set.rng = np.random.default_rng([args.seed, epoch])
-    order = epoch_order(epoch)[step * args.batch_size:]  # on resume: skip the batches already trained
-    loader = DataLoader(train_set, batch_size=args.batch_size, sampler=order, num_workers=0,
-                        drop_last=len(train_set) >= args.batch_size, pin_memory=device.type == "cuda")
+    if step == 0:  # a fresh epoch
+        sums = {k: 0.0 for k in sums}
+    plan.specs = data.epoch_plan(args.seed, epoch, train_lengths, length, args.batch_size, weights)[step:]
     model.train()
-    for x, y in loader:
-        x = x.to(device, non_blocking=True)  # (B, *input_shape, L)
-        y = y.to(device, non_blocking=True)  # (B, n_tasks) class indices, -1 = unknown
+    for x, lengths, y in loader:
+        for group in optimizer.param_groups:
+            group["lr"] = runs.learning_rate(args.lr, args.schedule, epoch, step, n_steps, args.epochs,
+                                             args.warmup_epochs)
+        x = x.to(device, non_blocking=True)  # (b, *input_shape, L), b = batch / processes
+        lengths = lengths.to(device, non_blocking=True)  # (b,) real frames of each window
+        y = y.to(device, non_blocking=True)  # (b, n_heads) labels, NaN = unknown
         with torch.autocast(device.type, dtype=torch.float16, enabled=args.amp):
-            logits = model(x, y, teacher_forcing=True) if args.model == "cascade" else model(x)
-            loss, _ = mtl.multitask_loss(logits, y, tasks)  # {task: (B, n_classes)} -> scalar
-        if not torch.isfinite(loss):
-            print(f"\ntrain.py: error: the loss became {loss.item()} in epoch {epoch + 1}, step {step + 1}: training "
-                  f"diverged; try a smaller --lr (now {args.lr})" +
-                  (f". {out / 'best.pt'} holds the best model so far." if (out / "best.pt").exists() else "."),
-                  file=sys.stderr)
+            outputs = model(x, lengths, y)  # {head: (b, n_classes) or (b,)}; y only for the cascade's forcing
+            loss, _ = mtl.multitask_loss(outputs, y, heads, loss_weights, scales, args.label_smoothing)
+        if agree(not torch.isfinite(loss))[0]:
+            say(f"\ntrain.py: error: the loss became {loss.item()} in epoch {epoch + 1}, step {step + 1}: training "
+                f"diverged; try a smaller --lr (now {args.lr})" +
+                (f". {out / 'best.pt'} holds the best model so far." if (out / "best.pt").exists() else "."),
+                file=sys.stderr)
             sys.exit(1)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss).backward()  # under torchrun, DDP averages the gradients of all processes here
         scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
-        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+        torch.nn.utils.clip_grad_norm_(raw_model.parameters(), GRAD_CLIP)
         scaler.step(optimizer)
         scaler.update()
 
-        B = y.shape[0]
-        sums["loss"] += loss.item() * B
-        sums["n"] += B
+        seen = raw_model.free_outputs if getattr(raw_model, "free_outputs", None) else outputs  # cascade: unforced
+        sums["loss"] += loss.item() * len(y)
+        sums["n"] += len(y)
         for i, t in enumerate(tasks):
-            known = y[:, i] >= 0  # (B,)
-            sums[f"{t}_correct"] += (logits[t].argmax(1) == y[:, i])[known].sum().item()
+            known = ~torch.isnan(y[:, i])  # (b,)
+            hit = (seen[t].argmax(1) == y[:, i]) if vocabs[t] is not None else (seen[t].float() - y[:, i]).abs()
+            sums[f"{t}_hits"] += hit[known].float().sum().item()  # correct answers, or absolute errors
             sums[f"{t}_known"] += known.sum().item()
         step += 1
         if sys.stderr.isatty():
-            print(f"\r  epoch {epoch + 1} step {step}/{n_steps} loss {loss.item():.3f}", end="", file=sys.stderr)
-        if stop_requested:
+            say(f"\r  epoch {epoch + 1} step {step}/{n_steps} loss {loss.item():.3f}", end="", file=sys.stderr)
+        if agree(stop_requested)[0]:
             save_and_stop()
     if sys.stderr.isatty():
-        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+        say("\r" + " " * 60 + "\r", end="", file=sys.stderr)
 
     train_seconds = time.perf_counter() - t0
-    val = evaluate_split(model, "val")  # {task: (accuracy, balanced accuracy)}
-    score = float(np.nanmean([val[t][1] for t in tasks]))  # mean validation balanced accuracy
+    totals = {k: sum(s[k] for s in runs.gather(sums)) for k in sums}  # all processes' batches
+    val = predict.task_scores(predict.predict_everywhere(raw_model, stores["val"], args.input, device),
+                              labels["val"], labels["train"], tasks, vocabs)
+    score = predict.selection_score(val)
     epoch, step = epoch + 1, 0
     if score > best_score:
         best_score, bad_epochs = score, 0
-        runs.save_checkpoint({"model": model.state_dict(), "epoch": epoch, "score": score,
-                              "config": config, "vocabs": vocabs}, out / "best.pt")
+        if rank == 0:
+            runs.save_checkpoint({"model": raw_model.state_dict(), "epoch": epoch, "score": score,
+                                  "config": config, "vocabs": vocabs}, out / "best.pt")
     else:
         bad_epochs += 1
     stopped_early = args.patience > 0 and bad_epochs >= args.patience
-    runs.save_checkpoint(checkpoint(), out / "last.pt")
-
-    row = {"epoch": epoch, "loss": sums["loss"] / max(sums["n"], 1)}
+    row, cells = {"epoch": epoch, "loss": totals["loss"] / max(totals["n"], 1)}, ""
     for t in tasks:
-        row[f"{t}_train_acc"] = sums[f"{t}_correct"] / max(sums[f"{t}_known"], 1)
-        row[f"{t}_val_acc"], row[f"{t}_val_balanced_acc"] = val[t]
-    row["seconds"], row["examples_per_s"] = time.perf_counter() - t0, sums["n"] / max(train_seconds, 1e-9)
-    runs.append_history(out / "history.csv", row)
-    cells = "".join(f" | {'':>7} {row[f'{t}_train_acc']:5.3f} {val[t][0]:5.3f} {val[t][1]:5.3f}" for t in tasks)
+        train_value = totals[f"{t}_hits"] / max(totals[f"{t}_known"], 1)  # accuracy, or MAE
+        if vocabs[t] is None:
+            row.update({f"{t}_train_mae": train_value, f"{t}_val_mae": val[t]["mae"], f"{t}_val_skill": val[t]["skill"]})
+            cells += f" | {'':>9} {train_value:5.2f} {val[t]['mae']:5.2f} {val[t]['skill']:5.3f}"
+        else:
+            row.update({f"{t}_train_acc": train_value, f"{t}_val_acc": val[t]["acc"],
+                        f"{t}_val_balanced_acc": val[t]["balanced_acc"]})
+            cells += f" | {'':>9} {train_value:5.3f} {val[t]['acc']:5.3f} {val[t]['balanced_acc']:5.3f}"
+    row["seconds"], row["examples_per_s"] = time.perf_counter() - t0, totals["n"] / max(train_seconds, 1e-9)
+    if rank == 0:
+        runs.save_checkpoint(checkpoint(), out / "last.pt")
+        runs.append_history(out / "history.csv", row)
     mark = " *" if bad_epochs == 0 else ""  # * = new best.pt
-    print(f"{epoch:5d} {row['loss']:6.3f}{cells} | {row['seconds']:6.1f} {row['examples_per_s']:6.0f}{mark}")
-    if stop_requested:
+    say(f"{epoch:5d} {row['loss']:6.3f}{cells} | {row['seconds']:6.1f} {row['examples_per_s']:6.0f}{mark}")
+    if agree(stop_requested)[0]:
         save_and_stop()
 signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C simply stops
 if stopped_early:
-    print(f"early stop: no better mean validation balanced accuracy for {args.patience} epochs")
+    say(f"early stop: no better validation score for {args.patience} epochs")
 elapsed = time.perf_counter() - clock
 
 # ----------------------------------------------------------------------------- 7. test, once, with best.pt
 # The test split was never looked at above: best.pt was chosen on validation alone.
-# majority_baseline: test accuracy of always answering the training set's most frequent class.
+runs.barrier()
 best = runs.load_checkpoint(out / "best.pt")
-model.load_state_dict(best["model"])
-scores = {s: evaluate_split(model, s) for s in SPLITS}
-results = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch,
-           "seconds": round(elapsed, 1), "device": str(device)}
-print(f"\nbest.pt (epoch {best['epoch']}), utterance-level:")
-print(f"{'task':8} {'train':>6} {'val':>6} {'test':>6} {'test bal':>8} {'majority':>8}")
-for i, t in enumerate(tasks):
-    y_train, y_test = split_labels["train"][:, i], split_labels["test"][:, i]
-    m = {"train_acc": scores["train"][t][0], "val_acc": scores["val"][t][0],
-         "val_balanced_acc": scores["val"][t][1], "test_acc": scores["test"][t][0],
-         "test_balanced_acc": scores["test"][t][1],
-         "majority_baseline": metrics.majority_baseline(y_train[y_train >= 0], y_test[y_test >= 0])}
-    results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}  # None: no test clips
-    print(f"{t:8} {m['train_acc']:6.3f} {m['val_acc']:6.3f} {m['test_acc']:6.3f} {m['test_balanced_acc']:8.3f} "
-          f"{m['majority_baseline']:8.3f}")
-runs.save_json(results, out / "metrics.json")
-print(f"{epoch} epochs in {elapsed:.0f} s on {device}; run folder {out}")
+raw_model.load_state_dict(best["model"])
+scores = {s: predict.task_scores(predict.predict_everywhere(raw_model, stores[s], args.input, device) if len(stores[s])
+                                 else {}, labels[s], labels["train"], tasks, vocabs) for s in SPLITS}
+results = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch, "seconds": round(elapsed, 1),
+           "device": str(device), "val_speakers": n_val_speakers}
+say(f"\nbest.pt (epoch {best['epoch']}), utterance-level:")
+say(f"{'task':10} {'train':>6} {'val':>6} {'val bal':>7} {'test':>6} {'test bal':>8} {'majority':>8}")
+for t in tasks:
+    if vocabs[t] is None:  # a numeric task: mean absolute errors, baseline = always the training median
+        m = {"train_mae": scores["train"][t]["mae"], "val_mae": scores["val"][t]["mae"], "test_mae": scores["test"][t]["mae"],
+             "val_skill": scores["val"][t]["skill"], "test_skill": scores["test"][t]["skill"],
+             "baseline_mae": scores["test"][t]["baseline_mae"]}
+        say(f"{t:10} {m['train_mae']:6.2f} {m['val_mae']:6.2f} {'':7} {m['test_mae']:6.2f} {'':8} {m['baseline_mae']:8.2f}"
+            "  (MAE; baseline: the training median)")
+    else:
+        m = {"train_acc": scores["train"][t]["acc"], "train_balanced_acc": scores["train"][t]["balanced_acc"],
+             "val_acc": scores["val"][t]["acc"], "val_balanced_acc": scores["val"][t]["balanced_acc"], "test_acc": scores["test"][t]["acc"],
+             "test_balanced_acc": scores["test"][t]["balanced_acc"], "majority_baseline": scores["test"][t]["majority"]}
+        say(f"{t:10} {m['train_acc']:6.3f} {m['val_acc']:6.3f} {m['val_balanced_acc']:7.3f} {m['test_acc']:6.3f} "
+            f"{m['test_balanced_acc']:8.3f} {m['majority_baseline']:8.3f}")
+    results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}  # None: no clips
+if rank == 0:
+    runs.save_json(results, out / "metrics.json")
+say(f"{epoch} epochs in {elapsed:.0f} s on {device}" + (f" x {world}" if world > 1 else "") + f"; run folder {out}")
+if torch.distributed.is_initialized():
+    torch.distributed.destroy_process_group()

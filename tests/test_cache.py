@@ -27,82 +27,32 @@ def clips(tmp_path):
     return paths
 
 
-@pytest.fixture
-def counted_extract(monkeypatch):
-    """Replace features.extract by a cheap stand-in that counts its calls: (1, 1, N) = the waveform."""
-    calls = []
-
-    def extract(y, sr=SR, kind="mfcc"):
-        calls.append(kind)
-        return y[None, None, :].astype(np.float32)
-
-    monkeypatch.setattr(features, "extract", extract)
-    return calls
-
-
-def test_second_call_loads_from_the_cache(clips, tmp_path, counted_extract):
-    first = [cache.cached_features(p, "mfcc", tmp_path / "c") for p in clips]
-    second = [cache.cached_features(p, "mfcc", tmp_path / "c") for p in clips]
-    assert len(counted_extract) == 3, f"{len(counted_extract)} extractions for 3 clips read twice"
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
-    expected = sf.read(clips[0], dtype="float32")[0]  # the stand-in's output is the waveform itself
-    assert np.array_equal(first[0][0, 0], expected)
-
-
-def test_a_changed_setting_or_file_recomputes(clips, tmp_path, counted_extract, monkeypatch):
-    cache.cached_features(clips[0], "mfcc", tmp_path / "c")
-    cache.cached_features(clips[0], "mel", tmp_path / "c")  # another kind
-    cache.cached_features(clips[0], "mfcc", tmp_path / "c", denoise=True)  # denoising on
-    assert len(counted_extract) == 3
+def test_a_changed_setting_or_file_changes_the_key(clips, monkeypatch):
+    key = cache.cache_key(clips[0], "mfcc")
+    assert cache.cache_key(clips[0], "mfcc") == key, "the same file and settings: the same key"
+    others = {cache.cache_key(clips[0], "mel"), cache.cache_key(clips[0], "mfcc", denoise=True),
+              cache.cache_key(clips[0], "mfcc", version="speed1.1"), cache.cache_key(clips[1], "mfcc"),
+              cache.cache_key(clips[0], "mfcc", version="babble", others=[clips[1]])}
+    assert key not in others and len(others) == 5
     monkeypatch.setattr(features, "HOP_LENGTH", 161, raising=False)  # any features.py setting
-    cache.cached_features(clips[0], "mfcc", tmp_path / "c")
-    assert len(counted_extract) == 4, "a changed feature setting must not reuse the old entry"
-    stat = os.stat(clips[1])
-    cache.cached_features(clips[1], "mfcc", tmp_path / "c")
-    os.utime(clips[1], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touch: one second newer
-    cache.cached_features(clips[1], "mfcc", tmp_path / "c")
-    assert len(counted_extract) == 6, "a touched audio file must be read again"
+    assert cache.cache_key(clips[0], "mfcc") != key, "a changed feature setting must not reuse old features"
+    monkeypatch.undo()
+    stat = os.stat(clips[0])
+    os.utime(clips[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touch: one second newer
+    assert cache.cache_key(clips[0], "mfcc") != key, "a touched audio file must be read again"
+    os.utime(clips[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
     monkeypatch.setattr(cache, "FEATURE_VERSION", cache.FEATURE_VERSION + 1)
-    cache.cached_features(clips[1], "mfcc", tmp_path / "c")
-    assert len(counted_extract) == 7, "a new FEATURE_VERSION must not reuse old entries"
+    assert cache.cache_key(clips[0], "mfcc") != key, "a new FEATURE_VERSION must not reuse old features"
 
 
-def test_entries_are_written_atomically(clips, tmp_path, counted_extract, monkeypatch):
-    renames = []
-    real_replace = os.replace
-
-    def replace(src, dst):
-        renames.append((str(src), str(dst)))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(cache.os, "replace", replace)
-    cache.cached_features(clips[0], "mfcc", tmp_path / "c")
-    (src, dst), = renames
-    assert os.path.dirname(src) == os.path.dirname(dst) and src.endswith(".tmp") and dst.endswith(".npy")
-    assert not list((tmp_path / "c").rglob("*.tmp")) and os.path.isfile(dst)
-
-
-def test_precompute_skips_and_counts_bad_clips(clips, tmp_path, counted_extract, capsys):
-    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
-    sf.write(tmp_path / "zero.wav", np.zeros(SR), SR)
-    paths = [clips[0], tmp_path / "bad.wav", clips[1], tmp_path / "zero.wav", clips[2]]
-    rows = [{"path": str(p), "speaker": f"s{i}"} for i, p in enumerate(paths)]
-    with pytest.raises(AudioError, match="bad.wav: unreadable"):
-        cache.precompute(rows, "mfcc", tmp_path / "c")
-    feats, kept, skipped = cache.precompute(rows, "mfcc", tmp_path / "c", skip_bad=True)
-    assert [r["speaker"] for r in kept] == ["s0", "s2", "s4"] and len(feats) == 3
-    assert [os.path.basename(p) for p, _ in skipped] == ["bad.wav", "zero.wav"]
-    assert "all-silent" in skipped[1][1]
-    err = capsys.readouterr().err
-    assert "skipped 2 of 5 clips: bad.wav (unreadable" in err and "\r" in err
-
-
-def test_two_workers_give_the_same_features(clips, tmp_path):
-    rows = [{"path": str(p)} for p in clips]
-    one, _, _ = cache.precompute(rows, "mfcc", tmp_path / "one", workers=1, progress=False)
-    two, kept, _ = cache.precompute(rows, "mfcc", tmp_path / "two", workers=2, progress=False)
-    assert kept == rows and all(np.array_equal(a, b) for a, b in zip(one, two))
-    assert one[0].shape[:-1] == tuple(features.input_shape("mfcc")) and one[0].dtype == np.float32
+def test_compute_features_is_load_then_extract(clips):
+    x = cache.compute_features(clips[1], "mfcc")
+    y = sf.read(clips[1], dtype="float32")[0]
+    assert np.array_equal(x, features.extract(y, SR, "mfcc"))
+    faster = cache.compute_features(clips[1], "mfcc", version="speed1.1")
+    assert faster.shape[-1] == 1 + round(len(y) / 1.1) // features.HOP_LENGTH, "1.1 x speed: 1/1.1 x frames"
+    with pytest.raises(AudioError, match="nope.wav: file not found"):
+        cache.compute_features(clips[0].with_name("nope.wav"), "mfcc")
 
 
 def key_in_a_copy_of_the_tree(tmp_path, clip, edit=None):

@@ -10,9 +10,9 @@ from collections import Counter
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import data
+import store
 import synth_corpus
 import audio
 import manifest
@@ -89,7 +89,7 @@ def speakers_per_split(rows):
 
 
 def test_assign_splits_is_speaker_disjoint_stratified_and_seeded():
-    rows = manifest.assign_splits(grid_rows(200), seed=1)
+    rows = manifest.assign_splits(grid_rows(200), fractions=(0.8, 0.1, 0.1), seed=1)
     per = speakers_per_split(rows)
     assert not (per["train"] & per["val"] or per["train"] & per["test"] or per["val"] & per["test"])
     assert [len(per[s]) for s in manifest.SPLITS] == [160, 20, 20], "80/10/10 of 200 speakers"
@@ -99,8 +99,15 @@ def test_assign_splits_is_speaker_disjoint_stratified_and_seeded():
             counts = Counter(group.values())
             n = len(group)
             assert all(abs(counts[s] - f * n) <= 2 for s, f in zip(manifest.SPLITS, (0.8, 0.1, 0.1))), (task, value, counts)
-    assert manifest.assign_splits(grid_rows(200), seed=1) == rows, "same seed, same splits"
-    assert manifest.assign_splits(grid_rows(200), seed=2) != rows, "another seed, other splits"
+    assert manifest.assign_splits(grid_rows(200), (0.8, 0.1, 0.1), seed=1) == rows, "same seed, same splits"
+    assert manifest.assign_splits(grid_rows(200), (0.8, 0.1, 0.1), seed=2) != rows, "another seed, other splits"
+
+
+@pytest.mark.parametrize("n_speakers,n_val", [(40, 8), (125, 25), (200, 25), (240, 25), (1000, 100)])
+def test_validation_grows_to_25_speakers_on_small_corpora(n_speakers, n_val):
+    """10 % of the speakers, raised towards 25 but never above 20 %: 12 validation speakers decide nothing."""
+    per = speakers_per_split(manifest.assign_splits(grid_rows(n_speakers, clips=1), seed=0))
+    assert len(per["val"]) == n_val and len(per["test"]) == round(0.1 * n_speakers), {k: len(v) for k, v in per.items()}
 
 
 def test_small_validation_split_still_holds_every_class():
@@ -110,7 +117,7 @@ def test_small_validation_split_still_holds_every_class():
     import synth
     plan = synth.plan_corpus(120, seed=0)
     rows = manifest.assign_splits([{"path": f"/{p['speaker']}.wav", "speaker": p["speaker"], "gender": p["gender"],
-                                "age": p["age"], "dialect": p["dialect"], "split": ""} for p in plan], seed=0)
+                                "age": p["age"], "dialect": p["dialect"], "split": ""} for p in plan], fractions=(0.8, 0.1, 0.1), seed=0)
     for split in ("val", "test"):
         part = [r for r in rows if r["split"] == split]
         assert len(part) == 12
@@ -213,77 +220,98 @@ def test_bad_audio_raises_one_line_naming_the_file(tmp_path, case, problem):
 
 
 # ---------------------------------------------------------------- labels
-def test_vocabs_sort_naturally_and_unknowns_become_minus_one():
+def test_vocabs_sort_naturally_and_unknowns_become_nan():
     rows = [row("/a.wav", "s1", age="100s"), row("/b.wav", "s2", age="5s", gender=""),
-            row("/c.wav", "s3", age="20s", gender="male")]
-    vocabs = manifest.build_vocabs(rows, manifest.TASKS)
-    assert vocabs == {"age": ["5s", "20s", "100s"], "gender": ["female", "male"], "dialect": ["경상"]}
-    assert manifest.encode_labels(rows[1], vocabs).tolist() == [0, -1, 0]
-    assert manifest.encode_labels(rows[2], vocabs, ["gender", "age"]).dtype == np.int64
+            row("/c.wav", "s3", age="20s", gender="male") | {"age_years": "27.5"}]
+    vocabs = manifest.build_vocabs(rows, manifest.TASKS + ("age_years",))
+    assert vocabs == {"age": ["5s", "20s", "100s"], "gender": ["female", "male"], "dialect": ["경상"], "age_years": None}
+    codes = manifest.encode_labels(rows, vocabs)  # (3, 4) float32
+    assert codes.dtype == np.float32 and codes[1, :3].tolist()[::2] == [0.0, 0.0] and np.isnan(codes[1, 1])
+    assert codes[2].tolist() == [1.0, 1.0, 0.0, 27.5] and np.isnan(codes[0, 3]), "numeric tasks keep the number"
     with pytest.raises(ValueError, match=r"/d.wav: dialect label '제주'"):
-        manifest.encode_labels(row("/d.wav", "s4", dialect="제주"), vocabs)
+        manifest.encode_labels([row("/d.wav", "s4", dialect="제주")], vocabs)
+    with pytest.raises(ValueError, match=r"/e.wav: age_years value 'inf' is not a finite number"):
+        manifest.encode_labels([row("/e.wav", "s5") | {"age_years": "inf"}], vocabs)
 
 
-# ---------------------------------------------------------------- windows and the Dataset
-def test_windows_cut_and_pad():
-    x = np.arange(2 * 10, dtype=np.float32).reshape(2, 10) + 1  # (features, frames), no zeros inside
-    w = data.windows(x, 4)
-    assert w.shape == (3, 2, 4)
-    assert np.array_equal(w[0], x[:, 0:4]) and np.array_equal(w[1], x[:, 4:8])
-    assert np.array_equal(w[2], x[:, 6:10]), "the tail window is aligned with the clip's end, not padded"
-    short = data.windows(x[:, :3], 4)
-    assert short.shape == (1, 2, 4) and np.array_equal(short[0][:, :3], x[:, :3]) and not short[0][:, 3:].any(), \
-        "a clip shorter than one window gives one zero-padded window"
-    assert data.windows(x[:, :8], 4).shape == (2, 2, 4), "exact multiples need no extra window"
-    assert data.windows(x[:, :4], 4).shape == (1, 2, 4)
+# ---------------------------------------------------------------- windows, batches and the epoch plan
+@pytest.mark.parametrize("T,starts", [(150, [0]), (400, [0]), (401, [0]), (410, [0]), (411, [0, 11]),
+                                      (800, [0, 400]), (1000, [0, 300, 600]), (1200, [0, 400, 800])])
+def test_window_starts_cover_the_clip_without_near_duplicates(T, starts):
+    """A 4.00 s clip has 401 frames: one window, not two one frame apart (up to 10 frames may stay unjudged)."""
+    assert data.window_starts(T, 400) == starts
 
 
-def test_dataset_crops_and_pads():
+def test_batches_cut_pad_and_report_lengths():
     long = np.random.default_rng(0).standard_normal((3, 13, 1000)).astype(np.float32)  # 10 s of "mfcc"
     short = np.ones((3, 13, 150), np.float32)  # 1.5 s
-    labels = [[0, 1, -1], [1, 0, 2]]
-    train = data.ProfilingDataset([long, short], labels, "mfcc", train=True, seed=0)
-    starts = set()
-    for _ in range(20):
-        x, y = train[0]
-        assert x.shape == (3, 13, 400) and x.dtype == torch.float32 and y.tolist() == [0, 1, -1]
-        start = int(np.argmin(np.abs(long[0, 0] - x[0, 0, 0].item())))  # locate the crop in the clip
-        assert np.array_equal(x.numpy(), long[..., start:start + 400])
-        starts.add(start)
-    assert len(starts) > 1, "training crops are random"
-    x, _ = train[1]
-    assert x.shape == (3, 13, 400) and x[..., :150].eq(1).all() and not x[..., 150:].any()
-    evaluation = data.ProfilingDataset([long, short], labels, "mfcc", train=False)
-    assert np.array_equal(evaluation[0][0].numpy(), long[..., :400]), "evaluation takes the first window"
-    with pytest.raises(ValueError, match="does not match input 'mel'"):
-        data.ProfilingDataset([long], [[0, 0, 0]], "mel", train=True)
+    labels = [[0, 1, np.nan], [1, 0, 2]]
+    batches = data.Batches(store.MemoryStore("mfcc", [long, short]), labels, 400)
+    x, lengths, y = batches[[[0, 0, 250], [1, 0, 0], [0, 0, 900]]]
+    assert x.shape == (3, 3, 13, 400) and x.dtype == np.float32 and lengths.tolist() == [400, 150, 100]
+    assert np.array_equal(x[0], long[..., 250:650]) and np.array_equal(x[2, ..., :100], long[..., 900:])
+    assert x[1, ..., :150].min() == 1 and not x[1, ..., 150:].any() and not x[2, ..., 100:].any()
+    assert np.array_equal(y[1], [1, 0, 2]) and np.isnan(y[0, 2])
+
+
+def test_epoch_plan_is_a_function_of_seed_and_epoch():
+    lengths = np.array([[1000, 900], [150, 140], [400, 380], [800, 700]])  # (clips, versions)
+    a = data.epoch_plan(7, 3, lengths, 400, batch_size=2)
+    assert [b.shape for b in a] == [(2, 3), (2, 3)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, data.epoch_plan(7, 3, lengths, 400, batch_size=2)))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, data.epoch_plan(7, 4, lengths, 400, batch_size=2)))
+    spec = np.concatenate(a)
+    assert sorted(spec[:, 0]) == [0, 1, 2, 3], "without weights every clip once"
+    T = lengths[spec[:, 0], spec[:, 1]]
+    assert np.all(spec[:, 2] >= 0) and np.all(spec[:, 2] <= np.maximum(T - 400, 0)), "crops inside the clip"
+    many = np.concatenate(data.epoch_plan(0, 0, np.tile(lengths, (500, 1)), 400, batch_size=100))
+    assert set(many[:, 1]) == {0, 1}, "every version is drawn"
 
 
 # ---------------------------------------------------------------- balanced sampling
-def test_balanced_sampler_equalises_a_90_10_label():
-    rows = [row(f"/{i}.wav", f"s{i}", gender="male" if i < 900 else "female") for i in range(1000)]
-    vocabs = manifest.build_vocabs(rows, manifest.TASKS)
-    sampler = data.balanced_sampler(rows, vocabs, "gender", num_samples=20000, seed=0)
-    drawn = Counter(rows[i]["gender"] for i in sampler)
-    frac = drawn["female"] / 20000
-    assert abs(frac - 0.5) < 0.02, f"female drawn {frac:.3f} of the time, expected 0.5"
-    assert data.balanced_sampler(rows, vocabs, "none") is None
-    with pytest.raises(ValueError, match="none, gender, age, dialect, joint"):
-        data.balanced_sampler(rows, vocabs, "speaker")
+def class_shares(labels, column, weights):
+    """Expected share of each class of a column under the sampling weights (known rows only)."""
+    y, known = labels[:, column], ~np.isnan(labels[:, column])
+    return {k: weights[known & (y == k)].sum() / weights[known].sum() for k in np.unique(y[known])}
 
 
-def test_unknown_labels_get_the_mean_weight_and_joint_has_a_floor():
-    rows = ([row(f"/m{i}.wav", "s", gender="male") for i in range(60)]
-            + [row(f"/f{i}.wav", "s", gender="female") for i in range(20)]
-            + [row(f"/u{i}.wav", "s", gender="") for i in range(20)])
-    weights = data.balanced_sampler(rows, manifest.build_vocabs(rows), "gender").weights.numpy()
-    known_mean = (60 / 60 + 20 / 20) / 80  # mean of 1/count over the 80 known rows
-    assert np.allclose(weights[80:], known_mean) and np.isclose(weights[0], 1 / 60)
-    rows = ([row(f"/a{i}.wav", "s", age="20s") for i in range(50)]
-            + [row(f"/b{i}.wav", "s", age="30s") for i in range(10)]
-            + [row(f"/c{i}.wav", "s", age="40s") for i in range(1)])
-    weights = data.balanced_sampler(rows, {}, "joint").weights.numpy()  # median combination: 10 clips
-    assert np.isclose(weights[0], 1 / 50) and np.isclose(weights[50], 1 / 10) and np.isclose(weights[60], 1 / 10)
+def test_a_single_task_is_balanced_exactly_and_unknown_rows_keep_their_weight():
+    labels = np.array([[0.0]] * 80 + [[1.0]] * 20 + [[np.nan]] * 20)  # 80 / 20 known, 20 unknown
+    w = data.balance_weights(labels, [0])
+    assert np.allclose(list(class_shares(labels, 0, w).values()), [0.5, 0.5])
+    assert np.isclose(w[:80].mean() * 80 / 20, w[80:100].mean()), "1 / count within the known rows"
+    assert np.isclose(w[100:].mean(), w[:100].mean()), "unknown rows draw like an average known row"
+
+
+def test_joint_balancing_flattens_every_trained_task_at_once():
+    """Two correlated labels (80 % of the males are old): balancing one leaves the other skewed; joint raking
+    flattens both marginals, and the draws of a real sampler follow the weights."""
+    rng = np.random.default_rng(0)
+    gender = (rng.random(2000) < 0.8).astype(float)  # 80 % male
+    age = np.where(gender == 1, rng.random(2000) < 0.8, rng.random(2000) < 0.3).astype(float)
+    dialect = rng.integers(0, 3, 2000).astype(float)
+    labels = np.stack([age, gender, dialect], axis=1)
+    only_gender = data.balance_weights(labels, [1])
+    assert abs(class_shares(labels, 0, only_gender)[1.0] - 0.5) > 0.04, "age stays skewed when only gender is balanced"
+    joint = data.balance_weights(labels, [0, 1])
+    for column in (0, 1):
+        assert np.allclose(list(class_shares(labels, column, joint).values()), 0.5, atol=1e-3)
+    spec = np.concatenate(data.epoch_plan(0, 0, np.full((2000, 1), 500), 400, 100, joint))
+    drawn = Counter(gender[spec[:, 0]])
+    assert abs(drawn[1.0] / len(spec) - 0.5) < 0.04, drawn
+    assert abs(class_shares(labels, 2, joint)[0.0] - 1 / 3) < 0.05, "an untrained task is left as it was"
+
+
+def test_a_rare_class_is_not_replayed_beyond_the_cap():
+    """One clip in 100: equal shares would draw it 50 times per epoch; the cap allows MAX_REPLAY (5) times."""
+    labels = np.array([[0.0]] * 99 + [[1.0]])
+    w = data.balance_weights(labels, [0])
+    assert np.isclose(w.max(), data.MAX_REPLAY) and np.isclose(w.mean(), 1.0)
+    assert class_shares(labels, 0, w)[1.0] == pytest.approx(data.MAX_REPLAY / 100), "the cap wins over equality"
+    # water-filling by hand: 90 / 9 / 1 clips. Class 2 is capped at 5 x 1 % = 0.05; the other two would get
+    # 0.475 each, but class 1 may have at most 5 x 9 % = 0.45; class 0 takes the rest, 0.5
+    assert np.allclose(data.class_targets([90, 9, 1]), [0.5, 0.45, 0.05])
+    assert np.allclose(data.class_targets([50, 30, 20]), [1 / 3] * 3), "no cap binds: equal shares"
 
 
 # ---------------------------------------------------------------- the synthetic corpus and the CLI
@@ -291,7 +319,7 @@ def test_synth_corpus_is_written_once_and_reused(tmp_path):
     manifest_csv = synth_corpus.make_synth_corpus(tmp_path / "c", n_speakers=10, n_utterances=1, seed=3)
     rows = manifest.read_manifest(manifest_csv)  # also checks speaker-disjointness
     assert len(rows) == 10 and len({r["speaker"] for r in rows}) == 10
-    assert [len(s) for s in speakers_per_split(rows).values()] == [8, 1, 1]
+    assert [len(s) for s in speakers_per_split(rows).values()] == [7, 2, 1]  # validation_fraction(10) = 0.2
     info = sf.info(rows[0]["path"])
     assert (info.samplerate, info.subtype, info.channels) == (SR, "PCM_16", 1)
     mtimes = {p: os.stat(p).st_mtime_ns for p in [manifest_csv] + [r["path"] for r in rows]}

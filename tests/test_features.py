@@ -113,10 +113,3 @@ def test_unknown_kind_in_shape_helpers():
         input_shape("spectrogram")
     with pytest.raises(ValueError, match="expected one of"):
         frames_per_window("spectrogram")
-
-
-def test_the_model_floor_knows_the_same_input_shapes():
-    """mtl.py may not import features.py (layering), so it keeps its own copy of the shapes: they must agree."""
-    import mtl
-    for kind in features.INPUTS:
-        assert tuple(mtl.INPUT_SHAPES[kind]) == tuple(features.input_shape(kind)), kind

@@ -1,17 +1,20 @@
-"""Trunks (models.py): shapes, minimum lengths, and checks against independent references.
+"""Trunks (models.py): shapes, lengths, and checks against independent references.
 
 References: Dai et al. 2016 Table 1 parameter counts for M5/M11/M18; statistics recomputed in NumPy for the
-input normalisation and the logistic-regression features; the vanishing gradient of a vanilla RNN.
+input normalisation and the logistic-regression features; Snyder et al. 2018 Table 1's 15-frame context of the
+x-vector's frame layers; the vanishing gradient of a vanilla RNN; padding that must not change a prediction.
 """
 import numpy as np
 import pytest
 import torch
 
-from models import RAWCNN_DEPTHS, TRUNKS, VALID_INPUTS, InputNorm, LogReg, RawCNN
+import features
+from models import (RAWCNN_DEPTHS, TRUNKS, VALID_INPUTS, InputNorm, LogReg, RawCNN, XVector, masked_stats,
+                    spec_augment_mask)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
 
-SHAPES = {"mfcc_f0": (3, 14), "mfcc": (3, 13), "mel": (1, 64), "raw": (1,)}  # features.input_shape
+SHAPES = {kind: features.input_shape(kind) for kind in features.INPUTS}
 LENGTH = {"mfcc_f0": 100, "mfcc": 100, "mel": 100, "raw": 16000}  # frames / samples: 1 s, short for speed
 PAIRS = [(name, kind) for name in TRUNKS for kind in VALID_INPUTS[name]]
 
@@ -21,15 +24,30 @@ def test_trunk_forward_backward_shapes(name, kind):
     torch.manual_seed(0)
     trunk = TRUNKS[name](SHAPES[kind])
     x = torch.randn(4, *SHAPES[kind], LENGTH[kind], requires_grad=True)  # (B, *in_shape, L)
-    emb = trunk(x)
+    lengths = torch.tensor([LENGTH[kind], LENGTH[kind] // 2, trunk.min_length, LENGTH[kind]])
+    emb = trunk(x, lengths)
     assert emb.shape == (4, trunk.out_dim), f"{name}/{kind}: embedding {tuple(emb.shape)}"
     emb.square().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
-    # any length from min_length upward is accepted (time is pooled adaptively) ...
     assert trunk(torch.randn(2, *SHAPES[kind], trunk.min_length)).shape == (2, trunk.out_dim)
-    # ... and a shorter input is refused with a clear error
-    with pytest.raises(ValueError, match="at least"):
+    with pytest.raises(ValueError, match="at least"):  # a shorter input is refused with a clear error
         trunk(torch.randn(2, *SHAPES[kind], trunk.min_length - 1))
+
+
+@pytest.mark.parametrize("name,kind", PAIRS)
+def test_padding_does_not_change_the_embedding(name, kind):
+    """A 1.5 s clip padded to 4 s or to 6 s: the same embedding (padding never enters a statistic)."""
+    torch.manual_seed(0)
+    trunk = TRUNKS[name](SHAPES[kind]).eval()
+    real = 24000 if kind == "raw" else 150  # 1.5 s in samples or frames
+    short, long = (64000, 96000) if kind == "raw" else (400, 600)
+    clip = torch.randn(1, *SHAPES[kind], real)
+    padded = [torch.nn.functional.pad(clip, (0, n - real), value=v) for n, v in ((short, 0.0), (long, 123.0))]
+    with torch.no_grad():
+        a, b = (trunk(x, torch.tensor([real])) for x in padded)
+    diff = (a - b).abs().max().item()
+    print(f"{name}/{kind}: largest embedding difference, padded to {short} vs {long}: {diff:.2e}")
+    assert diff < 1e-4
 
 
 @pytest.mark.parametrize("depth,paper_millions", [("m5", 0.5), ("m11", 1.8), ("m18", 3.7)])
@@ -47,28 +65,66 @@ def test_rawcnn_unknown_depth():
     assert set(RAWCNN_DEPTHS) == {"m5", "m11", "m18"}
 
 
-def test_input_norm_is_per_row_zscore():
-    torch.manual_seed(0)
-    x = torch.randn(5, 3, 14, 50) * 300.0 + 40.0  # MFCC-like scale
-    y = InputNorm((3, 14))(x).detach().numpy()  # training mode: this batch's statistics
-    xn = x.numpy().astype(np.float64)
-    mean = xn.mean(axis=(0, 3), keepdims=True)  # per row, over batch and frames
-    std = xn.std(axis=(0, 3), keepdims=True)  # population std, as BatchNorm normalises
-    diff = np.abs(y - (xn - mean) / np.sqrt(std ** 2 + 1e-5)).max()
-    print("InputNorm max |diff| vs NumPy:", diff)
-    assert diff < 1e-4
+def test_input_norm_is_a_fixed_per_row_zscore_and_zeroes_padding():
+    """Standardised with the given (training-set) statistics, the same in training and eval mode; padding -> 0."""
+    rng = np.random.default_rng(0)
+    mean, std = rng.normal(size=(3, 14)) * 50, rng.uniform(1, 30, size=(3, 14))
+    norm = InputNorm((3, 14))
+    norm.set_statistics(mean, std)
+    x = torch.from_numpy(rng.normal(size=(2, 3, 14, 20)).astype(np.float32) * 40)
+    mask = torch.arange(20)[None, :] < torch.tensor([[20], [12]])  # (2, 20): second window has 12 real frames
+    expected = (x.numpy() - mean[..., None]) / std[..., None] * mask.numpy()[:, None, None, :]
+    for mode in (norm.train(), norm.eval()):
+        diff = np.abs(mode(x, mask).detach().numpy() - expected).max()
+        print("InputNorm max |diff| vs NumPy:", diff)
+        assert diff < 1e-5
 
 
-def test_logreg_statistics_match_numpy():
+def test_masked_stats_and_logreg_match_numpy_on_the_real_frames():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 13, 80)) * 5.0 + 2.0
+    lengths = [80, 31]
+    trunk = LogReg((3, 13)).eval()  # statistics identity (mean 0, std 1) until set_statistics
+    emb = trunk(torch.from_numpy(x.astype(np.float32)), torch.tensor(lengths)).detach().numpy()
+    for b, n in enumerate(lengths):
+        rows = x[b].reshape(39, 80)[:, :n]  # only the real frames
+        expected = np.concatenate([rows.mean(axis=1), np.sqrt(rows.var(axis=1) + 1e-5)])  # (78,)
+        diff = np.abs(emb[b] - expected).max()
+        print(f"window {b} ({n} real frames): logreg stats max |diff| vs NumPy {diff:.2e}")
+        assert diff < 1e-4
+    one = masked_stats(torch.ones(1, 2, 5), torch.tensor([[True, False, False, False, False]]))
+    assert torch.allclose(one, torch.tensor([[1.0, 1.0, 1e-5 ** 0.5, 1e-5 ** 0.5]]))  # one frame: no spread
+
+
+def test_xvector_frame_layers_see_fifteen_frames():
+    """Snyder et al. 2018, Table 1: frame1 [t-2, t+2], frame2 {t-2, t, t+2}, frame3 {t-3, t, t+3} -> a total
+    context of 15 frames, t-7 .. t+7. The gradient of frame t's output reaches exactly those input frames."""
     torch.manual_seed(0)
-    x = torch.randn(6, 3, 13, 80) * 5.0 + 2.0
-    trunk = LogReg((3, 13)).eval()  # eval: running stats are the defaults (mean 0, var 1) -> identity norm
-    emb = trunk(x).detach().numpy()
-    xn = x.numpy().astype(np.float64).reshape(6, 39, 80) / np.sqrt(1 + 1e-5)
-    expected = np.concatenate([xn.mean(axis=-1), xn.std(axis=-1)], axis=1)  # (B, 78)
-    diff = np.abs(emb - expected).max()
-    print("logreg stats max |diff| vs NumPy:", diff)
-    assert diff < 1e-4
+    trunk = XVector((3, 14)).eval()
+    x = torch.randn(1, 42, 60, requires_grad=True)
+    h = x
+    for layer in trunk.frames:
+        h = layer(h)  # (1, channels, 60)
+    h[0, :, 30].sum().backward()
+    touched = torch.nonzero(x.grad[0].abs().sum(dim=0) > 0).flatten().tolist()
+    assert touched == list(range(23, 38)), touched
+
+
+def test_spec_augment_masks_stay_inside_the_real_frames_and_the_feature_rows():
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([400, 150, 30, 5])
+    for _ in range(50):
+        keep = spec_augment_mask(lengths, 14, 400, n_time=2, time_width=20, n_freq=2, freq_width=3, generator=g)
+        assert keep.shape == (4, 14, 400)
+        for b, n in enumerate(lengths.tolist()):
+            masked_time = ~keep[b].any(dim=0)  # (400,) frames masked in every row: the time masks
+            masked_rows = ~keep[b].any(dim=1)  # (14,) rows masked in every frame: the feature masks
+            assert not masked_time[n:].any(), "a time mask reached into the padding"
+            assert masked_time.sum() <= 2 * 20 and masked_rows.sum() <= 2 * 3
+    # the widths really vary up to their maximum: over many draws some mask is as wide as allowed
+    keep = spec_augment_mask(torch.full((2000,), 400), 14, 400, n_time=1, time_width=20, n_freq=0, generator=g)
+    widths = (~keep.any(dim=1)).sum(dim=1)  # (2000,) masked frames per window
+    assert widths.max() == 20 and widths.min() == 0
 
 
 def test_vanilla_rnn_gradient_vanishes_over_400_frames():

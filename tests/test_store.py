@@ -1,0 +1,168 @@
+"""The feature store (store.py): what it returns is what extraction gives, it is built once, it never serves a
+truncated or stale shard, it keeps finished shards after a kill, and two writers at once do not break it.
+
+    python -m pytest tests/test_store.py
+"""
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import cache
+import features
+import store
+from audio import AudioError
+
+SR = 16000  # Hz
+
+
+@pytest.fixture
+def rows(tmp_path):
+    """Five clips of 0.5-2.5 s (sines plus a little noise) by five speakers, as manifest rows."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, seconds in enumerate((1.0, 2.5, 0.5, 1.7, 2.0)):
+        t = np.arange(int(seconds * SR)) / SR
+        y = 0.4 * np.sin(2 * np.pi * (120 + 40 * i) * t) + 0.01 * rng.standard_normal(len(t))
+        sf.write(tmp_path / f"c{i}.wav", y, SR, subtype="PCM_16")
+        rows.append({"path": str(tmp_path / f"c{i}.wav"), "speaker": f"s{i}"})
+    return rows
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the calls of cache.compute_features (in this process: workers=1)."""
+    calls = []
+    real = cache.compute_features
+
+    def compute(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "compute_features", compute)
+    return calls
+
+
+def test_windows_read_back_exactly_what_extraction_gives(rows, tmp_path):
+    found, kept, skipped = store.build(rows, "mfcc_f0", root=tmp_path / "s")
+    assert kept == rows and skipped == [] and len(found) == 5
+    for i, row in enumerate(rows):
+        x = cache.compute_features(row["path"], "mfcc_f0")  # (3, 14, T)
+        assert found.length(i) == x.shape[-1]
+        assert np.array_equal(found.read(i), x)
+        assert np.array_equal(found.read(i, 0, 10, 60), x[..., 10:60])
+    raw, _, _ = store.build(rows[:2], "raw", root=tmp_path / "s")
+    assert np.array_equal(raw.read(1, 0, 100, 200)[0], sf.read(rows[1]["path"], dtype="float32")[0][100:200])
+
+
+def test_statistics_are_the_row_mean_and_std_over_every_frame(rows, tmp_path):
+    found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    frames = np.concatenate([cache.compute_features(r["path"], "mfcc").astype(np.float64) for r in rows], axis=-1)
+    mean, std = found.statistics()
+    assert np.allclose(mean, frames.mean(axis=-1), atol=1e-4) and np.allclose(std, frames.std(axis=-1), atol=1e-4)
+
+
+def test_built_once_then_reused_and_shards_hold_many_clips(rows, tmp_path, counted, monkeypatch):
+    monkeypatch.setattr(store, "SHARD_CLIPS", 2)  # 5 clips -> shards of 2, 2, 1
+    store.build(rows, "mfcc", root=tmp_path / "s")
+    assert len(counted) == 5 and len(list((tmp_path / "s" / "mfcc").glob("*.bin"))) == 3
+    again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    assert len(counted) == 5, "a finished store is opened, not recomputed"
+    store.build(rows + [dict(rows[0], speaker="x")], "mfcc", root=tmp_path / "s")
+    assert len(counted) == 7, "one more clip at the end: only the last shard (clip 4 and the new one) is extracted"
+
+
+def test_a_truncated_or_foreign_shard_is_detected_and_rebuilt(rows, tmp_path, counted, monkeypatch):
+    monkeypatch.setattr(store, "SHARD_CLIPS", 2)
+    rows = rows + [dict(rows[0], speaker="x")]  # 6 clips: three shards of two
+    first, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    expected = [first.read(i) for i in range(6)]
+    a, b, c = sorted((tmp_path / "s" / "mfcc").glob("*.npz"))
+    with open(a.with_suffix(".bin"), "r+b") as f:  # a disk that filled up: the data file is cut short
+        f.truncate(os.path.getsize(a.with_suffix(".bin")) // 2)
+    b.write_bytes(c.read_bytes())  # a foreign index under b's name: its keys are c's clips
+    with pytest.warns(UserWarning, match="stale or truncated shard"):
+        again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    assert len(counted) == 6 + 4, "the two damaged shards (2 clips each) were extracted again, and only they"
+    assert all(np.array_equal(again.read(i), expected[i]) for i in range(6))
+
+
+def test_a_touched_audio_file_is_never_served_stale(rows, tmp_path, counted):
+    store.build(rows, "mfcc", root=tmp_path / "s")
+    y = 0.3 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR)
+    sf.write(rows[2]["path"], y, SR, subtype="PCM_16")  # new content (and size, and time)
+    again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    assert np.array_equal(again.read(2), cache.compute_features(rows[2]["path"], "mfcc"))
+
+
+def test_bad_clips_raise_or_are_skipped_and_remembered(rows, tmp_path, capsys):
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    sf.write(tmp_path / "zero.wav", np.zeros(SR), SR)
+    both = rows[:2] + [{"path": str(tmp_path / "bad.wav"), "speaker": "b"}, rows[2],
+                       {"path": str(tmp_path / "zero.wav"), "speaker": "z"}]
+    with pytest.raises(AudioError, match="bad.wav: unreadable"):
+        store.build(both, "mfcc", root=tmp_path / "s")
+    assert not list((tmp_path / "s").rglob("*.tmp")), "an aborted shard leaves no temporary file"
+    found, kept, skipped = store.build(both, "mfcc", root=tmp_path / "s", skip_bad=True)
+    assert [r["speaker"] for r in kept] == ["s0", "s1", "s2"] and len(found) == 3
+    assert [os.path.basename(p) for p, _ in skipped] == ["bad.wav", "zero.wav"] and "all-silent" in skipped[1][1]
+    assert "skipped 2 of 5 clips: bad.wav (unreadable" in capsys.readouterr().err
+    with pytest.raises(AudioError, match="bad.wav: unreadable"):  # the shard remembers, and still refuses
+        store.build(both, "mfcc", root=tmp_path / "s")
+
+
+def test_a_kill_keeps_every_finished_shard(rows, tmp_path, counted, monkeypatch):
+    """Ctrl-C in the middle of the second shard: the first shard stays and is not extracted again."""
+    monkeypatch.setattr(store, "SHARD_CLIPS", 2)
+    real = cache.compute_features
+
+    def interrupted(*args, **kwargs):
+        if len(counted) == 3:  # three clips extracted: the fourth, in the second shard, is interrupted
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "compute_features", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.build(rows, "mfcc", root=tmp_path / "s")
+    assert len(list((tmp_path / "s" / "mfcc").glob("*.npz"))) == 1 and not list((tmp_path / "s").rglob("*.tmp"))
+    monkeypatch.setattr(cache, "compute_features", real)
+    found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s", workers=2)
+    assert len(found) == 5
+
+
+def test_float16_is_within_float16_rounding_of_float32(rows, tmp_path):
+    full, _, _ = store.build(rows, "mfcc_f0", root=tmp_path / "s")
+    half, _, _ = store.build(rows, "mfcc_f0", root=tmp_path / "s", dtype="float16")
+    for i in range(5):
+        a, b = full.read(i), half.read(i)
+        assert b.dtype == np.float32 and np.all(np.abs(a - b) <= np.abs(a) * 2 ** -11 + 1e-7)  # half an ulp
+    assert os.path.getsize(next((tmp_path / "s" / "mfcc_f0").glob("*.bin"))) > 0
+    with pytest.raises(ValueError, match="float64"):
+        store.build(rows, "mfcc", root=tmp_path / "s", dtype="float64")
+
+
+def test_augmented_versions_sit_beside_the_original(rows, tmp_path):
+    found, _, _ = store.build(rows, "mfcc", versions=("orig", "speed0.9", "speed1.1", "babble"), root=tmp_path / "s")
+    for i in range(5):
+        n = found.length(i)
+        assert abs(found.length(i, 1) - n / 0.9) <= 2 and abs(found.length(i, 2) - n / 1.1) <= 2
+        assert found.length(i, 3) == n and not np.array_equal(found.read(i, 3), found.read(i))
+    assert np.array_equal(found.read(0, 2), cache.compute_features(rows[0]["path"], "mfcc", version="speed1.1"))
+
+
+def _build_in_a_process(args):
+    rows, root = args
+    found, _, _ = store.build(rows, "mfcc", root=root)
+    return [found.read(i).sum() for i in range(len(found))]
+
+
+def test_two_writers_at_once_on_one_store(rows, tmp_path):
+    """Two processes building the same store at the same moment (two train.py runs, torchrun ranks) both
+    succeed and read the same features; no temporary file is left."""
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        a, b = pool.map(_build_in_a_process, [(rows, str(tmp_path / "s"))] * 2)
+    assert np.allclose(a, b)
+    assert not list((tmp_path / "s").rglob("*.tmp"))
+    assert len(list((tmp_path / "s" / "mfcc").glob("*.npz"))) == 1
