@@ -1,4 +1,4 @@
-"""The front end in pictures: every step from one recording's waveform to the model input, as PNG files.
+"""Front door: the front end in pictures -- every step from one recording's waveform to the model input, as PNGs.
 
 Every figure is drawn from the arrays the models use, computed by the project's own functions (mel.py, mfcc.py,
 f0.py, features.py), never by a second implementation; `analyse` checks that its pieces add up to them.
@@ -221,7 +221,7 @@ def fig_yin(a, s, plt):
     bottom.plot([], [], color="C3", label=s["chosen"].format(lag=yin["lag"], hz=SR / yin["lag"], verdict=verdict))
     bottom.plot([], [], color="0.85", lw=6, label=s["not_searched"].format(lo=yin["min_lag"], hz=F0_FMAX))
     bottom.set(title=s["yin_dp_title"], xlabel=s["lag"], ylabel=s["d_prime"], xlim=(0, yin["max_lag"]))
-    bottom.legend(loc="upper right", fontsize=8)
+    bottom.legend(loc="best", fontsize=8)
     return fig
 
 
@@ -302,6 +302,8 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     a = analyse(y, args.frame_s)
+    if args.frame_s is None and not a["voiced"].any():
+        print("explain.py: warning: YIN calls no frame voiced; showing the middle frame", file=sys.stderr)
     font = plotting.hangul_font() if args.lang == "ko" else None
     if args.lang == "ko" and font is None:
         print("explain.py: warning: no font with Hangul found (apt-get install fonts-nanum); "

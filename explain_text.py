@@ -1,4 +1,4 @@
-"""Labels and titles of explain.py's figures, in English and Korean: one dict per language, same keys.
+"""Front door (explain.py's words): the figures' labels and titles in English and Korean, one dict per language.
 
 Units go in every axis label (s, ms, Hz, dB, samples, frames, semitones). `{...}` fields are filled by
 explain.py with str.format. Test: python -m pytest tests/test_explain.py

@@ -68,17 +68,33 @@ def test_every_figure_is_drawn(wav, tmp_path, capsys):
     assert f"wrote {len(explain.FIGURES)} figures" in out
 
 
-def test_korean_labels_fall_back_to_english_without_a_hangul_font(wav, tmp_path, capsys, monkeypatch):
-    """No Hangul font: one warning line, then the English labels and no font (and no figure drawn here)."""
+def no_drawing(monkeypatch):
+    """Run the command line without matplotlib and without drawing: returns the dict draw_all was called with."""
     drawn = {}
     monkeypatch.setattr(plotting, "pyplot", lambda: None)
+    monkeypatch.setattr(explain, "draw_all", lambda a, out, lang, font, plt: drawn.update(
+        lang=lang, font=font, name=a["name"], t=a["t"]) or [])
+    return drawn
+
+
+def test_korean_labels_fall_back_to_english_without_a_hangul_font(wav, tmp_path, capsys, monkeypatch):
+    """No Hangul font: one warning line, then the English labels and no font."""
+    drawn = no_drawing(monkeypatch)
     monkeypatch.setattr(plotting, "hangul_font", lambda: None)
-    monkeypatch.setattr(explain, "draw_all", lambda a, out, lang, font, plt: drawn.update(lang=lang, font=font,
-                                                                                          name=a["name"]) or [])
     code, _, err = run([wav, "--out", tmp_path, "--lang", "ko"], capsys)
     assert code == 0
     assert err.count("\n") == 1 and "warning" in err and "English" in err, err
-    assert drawn == {"lang": "en", "font": None, "name": "voice.wav"}
+    assert (drawn["lang"], drawn["font"], drawn["name"]) == ("en", None, "voice.wav")
+
+
+def test_a_clip_without_voice_warns_and_shows_the_middle_frame(tmp_path, capsys, monkeypatch):
+    drawn = no_drawing(monkeypatch)
+    path = tmp_path / "noise.wav"
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(2 * SR), SR, subtype="PCM_16")  # 2 s
+    code, _, err = run([path, "--out", tmp_path / "figures"], capsys)
+    assert code == 0
+    assert err == "explain.py: warning: YIN calls no frame voiced; showing the middle frame\n"
+    assert drawn["t"] == (1 + 2 * SR // HOP_LENGTH) // 2  # frame 100 of 201
 
 
 def test_korean_labels_draw_every_glyph(wav, tmp_path, capsys, recwarn):
