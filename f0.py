@@ -150,6 +150,15 @@ def parabolic_interpolation(d_prime, lag):
     return lag + shift
 
 
+def lag_range(sr, fmin, fmax, frame_length):
+    """The lags YIN searches, in samples: (floor(sr / fmax), min(ceil(sr / fmin), frame_length − 1)).
+
+    The shortest period is that of fmax, the longest that of fmin, capped so a lag still leaves one sample of
+    overlap inside the frame. sr, fmin, fmax in Hz; frame_length in samples. Returns (min_lag, max_lag) ints.
+    """
+    return int(np.floor(sr / fmax)), min(int(np.ceil(sr / fmin)), frame_length - 1)
+
+
 def yin(y, sr, fmin=60.0, fmax=500.0, frame_length=1024, hop_length=160, threshold=0.1, center=True,
         librosa_compat=False):
     """F0 track of a mono signal by YIN (steps 2-5 of the paper; step 6 omitted).
@@ -183,8 +192,7 @@ def yin(y, sr, fmin=60.0, fmax=500.0, frame_length=1024, hop_length=160, thresho
         raise ValueError(f"signal of {len(y)} samples is shorter than frame_length={frame_length} (center=False)")
     frames = frame(y, frame_length, hop_length)  # (frame_length, T) view, no copy
 
-    min_lag = int(np.floor(sr / fmax))  # samples: shortest period searched
-    max_lag = min(int(np.ceil(sr / fmin)), frame_length - 1)  # samples: longest period searched
+    min_lag, max_lag = lag_range(sr, fmin, fmax, frame_length)  # samples: shortest and longest period searched
     d = difference_function(frames, max_lag, librosa_compat)  # (max_lag + 1, T)
     d_prime = cmnd(d)[min_lag:]  # (max_lag − min_lag + 1, T) only the searched lags
     lag, voiced = absolute_threshold(d_prime, threshold)  # (T,), (T,)

@@ -51,6 +51,15 @@ def _deltas(x):
     return np.stack([x, d1, d2])  # (3, n, T)
 
 
+def f0_track(y):
+    """YIN with the pinned settings (F0_FMIN..F0_FMAX, YIN_FRAME_LENGTH, HOP_LENGTH, YIN_THRESHOLD).
+
+    y: (N,) float waveform at SR Hz.  Returns (f0 in Hz (T,) float64, voiced (T,) bool), T = 1 + N // HOP_LENGTH.
+    """
+    return f0.yin(y, SR, fmin=F0_FMIN, fmax=F0_FMAX, frame_length=YIN_FRAME_LENGTH, hop_length=HOP_LENGTH,
+                  threshold=YIN_THRESHOLD)
+
+
 def f0_row(y):
     """The F0 row of "mfcc_f0": semitones above F0_REF on voiced frames, 0 on unvoiced frames.
 
@@ -65,8 +74,7 @@ def f0_row(y):
     The 0 <-> voiced jumps make the F0 deltas spike at voicing boundaries; that marks onsets, and is kept.
     y: (N,) float waveform at SR Hz.  Returns (T,) float64, T = 1 + N // HOP_LENGTH.
     """
-    hz, voiced = f0.yin(y, SR, fmin=F0_FMIN, fmax=F0_FMAX, frame_length=YIN_FRAME_LENGTH,
-                        hop_length=HOP_LENGTH, threshold=YIN_THRESHOLD)  # (T,), (T,)
+    hz, voiced = f0_track(y)  # (T,), (T,)
     return np.where(voiced, 12.0 * np.log2(hz / F0_REF), 0.0)  # (T,) hz > 0 always: f0 = sr / period
 
 

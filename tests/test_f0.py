@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from f0 import absolute_threshold, cmnd, difference_function, parabolic_interpolation, yin
+from mfcc import mfcc
 
 SR = 16000  # Hz
 HOP = 160  # samples
@@ -122,8 +123,11 @@ def test_silence_all_unvoiced_without_warnings(n):
 @pytest.mark.parametrize("n", [1, 159, 160, 161, 1023, 1024, 16000, 16001])
 @pytest.mark.parametrize("hop", [160, 256])
 def test_frame_count_matches_mfcc_frames(n, hop):
-    f0_hz, voiced = yin(np.random.default_rng(n).standard_normal(n), SR, hop_length=hop)
-    assert f0_hz.shape == voiced.shape == (1 + n // hop,)
+    """F0 frame t lines up with MFCC frame t: the same count for any length, centred framing in both."""
+    y = np.random.default_rng(n).standard_normal(n)
+    f0_hz, voiced = yin(y, SR, hop_length=hop)
+    n_mfcc_frames = mfcc(y, SR, hop_length=hop).shape[1]
+    assert f0_hz.shape == voiced.shape == (n_mfcc_frames,)
     assert f0_hz.dtype == np.float64 and voiced.dtype == bool
 
 

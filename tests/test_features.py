@@ -1,5 +1,6 @@
 """Tests for features.py (the model inputs): shapes and dtypes, the "mfcc" channels against saved librosa values,
-the delta channels, the F0 row's encoding on a tone of known pitch, and the errors.
+the delta channels against a plain loop over the HTK formula, the F0 row's encoding on tones of known pitch and
+on noise, and the errors.
 
 Run: python -m pytest tests/test_features.py
 """
@@ -9,10 +10,21 @@ import numpy as np
 import pytest
 
 import features
-import mfcc
 from features import HOP_LENGTH, INPUTS, SR, extract, frames_per_window, input_shape
 
 REF = np.load(Path(__file__).resolve().parent / "data" / "ref_features.npz")
+SHAPES = {"mfcc": (3, 13), "mfcc_f0": (3, 14), "mel": (1, 64), "raw": (1,)}  # the non-time dimensions, by hand
+
+
+def htk_delta(x, N=2):
+    """The HTK delta as a plain loop over frames, edge frames replicated (The HTK Book, eq. 5.16):
+    d_t = Σ_{n=1..N} n (x_{t+n} − x_{t−n}) / (2 Σ_{n=1..N} n²). x: (rows, T) -> (rows, T)."""
+    T = x.shape[-1]
+    d = np.zeros_like(x, dtype=np.float64)
+    for t in range(T):
+        for n in range(1, N + 1):
+            d[:, t] += n * (x[:, min(t + n, T - 1)] - x[:, max(t - n, 0)])
+    return d / (2 * sum(n * n for n in range(1, N + 1)))
 
 
 def tone_then_silence(f0_hz=200.0, seconds=0.5):
@@ -26,16 +38,23 @@ def test_shapes_and_dtype(kind):
     y = np.random.default_rng(0).standard_normal(12345) * 0.1  # (N,)
     x = extract(y, kind=kind)
     n_frames = 1 + len(y) // HOP_LENGTH
-    expected = input_shape(kind) + ((len(y),) if kind == "raw" else (n_frames,))
+    expected = SHAPES[kind] + ((len(y),) if kind == "raw" else (n_frames,))
     assert x.shape == expected and x.dtype == np.float32
     assert np.isfinite(x).all()
 
 
 def test_window_sizes():
     assert {k: frames_per_window(k) for k in INPUTS} == {"mfcc": 400, "mfcc_f0": 400, "mel": 400, "raw": 64000}
-    assert features.WINDOW_SAMPLES == features.WINDOW_FRAMES * HOP_LENGTH  # one window is 4 s either way
-    assert {k: input_shape(k) for k in INPUTS} == {"mfcc": (3, 13), "mfcc_f0": (3, 14), "mel": (1, 64),
-                                                   "raw": (1,)}
+    assert {k: input_shape(k) for k in INPUTS} == SHAPES
+
+
+def test_a_4_s_clip_is_one_window_of_every_input():
+    """4 s of audio gives exactly one "raw" window of samples, and one window of frames plus the extra frame
+    that centred framing adds (T = 1 + N // hop): a window is the same 4 s whatever the input."""
+    y = np.random.default_rng(3).standard_normal(4 * SR) * 0.1  # (64000,) = 4 s
+    assert extract(y, kind="raw").shape[-1] == frames_per_window("raw")
+    for kind in ("mfcc", "mfcc_f0", "mel"):
+        assert extract(y, kind=kind).shape[-1] == frames_per_window(kind) + 1, kind
 
 
 def test_mfcc_channels_match_librosa():
@@ -48,11 +67,12 @@ def test_mfcc_channels_match_librosa():
 
 
 def test_mfcc_f0_channels_are_deltas():
+    """Channels 1 and 2 equal the HTK delta and delta of the delta of channel 0, written out as a loop."""
     x = extract(tone_then_silence() + 0.01 * np.random.default_rng(1).standard_normal(16000), kind="mfcc_f0")
-    d1 = mfcc.delta(x[0].astype(np.float64))  # (14, T)
-    d2 = mfcc.delta(d1)  # (14, T)
+    d1 = htk_delta(x[0].astype(np.float64))  # (14, T)
+    d2 = htk_delta(d1)  # (14, T)
     for channel, expected in [(1, d1), (2, d2)]:
-        worst = np.abs(x[channel] - expected).max()
+        worst = np.abs(x[channel] - expected).max()  # float32 rounding of channel 0 is ~1e-5 here
         assert worst < 1e-3, f"channel {channel} is not the delta of the channel before: off by {worst:.2e}"
 
 
@@ -74,9 +94,23 @@ def test_f0_row_encoding():
     assert np.all(silence == 0.0)
 
 
-def test_f0_row_voiced_values_stay_above_zero():
-    """The lowest searchable pitch still encodes above 0, so 0 unambiguously means unvoiced."""
-    assert 12 * np.log2(features.F0_FMIN / features.F0_REF) > 3.0
+def test_f0_row_of_the_lowest_pitch_stays_above_zero():
+    """A 60 Hz tone (F0_FMIN, the lowest pitch searched) encodes as 12·log2(60/50) = 3.16 semitones, well above
+    the 0 that means unvoiced."""
+    t = np.arange(SR) / SR  # (16000,) s
+    row = features.f0_row(0.5 * np.sin(2 * np.pi * 60.0 * t))  # (T,)
+    inside = row[7:-7]  # frames whose 1024-sample YIN window lies inside the tone
+    semitones = 12 * np.log2(60.0 / 50.0)  # 3.156
+    worst = np.abs(100 * (inside - semitones)).max()  # cents: 100 per semitone
+    assert worst < 10.0, f"F0 row on a 60 Hz tone off by up to {worst:.1f} cents"
+
+
+def test_f0_row_is_zero_on_noise():
+    """White noise has no pitch: YIN calls every frame unvoiced, and every value of the row is exactly 0."""
+    noise = 0.3 * np.random.default_rng(4).standard_normal(SR)  # (16000,) 1 s
+    row = features.f0_row(noise)
+    assert row.shape == (1 + SR // HOP_LENGTH,)
+    assert np.all(row == 0.0), f"{np.count_nonzero(row)} of {row.size} noise frames have a pitch"
 
 
 def test_mel_is_log_power_in_db():

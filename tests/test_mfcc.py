@@ -69,7 +69,11 @@ def test_delta_of_a_line_is_its_slope():
     x = np.stack([3.0 * t - 7.0, -0.5 * t])  # (2, 50): slopes 3 and -0.5 per frame
     d = mfcc.delta(x, N=2)
     assert np.allclose(d[:, 2:-2], [[3.0], [-0.5]], atol=1e-12)  # exact away from the 2 replicated edge frames
-    assert not np.isclose(d[0, 0], 3.0)  # at the edges the replicated frames flatten the slope
+    # At the edges the replicated frames flatten the slope s. Frame 0: x_{-1} = x_{-2} = x_0, so
+    # d_0 = (1·(x_1 − x_0) + 2·(x_2 − x_0)) / 10 = (s + 4s) / 10 = 0.5 s; frame 1: (2s + 2·3s) / 10 = 0.8 s.
+    edge = np.array([0.5, 0.8])  # fraction of the slope at frames 0, 1 (and mirrored at the end)
+    assert np.allclose(d[:, :2], np.outer([3.0, -0.5], edge), atol=1e-12), d[:, :2]
+    assert np.allclose(d[:, -2:], np.outer([3.0, -0.5], edge[::-1]), atol=1e-12), d[:, -2:]
 
 
 def test_delta_delta_of_a_parabola_is_constant():

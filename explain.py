@@ -1,0 +1,319 @@
+"""Front door: the front end in pictures -- every step from one recording's waveform to the model input, as PNGs.
+
+Every figure is drawn from the arrays the models use, computed by the project's own functions (mel.py, mfcc.py,
+f0.py, features.py), never by a second implementation; `analyse` checks that its pieces add up to them.
+
+    python explain.py my_voice.flac --out figures/mine           # any rate, mono or stereo (audio.load_audio)
+    python explain.py --builtin --out figures/en                 # the committed figures: built-in clip spk000_00
+    python explain.py --builtin --lang ko --out figures/ko       # Korean labels (needs a Hangul font)
+    python -m pytest tests/test_explain.py
+
+Writes 1_waveform.png, 2_frame.png, 3_mel_filterbank.png, 4_features.png, 5_yin.png, 6_f0_track.png and
+7_model_input.png. matplotlib is needed (pip install matplotlib); labels and titles live in explain_text.py.
+"""
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import audio
+import data
+import f0
+import features
+import manifest
+import mel
+import mfcc
+import plotting
+from explain_text import TEXT
+from features import (F0_FMAX, F0_FMIN, FMIN, HOP_LENGTH, N_FFT, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH,
+                      YIN_FRAME_LENGTH, YIN_THRESHOLD)
+from synth_corpus import make_synth_corpus
+
+FIRST_FRAME_S = 0.5  # s: by default the frame shown is the first voiced one after this time
+SPECTRUM_TOP_HZ = 1000.0  # Hz: top of the spectrogram under the F0 track (F0 and its first harmonics)
+FMAX_HZ = features.FMAX or SR / 2  # Hz: top edge of the mel filterbank (FMAX None means sr / 2)
+
+
+# ---------------------------------------------------------------- 1. the arrays
+def builtin_clip():
+    """The first clip of the built-in corpus (speaker spk000, utterance 0, seed 0), written as 16-bit WAV and
+    read back with audio.load_audio exactly as training reads it. Returns ((N,) float32 at SR, a name)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        row = manifest.read_manifest(make_synth_corpus(tmp, n_speakers=1, n_utterances=1, seed=0))[0]
+        y = audio.load_audio(row["path"])  # (N,) float32 at SR
+    return y, f"{Path(row['path']).name} ({row['gender']}, {row['age']}, {row['dialect']})"
+
+
+def pick_frame(voiced, frame_s):
+    """The frame to show: round(frame_s / hop) if given, else the first voiced frame after FIRST_FRAME_S (the
+    first voiced frame anywhere, or the middle one, where there is none). voiced: (T,) bool. Returns an int."""
+    if frame_s is not None:
+        return int(round(frame_s * SR / HOP_LENGTH))
+    first = int(np.ceil(FIRST_FRAME_S * SR / HOP_LENGTH))  # frame index at FIRST_FRAME_S
+    for candidates in (np.flatnonzero(voiced[first:]) + first, np.flatnonzero(voiced)):
+        if candidates.size:
+            return int(candidates[0])
+    return len(voiced) // 2
+
+
+def yin_steps(y, t):
+    """f0.py's YIN steps on frame t alone, with the pinned settings: the numbers behind figure 5.
+
+    The frame is cut as f0.yin cuts it (float32, frame_length // 2 zeros of centre padding). Returns a dict:
+    d (max_lag + 1,) and d_prime (max_lag + 1,) over lags 0..max_lag in samples, min_lag and max_lag (the
+    searched range), lag (the chosen period in samples, fractional), voiced (bool).
+    """
+    padded = np.pad(y.astype(np.float32), YIN_FRAME_LENGTH // 2)  # (N + YIN_FRAME_LENGTH,)
+    frame = mel.frame(padded, YIN_FRAME_LENGTH, HOP_LENGTH)[:, t:t + 1]  # (1024, 1)
+    min_lag, max_lag = f0.lag_range(SR, F0_FMIN, F0_FMAX, YIN_FRAME_LENGTH)  # samples
+    d = f0.difference_function(frame, max_lag)  # (max_lag + 1, 1) eq. 6/7
+    d_prime = f0.cmnd(d)  # (max_lag + 1, 1) eq. 8
+    row, voiced = f0.absolute_threshold(d_prime[min_lag:], YIN_THRESHOLD)  # (1,), (1,) step 4
+    lag = min_lag + f0.parabolic_interpolation(d_prime[min_lag:], row)  # (1,) samples, step 5
+    return dict(d=d[:, 0], d_prime=d_prime[:, 0], min_lag=min_lag, max_lag=max_lag, lag=float(lag[0]),
+                voiced=bool(voiced[0]))
+
+
+def analyse(y, frame_s=None):
+    """Every array the figures draw, for one waveform y: (N,) float at SR Hz. Returns a dict (shapes below).
+
+    The shown frame t comes from `pick_frame` (frame_s in s, at most the last frame's time). Internal checks tie the pieces to what the models use: the
+    frame's power spectrum is column t of the spectrogram, the DCT of the drawn log-mel is the MFCC channel,
+    and the YIN steps give the F0 of frame t.
+    """
+    T = 1 + len(y) // HOP_LENGTH  # frames
+    power = mel.power_spectrogram(y, N_FFT, HOP_LENGTH, WIN_LENGTH)  # (F, T) |X|², F = 1 + N_FFT // 2
+    filters = mel.mel_filterbank(SR, N_FFT, N_MELS_MFCC, FMIN, FMAX_HZ)  # (40, F) 1/Hz (area-normalised)
+    log_mel = mel.power_to_db(mel.melspectrogram(y, SR, N_FFT, HOP_LENGTH, WIN_LENGTH, N_MELS_MFCC, FMIN,
+                                                 FMAX_HZ))  # (40, T) dB, the log-mel under the MFCCs
+    x = features.extract(y, SR, kind="mfcc_f0")  # (3, 14, T) the model input
+    f0_hz, voiced = features.f0_track(y)  # (T,) Hz, (T,) bool
+    t = pick_frame(voiced, frame_s)
+    assert 0 <= t < T, f"frame {t} outside the clip's {T} frames"
+
+    padded = np.pad(y, N_FFT // 2)  # (N + N_FFT,) the centre padding of power_spectrogram
+    segment = mel.frame(padded, N_FFT, HOP_LENGTH)[:, t]  # (N_FFT,) samples of frame t
+    window = mel.hann_window(WIN_LENGTH, N_FFT)  # (N_FFT,) periodic Hann, zero-padded
+    yin = yin_steps(y, t)
+
+    # The pieces add up to what the models use (float32 rounding aside).
+    spectrum = np.abs(np.fft.rfft(segment * window)) ** 2  # (F,)
+    assert np.allclose(spectrum, power[:, t], rtol=1e-3, atol=1e-6 * power[:, t].max()), "frame t's spectrum"
+    cepstrum = mfcc.dct_matrix(N_MFCC, N_MELS_MFCC) @ log_mel  # (13, 40) @ (40, T) -> (13, T)
+    assert np.abs(cepstrum - x[0, :N_MFCC]).max() < 1e-2, "DCT of the drawn log-mel = the MFCC channel"
+    assert abs(SR / yin["lag"] - f0_hz[t]) < 1e-3 * f0_hz[t] and yin["voiced"] == voiced[t], "YIN of frame t"
+
+    return dict(y=y, t=t, T=T, power=power, filters=filters, log_mel=log_mel, x=x, f0_hz=f0_hz, voiced=voiced,
+                segment=segment, window=window, yin=yin,
+                model_window=data.windows(x, features.frames_per_window("mfcc_f0"))[0])  # (3, 14, 400)
+
+
+# ---------------------------------------------------------------- 2. the figures
+def fig_waveform(a, s, plt):
+    """1: the whole waveform, and a zoom on frame t: its 25 ms window and the 10 ms hop to the next frame."""
+    y, t = a["y"], a["t"]
+    fig, (top, zoom) = plt.subplots(2, 1, figsize=(9, 5.5), layout="constrained")
+    top.plot(np.arange(len(y)) / SR, y, lw=0.4, color="0.3")
+    centre = t * HOP_LENGTH  # sample at the centre of frame t (centred frames)
+    lo, hi = max(0, centre - 2 * HOP_LENGTH), min(len(y), centre + 4 * HOP_LENGTH)  # samples in the zoom
+    top.axvspan(lo / SR, hi / SR, color="C1", alpha=0.3)
+    top.set(title=s["wave_title"].format(name=a["name"]), xlabel=s["time_s"], ylabel=s["amplitude"])
+    zoom.plot(np.arange(lo, hi) / SR, y[lo:hi], lw=0.8, color="0.3")
+    peak = float(np.abs(y[lo:hi]).max()) or 1.0
+    hann = mel.hann_window(WIN_LENGTH, WIN_LENGTH)  # (400,) the window without its zero padding
+    for k, colour in ((0, "C0"), (1, "C3")):  # frame t and frame t + 1
+        start = (t + k) * HOP_LENGTH - WIN_LENGTH // 2  # first sample under the window
+        zoom.plot((start + np.arange(WIN_LENGTH)) / SR, peak * hann, color=colour, ls="--",
+                  label=s["window_of"].format(t=t + k))
+    start = centre - WIN_LENGTH // 2  # first sample under frame t's window
+    zoom.axvspan(start / SR, (start + WIN_LENGTH) / SR, color="C0", alpha=0.12)
+    for first, n, height, key in ((start, WIN_LENGTH, 1.15, "window_len"), (centre, HOP_LENGTH, -1.15, "hop_len")):
+        zoom.annotate("", ((first + n) / SR, height * peak), (first / SR, height * peak),
+                      arrowprops=dict(arrowstyle="<->", color="k"))  # a double arrow over n samples
+        zoom.text((first + n / 2) / SR, 1.05 * height * peak, s[key].format(ms=1000 * n / SR, n=n), ha="center",
+                  va="bottom" if height > 0 else "top")
+    zoom.set(ylim=(-1.7 * peak, 1.7 * peak), xlabel=s["time_s"], ylabel=s["amplitude"])
+    zoom.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def fig_frame(a, s, plt):
+    """2: frame t's samples, the Hann window, their product, and its power spectrum in dB."""
+    t, segment, window = a["t"], a["segment"], a["window"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), layout="constrained")
+    ms = 1000 * (np.arange(N_FFT) - N_FFT // 2) / SR  # (N_FFT,) ms from the frame centre
+    peak = float(np.abs(segment).max()) or 1.0
+    top.plot(ms, segment, color="0.6", lw=0.8, label=s["frame_samples"].format(n=N_FFT))
+    top.plot(ms, peak * window, color="C1", ls="--", label=s["hann"].format(n=WIN_LENGTH))
+    top.plot(ms, segment * window, color="C0", lw=1.0, label=s["windowed"])
+    top.set(title=s["frame_title"].format(t=t, s=t * HOP_LENGTH / SR), xlabel=s["ms_from_centre"],
+            ylabel=s["amplitude"])
+    top.legend(loc="upper right", fontsize=8)
+    hz = mel.fft_frequencies(SR, N_FFT)  # (F,) Hz
+    bottom.plot(hz, mel.power_to_db(a["power"][:, t]), color="C0", lw=0.9)
+    if a["voiced"][t]:
+        bottom.axvline(a["f0_hz"][t], color="C3", ls=":", label=s["f0_line"].format(hz=a["f0_hz"][t]))
+        bottom.legend(loc="upper right", fontsize=8)
+    bottom.set(title=s["spectrum_title"].format(n=N_FFT, bin=SR / N_FFT), xlabel=s["freq_hz"],
+               ylabel=s["power_db"], xlim=(0, SR / 2))
+    return fig
+
+
+def fig_filterbank(a, s, plt):
+    """3: the 40 mel triangles over frame t's spectrum, and the 40 band energies they give (dB)."""
+    t, filters = a["t"], a["filters"]
+    hz = mel.fft_frequencies(SR, N_FFT)  # (F,) Hz
+    centres = mel.mel_frequencies(N_MELS_MFCC + 2, FMIN, FMAX_HZ)[1:-1]  # (40,) Hz, the triangles' peaks
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained", sharex=True)
+    top.plot(hz, mel.power_to_db(a["power"][:, t]), color="0.6", lw=0.8)
+    top.set(title=s["fb_title"].format(n=N_MELS_MFCC, t=t), ylabel=s["power_db"])
+    weights = top.twinx()
+    for i, row in enumerate(filters):  # (F,) one triangle, alternating colours
+        weights.plot(hz, row, color=f"C{i % 2}", lw=0.9)
+    weights.set(ylabel=s["weight"], ylim=(0, 1.05 * filters.max()))
+    bottom.stem(centres, a["log_mel"][:, t], basefmt=" ", bottom=float(a["log_mel"].min()))
+    bottom.set(title=s["bands_title"], xlabel=s["freq_hz"], ylabel=s["log_mel_db"], xlim=(0, SR / 2))
+    return fig
+
+
+def _image(ax, values, label, fig, extent, cmap="magma", scale_rows=slice(None)):
+    """One (rows, T) array as an image, row 0 at the bottom, with a labelled colour bar. cmap "coolwarm" is
+    centred on 0, its range set by the 99th percentile of |values[scale_rows]| (rows outside may run off it)."""
+    vmax = float(np.percentile(np.abs(values[scale_rows]), 99)) if cmap == "coolwarm" else None
+    image = ax.imshow(values, origin="lower", aspect="auto", interpolation="nearest", extent=extent, cmap=cmap,
+                      vmin=-vmax if vmax else None, vmax=vmax)
+    fig.colorbar(image, ax=ax, pad=0.01).set_label(label)
+
+
+def fig_features(a, s, plt):
+    """4: the log-mel spectrogram, the 13 MFCCs, their deltas and their delta-deltas, frame t marked."""
+    T, x = a["T"], a["x"]
+    extent = (-0.5 * HOP_LENGTH / SR, (T - 0.5) * HOP_LENGTH / SR)  # s: frame k spans k ± hop/2
+    fig, axes = plt.subplots(4, 1, figsize=(9, 9), layout="constrained", sharex=True)
+    _image(axes[0], a["log_mel"], s["db"], fig, extent + (-0.5, N_MELS_MFCC - 0.5))
+    panels = [(x[0, :N_MFCC], s["mfcc_unit"], slice(1, None)),  # c0 (loudness) is off the scale of c1..c12
+              (x[1, :N_MFCC], s["delta_unit"], slice(None)), (x[2, :N_MFCC], s["dd_unit"], slice(None))]
+    for ax, (values, unit, rows) in zip(axes[1:], panels):
+        _image(ax, values, unit, fig, extent + (-0.5, N_MFCC - 0.5), cmap="coolwarm", scale_rows=rows)
+        ax.set(yticks=range(0, N_MFCC, 2))
+    for ax, title, ylabel, colour in zip(axes, s["feature_titles"], s["feature_ylabels"], "wkkk"):
+        ax.axvline(a["t"] * HOP_LENGTH / SR, color=colour, lw=0.8, ls="--")  # frame t of figures 2, 3, 5
+        ax.set(title=title, ylabel=ylabel)
+    axes[-1].set(xlabel=s["time_s"])
+    return fig
+
+
+def fig_yin(a, s, plt):
+    """5: YIN on frame t: d(τ) (eq. 6), d′(τ) (eq. 8) with the threshold, the searched lags and the chosen lag."""
+    yin, t = a["yin"], a["t"]
+    lags = np.arange(len(yin["d"]))  # (max_lag + 1,) samples
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), layout="constrained", sharex=True)
+    top.plot(lags, yin["d"], color="C0")
+    top.set(title=s["yin_d_title"].format(t=t, s=t * HOP_LENGTH / SR, n=YIN_FRAME_LENGTH), ylabel=s["d_unit"])
+    bottom.plot(lags, yin["d_prime"], color="C0")
+    bottom.axhline(YIN_THRESHOLD, color="C2", ls="--", label=s["threshold"].format(v=YIN_THRESHOLD))
+    for ax in (top, bottom):
+        ax.axvspan(0, yin["min_lag"], color="0.85")  # lags shorter than the period of F0_FMAX: not searched
+        ax.axvline(yin["lag"], color="C3", lw=1.2)
+    verdict = s["voiced" if yin["voiced"] else "unvoiced"]
+    bottom.plot([], [], color="C3", label=s["chosen"].format(lag=yin["lag"], hz=SR / yin["lag"], verdict=verdict))
+    bottom.plot([], [], color="0.85", lw=6, label=s["not_searched"].format(lo=yin["min_lag"], hz=F0_FMAX))
+    bottom.set(title=s["yin_dp_title"], xlabel=s["lag"], ylabel=s["d_prime"], xlim=(0, yin["max_lag"]))
+    bottom.legend(loc="best", fontsize=8)
+    return fig
+
+
+def fig_f0_track(a, s, plt):
+    """6: the F0 track (voiced frames) over the spectrogram's low band, and the F0 row the model gets."""
+    T, power = a["T"], a["power"]
+    times = np.arange(T) * HOP_LENGTH / SR  # (T,) s
+    top_bin = int(SPECTRUM_TOP_HZ * N_FFT / SR) + 1  # rows 0..top_bin-1 reach SPECTRUM_TOP_HZ
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained", sharex=True)
+    extent = (times[0] - HOP_LENGTH / SR / 2, times[-1] + HOP_LENGTH / SR / 2,
+              -SR / N_FFT / 2, (top_bin - 0.5) * SR / N_FFT)  # s, Hz: bin k spans k·sr/n_fft ± half a bin
+    image = top.imshow(mel.power_to_db(power)[:top_bin], origin="lower", aspect="auto", interpolation="nearest",
+                       extent=extent, cmap="magma")
+    fig.colorbar(image, ax=[top, bottom], pad=0.01).set_label(s["power_db"])  # one bar: both panels equally wide
+    top.plot(times, np.where(a["voiced"], a["f0_hz"], np.nan), color="c", lw=1.5, label=s["f0_yin"])
+    top.set(title=s["f0_title"].format(hz=SPECTRUM_TOP_HZ), ylabel=s["freq_hz"])
+    top.legend(loc="upper right", fontsize=8)
+    bottom.plot(times, a["x"][0, N_MFCC], color="C0", lw=1.0)
+    bottom.set(title=s["f0_row_title"], xlabel=s["time_s"], ylabel=s["semitones"])
+    return fig
+
+
+def fig_model_input(a, s, plt):
+    """7: the mfcc_f0 input of the first model window, [3, 14, 400], one panel per channel."""
+    window = a["model_window"]  # (3, 14, 400)
+    C, F, L = window.shape  # channels, feature rows, frames
+    fig, axes = plt.subplots(C, 1, figsize=(9, 8), layout="constrained", sharex=True)
+    rows = [f"c{k}" for k in range(N_MFCC)] + ["F0"]
+    for ax, values, title, scale_rows in zip(axes, window, s["channel_titles"], (slice(1, None), slice(None),
+                                                                                  slice(None))):
+        _image(ax, values, s["channel_unit"], fig, (-0.5, L - 0.5, -0.5, F - 0.5), cmap="coolwarm",
+               scale_rows=scale_rows)  # channel 0: c0 (loudness) is off the scale of c1..c12 and F0
+        ticks = list(range(0, F - 1, 2)) + [F - 1]  # c0, c2, ..., c12 and the F0 row
+        ax.set(title=title, yticks=ticks, yticklabels=[rows[k] for k in ticks], ylabel=s["row"])
+    fig.suptitle(s["input_title"].format(C=C, F=F, L=L, s=L * HOP_LENGTH / SR))
+    axes[-1].set(xlabel=s["frames"])
+    return fig
+
+
+FIGURES = {"1_waveform": fig_waveform, "2_frame": fig_frame, "3_mel_filterbank": fig_filterbank,
+           "4_features": fig_features, "5_yin": fig_yin, "6_f0_track": fig_f0_track,
+           "7_model_input": fig_model_input}
+
+
+def draw_all(a, out_dir, lang, font, plt):
+    """Draw every figure of FIGURES into out_dir/<name>.png with the labels of `lang` -> list of paths."""
+    rc = {"font.family": [font, "DejaVu Sans"]} if font else {}  # DejaVu Sans: the glyphs `font` lacks
+    paths = [Path(out_dir) / f"{name}.png" for name in FIGURES]
+    with plt.rc_context(rc):
+        for path, draw in zip(paths, FIGURES.values()):
+            plotting.save(draw(a, TEXT[lang], plt), path)
+    return paths
+
+
+# ---------------------------------------------------------------- 3. the command line
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Draw every step of the front end for one recording.")
+    parser.add_argument("wav", nargs="?", help="a recording (WAV/FLAC/MP3..., any rate, mono or stereo)")
+    parser.add_argument("--builtin", action="store_true", help="use the built-in corpus's first clip instead")
+    parser.add_argument("--out", required=True, help="folder for the PNG files (created)")
+    parser.add_argument("--lang", default="en", choices=tuple(TEXT), help="label language (default en)")
+    parser.add_argument("--frame-s", type=float, help="time in s of the frame in figures 2, 3 and 5 "
+                        f"(default: the first voiced frame after {FIRST_FRAME_S} s)")
+    args = parser.parse_args(argv)
+    if bool(args.wav) == args.builtin:
+        parser.error("give one recording, or --builtin")
+    if args.frame_s is not None and not args.frame_s >= 0:
+        parser.error(f"--frame-s must be a time >= 0 s, got {args.frame_s}")
+    try:
+        plt = plotting.pyplot()
+        y, name = builtin_clip() if args.builtin else (audio.load_audio(args.wav), Path(args.wav).name)
+    except (ImportError, audio.AudioError) as err:  # no matplotlib; a missing, unreadable or empty file
+        print(f"explain.py: error: {err}", file=sys.stderr)
+        return 2
+    last_s = (len(y) // HOP_LENGTH) * HOP_LENGTH / SR  # s: centre of the last frame
+    if args.frame_s is not None and args.frame_s > last_s:
+        print(f"explain.py: error: --frame-s {args.frame_s} s lies outside the clip (0 .. {last_s:.2f} s)",
+              file=sys.stderr)
+        return 2
+    a = analyse(y, args.frame_s)
+    if args.frame_s is None and not a["voiced"].any():
+        print("explain.py: warning: YIN calls no frame voiced; showing the middle frame", file=sys.stderr)
+    font = plotting.hangul_font() if args.lang == "ko" else None
+    if args.lang == "ko" and font is None:
+        print("explain.py: warning: no font with Hangul found (apt-get install fonts-nanum); "
+              "drawing English labels", file=sys.stderr)
+        args.lang = "en"
+    a["name"] = name if font else plotting.romanize(name)  # the dialect in Hangul only where it can be drawn
+    written = draw_all(a, args.out, args.lang, font, plt)
+    print(f"{name}: frame {a['t']} at {a['t'] * HOP_LENGTH / SR:.2f} s; wrote {len(written)} figures to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

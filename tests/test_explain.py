@@ -1,0 +1,197 @@
+"""explain.py: every figure is written as a real picture, the numbers it annotates are those of the project's
+own functions (checked on signals with a known answer), and the command line fails in one line.
+
+The drawing tests skip where matplotlib is not installed; the command-line error tests run everywhere.
+Run: python -m pytest tests/test_explain.py
+"""
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import explain
+import f0
+import features
+import plotting
+import synth
+from features import HOP_LENGTH, SR
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def voice(duration_s=1.5):
+    """A short clip of the built-in synthesiser's first speaker: (N,) float32 at SR."""
+    params = synth.plan_corpus(1, seed=0)[0]["params"]
+    return synth.synthesize_utterance(params, seed=1, duration_s=duration_s, snr_db=30.0)
+
+
+def tone(f0_hz, duration_s=1.0):
+    """0.5 sin(2 pi f0 t): (N,) float32 at SR, a pitch with a known period of SR / f0_hz samples."""
+    t = np.arange(int(duration_s * SR)) / SR  # (N,) s
+    return (0.5 * np.sin(2 * np.pi * f0_hz * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "voice.wav"
+    sf.write(path, voice(), SR, subtype="PCM_16")
+    return path
+
+
+def run(argv, capsys):
+    """explain.main(argv) -> (exit code, stdout, stderr)."""
+    code = explain.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_real_pictures(folder):
+    """Every figure of explain.FIGURES is in `folder`: a PNG, > 5 kB, and more than one colour."""
+    image = pytest.importorskip("matplotlib.image")
+    for name in explain.FIGURES:
+        path = folder / f"{name}.png"
+        assert path.is_file(), f"{path} was not written"
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+        assert path.stat().st_size > 5000, f"{path}: only {path.stat().st_size} bytes"
+        rgb = (255 * image.imread(path)[..., :3]).astype(np.uint32)  # (height, width, 3) in 0..255
+        n_colours = len(np.unique((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]))
+        assert n_colours > 10, f"{path}: {n_colours} colours, an empty picture"
+
+
+# ---------------------------------------------------------------- the figures
+def test_every_figure_is_drawn(wav, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    code, out, err = run([wav, "--out", tmp_path], capsys)
+    assert code == 0, err
+    assert_real_pictures(tmp_path)
+    assert f"wrote {len(explain.FIGURES)} figures" in out
+
+
+def no_drawing(monkeypatch):
+    """Run the command line without matplotlib and without drawing: returns the dict draw_all was called with."""
+    drawn = {}
+    monkeypatch.setattr(plotting, "pyplot", lambda: None)
+    monkeypatch.setattr(explain, "draw_all", lambda a, out, lang, font, plt: drawn.update(
+        lang=lang, font=font, name=a["name"], t=a["t"]) or [])
+    return drawn
+
+
+def test_korean_labels_fall_back_to_english_without_a_hangul_font(wav, tmp_path, capsys, monkeypatch):
+    """No Hangul font: one warning line, then the English labels and no font."""
+    drawn = no_drawing(monkeypatch)
+    monkeypatch.setattr(plotting, "hangul_font", lambda: None)
+    code, _, err = run([wav, "--out", tmp_path, "--lang", "ko"], capsys)
+    assert code == 0
+    assert err.count("\n") == 1 and "warning" in err and "English" in err, err
+    assert (drawn["lang"], drawn["font"], drawn["name"]) == ("en", None, "voice.wav")
+
+
+def test_a_clip_without_voice_warns_and_shows_the_middle_frame(tmp_path, capsys, monkeypatch):
+    drawn = no_drawing(monkeypatch)
+    path = tmp_path / "noise.wav"
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(2 * SR), SR, subtype="PCM_16")  # 2 s
+    code, _, err = run([path, "--out", tmp_path / "figures"], capsys)
+    assert code == 0
+    assert err == "explain.py: warning: YIN calls no frame voiced; showing the middle frame\n"
+    assert drawn["t"] == (1 + 2 * SR // HOP_LENGTH) // 2  # frame 100 of 201
+
+
+def test_korean_labels_draw_every_glyph(wav, tmp_path, capsys, recwarn):
+    pytest.importorskip("matplotlib")
+    if plotting.hangul_font() is None:
+        pytest.skip("no font with Hangul installed (apt-get install fonts-nanum)")
+    code, _, err = run([wav, "--out", tmp_path, "--lang", "ko", "--frame-s", "0.9"], capsys)
+    assert code == 0 and err == "", err
+    missing = [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]
+    assert_real_pictures(tmp_path)
+
+
+def test_matplotlibs_placeholder_font_does_not_count_as_hangul():
+    """matplotlib >= 3.10 ships "Last Resort", which maps every code point to a box: it must not be chosen."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    from pathlib import Path
+    shipped = sorted((Path(matplotlib.get_data_path()) / "fonts" / "ttf").glob("*.ttf"))
+    assert shipped and not any(plotting._draws_hangul(path) for path in shipped)
+
+
+# ---------------------------------------------------------------- the numbers
+@pytest.mark.parametrize("f0_hz", [100.0, 201.7, 333.3])
+def test_yin_lag_of_a_tone_is_its_period(f0_hz):
+    """The lag marked in figure 5 is the tone's period, SR / f0 samples, to a tenth of a sample."""
+    a = explain.analyse(tone(f0_hz))
+    assert a["yin"]["voiced"]
+    error = a["yin"]["lag"] - SR / f0_hz
+    assert abs(error) < 0.1, f"{f0_hz} Hz: lag {a['yin']['lag']:.3f}, period {SR / f0_hz:.3f} samples ({error:+.3f})"
+    assert a["yin"]["min_lag"] <= a["yin"]["lag"] <= a["yin"]["max_lag"]
+
+
+def test_yin_lag_is_the_period_f0_yin_reports():
+    """On speech, the lag of the shown frame is sr / f0 from f0.yin (pinned settings) within one sample."""
+    y = voice()
+    a = explain.analyse(y, frame_s=0.9)
+    hz, voiced = f0.yin(y, SR, fmin=features.F0_FMIN, fmax=features.F0_FMAX, frame_length=features.YIN_FRAME_LENGTH,
+                        hop_length=HOP_LENGTH, threshold=features.YIN_THRESHOLD)  # the pinned settings
+    t = a["t"]
+    assert t == 90
+    assert abs(a["yin"]["lag"] - SR / hz[t]) < 1.0, f"lag {a['yin']['lag']:.2f}, sr / f0 = {SR / hz[t]:.2f} samples"
+    assert a["yin"]["voiced"] == voiced[t]
+
+
+def test_the_shown_frame_is_centred_on_its_sample():
+    """A ramp y[n] = n / N shows which samples frame t holds: centre sample t * hop (centred frames)."""
+    n = 8000
+    a = explain.analyse((np.arange(n) / n).astype(np.float32), frame_s=0.2)  # frame 20 is centred on sample 3200
+    centre = explain.N_FFT // 2  # index of the centre sample within the frame
+    assert a["t"] == 20
+    assert a["segment"][centre] == pytest.approx(20 * HOP_LENGTH / n)
+    assert a["segment"][0] == pytest.approx((20 * HOP_LENGTH - centre) / n)
+
+
+def test_the_model_window_is_the_models_input():
+    """Figure 7 draws the first 400 frames of features.extract, zero-padded for a clip shorter than 4 s."""
+    y = voice()  # 1.5 s: 151 frames
+    a = explain.analyse(y)
+    x = features.extract(y)  # (3, 14, 151)
+    assert a["model_window"].shape == (3, 14, 400)
+    assert np.array_equal(a["model_window"][..., :151], x)
+    assert not a["model_window"][..., 151:].any()
+
+
+def test_default_frame_is_the_first_voiced_one_after_half_a_second():
+    first = int(explain.FIRST_FRAME_S * SR / HOP_LENGTH)  # frame 50
+    voiced = np.zeros(100, dtype=bool)
+    voiced[[10, first + 7, first + 20]] = True
+    assert explain.pick_frame(voiced, None) == first + 7
+    voiced[first:] = False
+    assert explain.pick_frame(voiced, None) == 10  # none after 0.5 s: the first voiced one
+    assert explain.pick_frame(np.zeros(100, dtype=bool), None) == 50  # none at all: the middle frame
+    assert explain.pick_frame(voiced, 0.123) == 12  # --frame-s: the nearest frame
+
+
+# ---------------------------------------------------------------- the command line
+def test_without_matplotlib_one_line_and_exit_2(wav, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    code, _, err = run([wav, "--out", tmp_path], capsys)
+    assert code == 2
+    assert err == "explain.py: error: needs matplotlib: pip install matplotlib\n"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("content, message", [(None, "file not found"), (b"not audio", "unreadable audio")])
+def test_bad_audio_one_line_and_exit_2(tmp_path, capsys, monkeypatch, content, message):
+    monkeypatch.setattr(plotting, "pyplot", lambda: None)  # runs without matplotlib too
+    path = tmp_path / "clip.wav"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = run([path, "--out", tmp_path / "figures"], capsys)
+    assert code == 2
+    assert err.startswith(f"explain.py: error: {path}: {message}") and err.count("\n") == 1, err
+
+
+def test_frame_outside_the_clip_exit_2(wav, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(plotting, "pyplot", lambda: None)
+    code, _, err = run([wav, "--out", tmp_path, "--frame-s", "5"], capsys)
+    assert code == 2 and "outside the clip" in err and err.count("\n") == 1, err
