@@ -20,6 +20,7 @@ import numpy as np
 
 import audio
 import data
+import store
 import f0
 import features
 import manifest
@@ -107,7 +108,14 @@ def analyse(y, frame_s=None):
 
     return dict(y=y, t=t, T=T, power=power, filters=filters, log_mel=log_mel, x=x, f0_hz=f0_hz, voiced=voiced,
                 segment=segment, window=window, yin=yin,
-                model_window=data.windows(x, features.frames_per_window("mfcc_f0"))[0])  # (3, 14, 400)
+                model_window=first_window(x))  # (3, 14, 400)
+
+
+def first_window(x):
+    """The first model window of a clip's mfcc_f0 features, cut (and padded) as training and evaluation cut it."""
+    L = features.frames_per_window("mfcc_f0")
+    windows, _, _ = data.Batches(store.MemoryStore("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
+    return windows[0]  # (3, 14, L)
 
 
 # ---------------------------------------------------------------- 2. the figures
