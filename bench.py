@@ -6,16 +6,19 @@ load hits both alike), and prints ours/librosa as the median over several runs a
 warm-up also pays librosa's numba compilation). Also prints the largest differences from librosa.
 The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic, in float32 -- the dtype
 audio.load_audio hands the pipeline; both libraries then compute in float32.
-With --clips N it also measures the feature cache's throughput (clips per second of 4 s, mfcc_f0, cold cache)
-with 1 and 2 worker processes on N clips of the built-in corpus.
+With --clips N it also measures the feature store's throughput (clips per second of 4 s, mfcc_f0, cold store)
+with 1 and 2 worker processes on N clips of the built-in corpus. With --scale it only measures the peak memory
+of one training epoch on manifests of 1,200 to 48,000 clips (the built-in corpus's clips repeated as new speakers).
 
 Run: python bench.py            (or: python bench.py --seconds 20 --repeats 3 --clips 200)
+     python bench.py --scale 1200 12000 48000 --workers 2
 """
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as train.py: one BLAS thread per process (see there)
 
 import argparse  # noqa: E402 -- after the environment line above, on purpose
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,9 +107,9 @@ def largest_differences(librosa, y):
 
 
 def extraction_throughput(n_clips, workers_list=(1, 2)):
-    """Clips per second of cache.precompute (load + mfcc_f0 + atomic cache write) on a cold cache."""
-    import cache  # the data floor, only for this measurement
-    import manifest
+    """Clips per second of store.build (load + mfcc_f0 + the shard write) on a cold store, 1 and 2 workers."""
+    import manifest  # the data floor, only for this measurement
+    import store
     import synth_corpus
     with tempfile.TemporaryDirectory() as tmp:
         n_speakers = max(1, n_clips // 5)
@@ -114,19 +117,78 @@ def extraction_throughput(n_clips, workers_list=(1, 2)):
         rows = manifest.read_manifest(manifest_csv)[:n_clips]
         for workers in workers_list:
             start = time.perf_counter()
-            cache.precompute(rows, "mfcc_f0", Path(tmp) / f"cache{workers}", workers=workers, progress=False)
+            store.build(rows, "mfcc_f0", workers=workers, root=Path(tmp) / f"store{workers}")
             seconds = time.perf_counter() - start
-            print(f"feature cache, {workers} worker(s): {len(rows) / seconds:6.1f} clips/s "
+            print(f"feature store, {workers} worker(s): {len(rows) / seconds:6.1f} clips/s "
                   f"({len(rows)} clips of 4 s in {seconds:.1f} s)")
+
+
+def repeated_manifest(rows, n_clips, path):
+    """A manifest of n_clips rows that repeats the built-in corpus's clips as new speakers (copy k of speaker s
+    is speaker "s~k", same split), so a corpus of any size costs no new audio."""
+    import manifest
+    out = [dict(r, speaker=f"{r['speaker']}~{k}") for k in range(-(-n_clips // len(rows))) for r in rows][:n_clips]
+    manifest.write_manifest(out, path)
+    return path
+
+
+def private_memory(pids):
+    """Sum of RssAnon (private resident memory, kB) over the processes `pids` that still run."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += int(next(line.split()[1] for line in text.splitlines() if line.startswith("RssAnon:")))
+    return total
+
+
+def scale(sizes, extra_args):
+    """Peak memory of one epoch of `train.py --model hps` on manifests of each size, measured two ways:
+    /usr/bin/time -v's maximum resident set size of the training process (it counts the touched pages of the
+    memory-mapped store, which are reclaimable page cache) and the peak of RssAnon summed over the training
+    process and its DataLoader workers (private memory: what the corpus really costs)."""
+    import subprocess
+    import manifest
+    import synth_corpus
+    corpus = synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=2)
+    rows = manifest.read_manifest(corpus)
+    print(f"{'clips':>7} {'time -v max RSS':>16} {'private (RssAnon, all processes)':>33} {'train ex/s':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            csv = repeated_manifest(rows, n, Path(tmp) / f"m{n}.csv")
+            argv = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).with_name("train.py")), "--manifest",
+                    str(csv), "--model", "hps", "--epochs", "1", "--patience", "0", "--out", str(Path(tmp) / f"run{n}"),
+                    *extra_args]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            peak = 0
+            while proc.poll() is None:
+                children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+                tree = children + [c for p in children for c in
+                                   subprocess.run(["pgrep", "-P", p], capture_output=True, text=True).stdout.split()]
+                peak = max(peak, private_memory(tree))
+                time.sleep(0.2)
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                raise SystemExit(f"train.py failed on {n} clips:\n{err[-2000:]}")
+            max_rss = int(next(line.split()[-1] for line in err.splitlines() if "Maximum resident set size" in line))
+            speed = next(line.split()[-1] for line in out.splitlines() if line.strip().startswith("1 "))
+            print(f"{n:7d} {max_rss / 1e6:13.2f} GB {peak / 1e6:30.2f} GB {speed:>10}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the test audio in seconds")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per feature (median reported)")
-    parser.add_argument("--clips", type=int, default=0, help="also time the feature cache on this many 4 s clips "
+    parser.add_argument("--clips", type=int, default=0, help="also time the feature store on this many 4 s clips "
                         "with 1 and 2 workers (default 0: skip)")
-    args = parser.parse_args()
+    parser.add_argument("--scale", nargs="*", type=int, metavar="CLIPS", help="only measure the peak memory of one "
+                        "epoch on manifests of these sizes (default 1200 12000 48000)")
+    args, extra = parser.parse_known_args()
+    if args.scale is not None:
+        scale(args.scale or [1200, 12000, 48000], extra)  # extra flags go to train.py, e.g. --workers 2
+        return
     if args.seconds <= 0 or args.repeats < 1:
         parser.error(f"need --seconds > 0 and --repeats >= 1, got {args.seconds} and {args.repeats}")
 

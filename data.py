@@ -19,7 +19,7 @@ import numpy as np
 
 import corpora
 from describe import describe
-from manifest import TASKS, assign_splits, read_manifest, split_summary, write_manifest
+from manifest import assign_splits, read_manifest, split_summary, write_manifest
 from synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s) unjudged rather than add a window

@@ -114,9 +114,13 @@ def compare(run_dirs, metric="both"):
         row[2].append(str(run_dir))
     tasks = list(dict.fromkeys(t for _, scores, _ in table for t in scores))
     groups = ["acc", "balanced"] if metric == "both" else [metric]
-    width = 17 * len(groups) + 3 * (len(groups) - 1)
-    print(f"{'model':10} {'input':8}" + "".join(f" | {t:^{width}}" for t in tasks) + " | runs")
-    print(f"{'':10} {'':8}" + (" | " + " | ".join(f"{g[:3] + ' train':>9}   val  test" for g in groups)) * len(tasks) + " |")
+    width = 17 * len(groups) + 3 * (len(groups) - 1)  # 17 = "0.123 0.456 0.789"
+    title = {"acc": "accuracy", "balanced": "balanced accuracy"}
+    numeric = {t for _, scores, _ in table for t, s in scores.items() if "test_mae" in s}
+    print(f"{'model':10} {'input':8}" + "".join(
+        f" | {t + ': ' + ('mean absolute error' if t in numeric else ' | '.join(title[g] for g in groups)):^{width}}"
+        for t in tasks) + " | runs")
+    print(f"{'':10} {'':8}" + (" | " + " | ".join("train   val  test" for _ in groups)) * len(tasks) + " |")
     for (model, kind), scores, folders in table:
         cells = ""
         for t in tasks:

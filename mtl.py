@@ -131,6 +131,19 @@ def valid_inputs(name):
     return VALID_INPUTS[resolve(name)[0]]
 
 
+def check(name, kind, n_tasks, cascade=False, spec_augment=None):
+    """Raise ValueError when model `name` cannot be built this way: an unknown name, an input its trunk cannot
+    read (naming the valid ones), a cascade of fewer than two tasks, SpecAugment on the raw waveform."""
+    trunk_name, cascade = resolve(name, cascade)
+    if kind not in VALID_INPUTS[trunk_name]:
+        raise ValueError(f"model {name!r} cannot read input {kind!r}: valid inputs are "
+                         f"{', '.join(VALID_INPUTS[trunk_name])}")
+    if cascade and n_tasks < 2:
+        raise ValueError(f"cascade needs two or more tasks to chain, got {n_tasks}")
+    if spec_augment and kind == "raw":
+        raise ValueError(f"SpecAugment masks feature rows and frames; {trunk_name} reads the raw waveform")
+
+
 def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, **options):
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
@@ -146,14 +159,10 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     if not isinstance(n_classes, dict) or not n_classes:
         raise TypeError(f"n_classes must be a non-empty dict task -> number of classes, got {n_classes!r} "
                         "(call build_model(name, kind, n_classes, in_shape))")
+    check(name, kind, len(n_classes), cascade, spec_augment)
     trunk_name, cascade = resolve(name, cascade)
-    if kind not in VALID_INPUTS[trunk_name]:
-        raise ValueError(f"model {name!r} cannot read input {kind!r}: valid inputs are "
-                         f"{', '.join(VALID_INPUTS[trunk_name])}")
     trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
     if spec_augment:
-        if not hasattr(trunk, "norm"):
-            raise ValueError(f"SpecAugment masks feature rows and frames; {trunk_name} reads the raw waveform")
         trunk.norm.augment = dict(spec_augment)
     return Cascade(trunk, n_classes) if cascade else MultiHead(trunk, n_classes)
 

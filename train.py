@@ -70,6 +70,9 @@ parser.add_argument("--schedule", default="constant", choices=("constant", "cosi
 parser.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up length in epochs (default 0)")
 parser.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay (default 0.01)")
 parser.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
+parser.add_argument("--crop-s", type=float, default=0.0, help="training crop length in seconds (default 0 = one "
+                    "model window, 4 s); shorter random crops of every clip are another augmentation; evaluation "
+                    "always reads whole clips in 4 s windows")
 parser.add_argument("--augment", default="", help="comma-separated: spec (SpecAugment masks), speed (0.9/1.1 "
                     "speed-perturbed copies), babble (other speakers mixed in at 5-20 dB SNR) (default none)")
 parser.add_argument("--speaker-weight", type=float, default=0.0, help="weight of an auxiliary task: telling the "
@@ -128,9 +131,8 @@ def check_args(args):
     unknown = [a for a in args.augment.split(",") if a and a not in AUGMENTS]
     if unknown:
         parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(AUGMENTS)}")
-    try:  # a throw-away model: build_model knows which (model, input, tasks) combinations make sense
-        mtl.build_model(args.model, args.input, {t: 2 for t in tasks}, features.input_shape(args.input), cascade=args.cascade,
-                        spec_augment=SPEC_AUGMENT if "spec" in args.augment else None)
+    try:
+        mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment)
         runs.choose_device(args.device)
     except ValueError as err:
         parser.error(str(err))
@@ -139,7 +141,7 @@ def check_args(args):
     for name in ("epochs", "batch_size", "lr", "speakers", "utterances"):
         if not getattr(args, name) > 0:  # "not > 0" also refuses nan
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "label_smoothing"):
+    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "label_smoothing", "crop_s"):
         if not getattr(args, name) >= 0:
             parser.error(f"--{name.replace('_', '-')} must be zero or positive, got {getattr(args, name)}")
     world = runs.distributed()[1]
@@ -171,7 +173,9 @@ say(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.t
 
 # ----------------------------------------------------------------------------- 3. data
 start = time.perf_counter()
-length = features.frames_per_window(args.input)  # frames (samples for raw) in one model window
+length = features.frames_per_window(args.input)  # frames (samples for raw) in one evaluation window
+step_s = 1 / features.SR if args.input == "raw" else features.HOP_LENGTH / features.SR  # seconds per frame (sample)
+crop = min(length, round(args.crop_s / step_s)) if args.crop_s else length  # frames of a training crop
 try:
     if rank == 0 and not args.resume:
         if args.manifest is None:  # the built-in corpus: synthesised once, then reused
@@ -258,7 +262,7 @@ class Plan:
 
 
 plan = Plan()
-loader = DataLoader(data.Batches(stores["train"], labels["train"], length), sampler=plan, batch_size=None,
+loader = DataLoader(data.Batches(stores["train"], labels["train"], crop), sampler=plan, batch_size=None,
                     num_workers=args.workers, persistent_workers=args.workers > 0,
                     prefetch_factor=4 if args.workers > 0 else None, pin_memory=device.type == "cuda")
 
@@ -280,7 +284,7 @@ say(f"model {args.model}{' (cascade)' if args.cascade else ''}: {mtl.count_param
 # ----------------------------------------------------------------------------- 5. optimiser
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 scaler = torch.amp.GradScaler("cuda", enabled=args.amp)  # scales float16 losses so small gradients survive
-n_steps = len(data.epoch_plan(args.seed, 0, train_lengths, length, args.batch_size))  # batches per epoch
+n_steps = len(data.epoch_plan(args.seed, 0, train_lengths, crop, args.batch_size))  # batches per epoch
 scales = mtl.regression_scales(raw_model)  # numeric tasks' L1 loss in standard units
 loss_weights = config["loss_weights"]
 
@@ -347,7 +351,7 @@ while epoch < args.epochs and not stopped_early:
     t0 = time.perf_counter()
     if step == 0:  # a fresh epoch
         sums = {k: 0.0 for k in sums}
-    plan.specs = data.epoch_plan(args.seed, epoch, train_lengths, length, args.batch_size, weights)[step:]
+    plan.specs = data.epoch_plan(args.seed, epoch, train_lengths, crop, args.batch_size, weights)[step:]
     model.train()
     for x, lengths, y in loader:
         for group in optimizer.param_groups:

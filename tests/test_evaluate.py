@@ -5,6 +5,7 @@ in this process (no torch re-import).
 
     python -m pytest tests/test_evaluate.py
 """
+import csv
 import json
 import shutil
 import subprocess
@@ -135,3 +136,87 @@ def test_run_and_compare_together_is_a_usage_error(tiny, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), "--compare", str(tiny["run"]))
     assert exit_.value.code == 2
+
+
+# ----------------------------------------------------------------------------- cross-corpus, folders, --compare
+def fixed_predictions(monkeypatch, tables):
+    """Make predict.predict return known outputs: tables[task] (n_clips, n_classes), the clips in store order."""
+    import predict
+
+    def known(model, found, kind, device="cpu", batch_size=64, clips=None, workers=0):
+        n = len(found) if clips is None else len(clips)
+        return {t: np.asarray(p, dtype=np.float64)[:n] for t, p in tables.items()}
+
+    monkeypatch.setattr(predict, "predict", known)
+
+
+def test_cross_corpus_report_names_unseen_classes_and_missing_tasks(tiny, tmp_path, monkeypatch, capsys):
+    """Another corpus of 4 clips: no age labels (skipped), one dialect the run never saw (counted as an error).
+    Predictions are fixed, so every number is worked out by hand:
+      gender truth  female female male male  predicted female male male male -> acc 3/4, balanced (1/2 + 1) / 2
+      dialect truth 강원 강원 경상 평안(unseen)  predicted 강원 경상 경상 경상 -> acc 2/4,
+              balanced over the 3 true classes (1/2 + 1 + 0) / 3 = 0.5"""
+    config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
+    vocab_g, vocab_d = config["vocabs"]["gender"], config["vocabs"]["dialect"]
+    clips = [r for r in manifest.read_manifest(tiny["manifest"]) if r["split"] == "test"][:1] * 4
+    other = [dict(clips[k], speaker=f"o{k}", split="test", age="", gender=g, dialect=d)
+             for k, (g, d) in enumerate([("female", "강원"), ("female", "강원"), ("male", "경상"), ("male", "평안")])]
+    manifest.write_manifest(other, tmp_path / "other.csv")
+    one_hot = lambda names, vocab: np.eye(len(vocab))[[vocab.index(n) for n in names]]  # noqa: E731
+    fixed_predictions(monkeypatch, {"gender": one_hot(["female", "male", "male", "male"], vocab_g),
+                                    "dialect": one_hot(["강원", "경상", "경상", "경상"], vocab_d),
+                                    "age": np.full((4, len(config["vocabs"]["age"])), 0.2)})
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), "--manifest", str(tmp_path / "other.csv"))
+    assert code == 0, err
+    assert "cross-corpus" in out and str(tmp_path / "other.csv") in out and tiny["manifest"] in out
+    assert "age: skipped, the manifest has no age labels" in out
+    assert "dialect: classes the run never saw: 평안 (1 clips); they count as errors" in out
+    gender = next(line.split() for line in out.splitlines() if line.startswith("gender "))
+    dialect = next(line.split() for line in out.splitlines() if line.startswith("dialect "))
+    assert gender[1:4] == ["4", "0.750", "0.750"], gender
+    assert dialect[1:4] == ["4", "0.500", "0.500"], dialect
+    table = out[out.index("dialect: confusion matrix"):].splitlines()
+    assert table[-1].split()[0] == "평안" and sum(map(int, table[-1].split()[1:])) == 1, "an extra row, no column"
+
+
+def test_a_folder_of_recordings_becomes_one_csv_row_per_file(tiny, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    t = np.arange(16000) / 16000
+    for name, seconds in (("a.wav", 1.0), ("b.flac", 2.5), ("c.wav", 4.0)):
+        n = int(seconds * 16000)
+        sf.write(folder / name, 0.3 * np.sin(2 * np.pi * 150 * np.arange(n) / 16000), 16000)
+    (folder / "broken.wav").write_bytes(b"RIFF not really")
+    config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
+    probs = {t: np.tile(np.linspace(1, 2, len(v)) / np.linspace(1, 2, len(v)).sum(), (1, 1))
+             for t, v in config["vocabs"].items() if t in config["tasks"]}
+    fixed_predictions(monkeypatch, probs)
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), "--wav", str(folder),
+                                   "--out", str(tmp_path / "profiles.csv"))
+    assert code == 0, err
+    assert "broken.wav: unreadable audio" in err
+    with open(tmp_path / "profiles.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [Path(r["path"]).name for r in rows] == ["a.wav", "b.flac", "broken.wav", "c.wav"]
+    assert [r["duration_s"] for r in rows] == ["1.00", "2.50", "", "4.00"]
+    assert rows[2]["error"].endswith("unreadable audio (Format not recognised.)") or "unreadable" in rows[2]["error"]
+    gender = config["vocabs"]["gender"]  # 2 classes: p = (1/3, 2/3) -> the second class, runner-up the first
+    assert (rows[0]["gender"], rows[0]["gender_p"], rows[0]["gender_next"], rows[0]["gender_next_p"]) == \
+        (gender[1], "0.67", gender[0], "0.33")
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), "--wav", str(folder), "--skip-bad",
+                                   "--out", str(tmp_path / "good.csv"))
+    assert code == 0 and len((tmp_path / "good.csv").read_text(encoding="utf-8").splitlines()) == 1 + 3
+
+
+def test_compare_shows_balanced_accuracy_beside_accuracy(tiny, tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    scores = {"train_acc": 0.9, "train_balanced_acc": 0.8, "val_acc": 0.7, "val_balanced_acc": 0.6,
+              "test_acc": 0.5, "test_balanced_acc": 0.4, "majority_baseline": 0.3}
+    (folder / "metrics.json").write_text(json.dumps({"model": "xvector", "input": "mel", "tasks": {"age": scores}}))
+    code, out, err = evaluate_cli(tiny, "--compare", str(folder))
+    row = next(line for line in out.splitlines() if line.startswith("xvector"))
+    assert code == 0 and "0.900 0.700 0.500 | 0.800 0.600 0.400" in row, out
+    code, out, err = evaluate_cli(tiny, "--compare", str(folder), "--metric", "balanced")
+    row = next(line for line in out.splitlines() if line.startswith("xvector"))
+    assert "0.800 0.600 0.400" in row and "0.900" not in row, out

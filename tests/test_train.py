@@ -213,6 +213,31 @@ def test_resume_refuses_changed_settings(tiny, monkeypatch, capsys):
     assert code == 2 and "only --epochs may change (got --lr)" in err, err
 
 
+def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path, monkeypatch, capsys):
+    """The source manifest changes between the first epoch and --resume (a new speaker with a new dialect, empty
+    split cells recomputed): the resumed run still trains on the run's own manifest.csv and the checkpoint's
+    vocabularies, says so, and ends where an uninterrupted run ends."""
+    rows = manifest.read_manifest(tiny["manifest"])
+    source = tmp_path / "source.csv"
+    manifest.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
+    reference = tmp_path / "reference"
+    code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *TINY, "--out", str(reference))
+    assert code == 0, err
+    run = tmp_path / "run"
+    first = [a if a != "2" else "1" for a in TINY]  # --epochs 1
+    code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *first, "--out", str(run))
+    assert code == 0, err
+    newcomer = dict(rows[0], speaker="newcomer", dialect="평안", split="")
+    manifest.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
+    with pytest.warns(UserWarning, match="has changed since"):
+        code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    assert "평안" not in config["vocabs"]["dialect"] and len(manifest.read_manifest(run / "manifest.csv")) == len(rows)
+    same_metrics(run, reference)
+    assert_same_weights(run, reference)
+
+
 def test_bad_flag_through_the_command_line_has_no_traceback(tiny):
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--model", "rawcnn", "--input", "mfcc"],
                             cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=120)

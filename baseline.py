@@ -1,0 +1,202 @@
+"""The classic baseline every deep model must beat: whole-clip statistics of our own features + a linear model.
+
+For each clip (all of it, not one 4 s window) the statistics of the same feature arrays the models read:
+    every static row (13 MFCCs, the F0 row): mean, std, 10th / 50th / 90th percentile over the frames
+    every delta and delta-delta row: std (how fast the spectrum moves)
+    F0 on voiced frames (semitones): voiced fraction, mean, std, 10th / 50th / 90th percentile; duration (s)
+then, per task, multinomial logistic regression with class-balanced weights (each class weighs as much as the
+others in the loss) and an L2 penalty, objective 0.5 ||W||^2 + C sum_i w_i CE_i (scikit-learn's convention),
+minimised with L-BFGS; a numeric task (age_years) gets ridge regression instead. A linear model needs no
+validation split for early stopping, so it learns from the training AND validation speakers -- every labelled
+voice outside the test split, as the deep models see them -- and C is chosen by 5-fold cross-validation over
+those speakers (speaker-grouped, so no voice is in a fold's train and test), by balanced accuracy (MAE for a
+numeric task). The test split is only scored, once. The run folder holds
+config.json, metrics.json (as train.py's, so `evaluate.py --compare` lists it beside the deep models) and
+baseline.npz (the weights and the standardisation, no pickle).
+
+    python baseline.py --manifest so762.csv --tasks age,gender --out runs/so762/baseline
+    python -m pytest tests/test_baseline.py
+"""
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as train.py: --workers are the parallelism
+
+import argparse  # noqa: E402 -- after the environment line above, on purpose
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+import features
+from files import atomic_write
+import manifest
+import metrics
+import runs
+import store
+import synth_corpus
+
+C_GRID = tuple(10.0 ** np.arange(-4, 2.01, 0.5))  # inverse L2 strengths tried by cross-validation: 1e-4 .. 1e2
+FOLDS = 5  # speaker-grouped cross-validation folds
+PERCENTILES = (10, 50, 90)
+
+
+# ----------------------------------------------------------------------------- 1. clip statistics
+def clip_statistics(x, kind="mfcc_f0"):
+    """Statistics of one clip's features x (C, F, T) over all its frames -> float64 (D,), see the docstring.
+
+    mfcc_f0: D = 14 * 5 (static rows) + 28 (delta, delta-delta std) + 6 (voiced F0) + 1 (duration) = 105.
+    """
+    static = x[0].astype(np.float64)  # (F, T)
+    stats = [static.mean(axis=1), static.std(axis=1), *np.percentile(static, PERCENTILES, axis=1)]  # 5 x (F,)
+    stats += [x[c].astype(np.float64).std(axis=1) for c in range(1, x.shape[0])]  # delta spread: (F,) each
+    if kind == "mfcc_f0":
+        f0 = static[-1][static[-1] > 0]  # (n_voiced,) semitones above 50 Hz, voiced frames only
+        voiced = [len(f0) / static.shape[1]] + ([f0.mean(), f0.std(), *np.percentile(f0, PERCENTILES)]
+                                                if len(f0) else [0.0] * 5)
+        stats.append(np.array(voiced))
+    stats.append(np.array([x.shape[-1] * features.HOP_LENGTH / features.SR]))  # duration in seconds
+    return np.concatenate(stats)
+
+
+# ----------------------------------------------------------------------------- 2. the linear models
+def fit_logistic(X, y, n_classes, C):
+    """Class-balanced multinomial logistic regression -> W (D + 1, K), last row the bias (not penalised).
+
+    minimise 0.5 ||W[:-1]||^2 + C sum_i w_i (-log softmax(x_i W)_{y_i}), w_i = n / (K_present n_{y_i}).
+    """
+    n, D = X.shape
+    Xb = np.hstack([X, np.ones((n, 1))])  # (n, D + 1)
+    counts = np.bincount(y, minlength=n_classes)
+    w = n / (np.count_nonzero(counts) * counts[y])  # (n,) class-balanced sample weights
+    Y = np.eye(n_classes)[y]  # (n, K) one-hot
+
+    def objective(flat):
+        W = flat.reshape(D + 1, n_classes)
+        Z = Xb @ W  # (n, K)
+        Z = Z - Z.max(axis=1, keepdims=True)
+        P = np.exp(Z)
+        P /= P.sum(axis=1, keepdims=True)  # (n, K) softmax
+        ce = -np.log(np.maximum((P * Y).sum(axis=1), 1e-300))  # (n,)
+        grad = C * Xb.T @ ((P - Y) * w[:, None])  # (D + 1, K)
+        grad[:-1] += W[:-1]
+        return 0.5 * np.sum(W[:-1] ** 2) + C * np.sum(w * ce), grad.ravel()
+
+    result = minimize(objective, np.zeros((D + 1) * n_classes), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 2000})
+    return result.x.reshape(D + 1, n_classes)
+
+
+def fit_ridge(X, y, C):
+    """Ridge regression with alpha = 1 / C: W (D + 1,), last entry the (unpenalised) intercept."""
+    mean = y.mean()
+    W = np.linalg.solve(X.T @ X + np.eye(X.shape[1]) / C, X.T @ (y - mean))  # (D,)
+    return np.append(W, mean)
+
+
+def predict(W, X):
+    """Class probabilities (n, K) of a logistic model, or values (n,) of a ridge model (W 1-D)."""
+    Xb = np.hstack([X, np.ones((len(X), 1))])
+    if W.ndim == 1:
+        return Xb @ W
+    Z = Xb @ W
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def cross_validate(X, y, speakers, numeric, n_classes, seed=0):
+    """The C of C_GRID with the best speaker-grouped 5-fold score (balanced accuracy, or -MAE) -> (C, score)."""
+    unique = np.unique(speakers)
+    fold_of = dict(zip(unique, np.random.default_rng(seed).permutation(len(unique)) % FOLDS))
+    folds = np.array([fold_of[s] for s in speakers])  # (n,)
+    best = (None, -math.inf)
+    for C in C_GRID:
+        scores = []
+        for k in range(FOLDS):
+            fit, held = folds != k, folds == k
+            if numeric:
+                W = fit_ridge(X[fit], y[fit], C)
+                scores.append(-metrics.mean_absolute_error(y[held], predict(W, X[held])))
+            else:
+                W = fit_logistic(X[fit], y[fit].astype(int), n_classes, C)
+                scores.append(metrics.balanced_accuracy(y[held].astype(int), predict(W, X[held]).argmax(axis=1)))
+        if np.mean(scores) > best[1]:
+            best = (C, float(np.mean(scores)))
+    return best
+
+
+# ----------------------------------------------------------------------------- 3. the command line
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifest", help="manifest CSV (default: the built-in synthetic corpus)")
+    parser.add_argument("--tasks", default="age,gender,dialect", help="comma-separated columns (default age,gender,dialect)")
+    parser.add_argument("--input", default="mfcc_f0", choices=("mfcc_f0", "mfcc", "mel"), help="features (default mfcc_f0)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for feature extraction (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (empty split cells) and the folds")
+    parser.add_argument("--out", required=True, help="run folder to write")
+    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    tasks = args.tasks.split(",")
+    try:
+        if args.manifest is None:
+            args.manifest = str(synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=args.workers))
+        rows = manifest.read_manifest(args.manifest, seed=args.seed)
+        missing = [t for t in tasks if t not in rows[0]]
+        if missing:
+            raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
+        config = {**vars(args), "model": "baseline", "tasks": tasks,
+                  **runs.write_run_manifest(rows, args.manifest, args.out)}
+        vocabs = manifest.build_vocabs(rows, tasks)
+        X, y, speakers = {}, {}, {}
+        for s in ("train", "val", "test"):
+            found, kept, _ = store.build([r for r in rows if r["split"] == s], args.input, workers=args.workers,
+                                         skip_bad=args.skip_bad, progress=sys.stderr.isatty())
+            X[s] = np.array([clip_statistics(found.read(i), args.input) for i in range(len(found))]).reshape(len(found), -1)
+            y[s], speakers[s] = manifest.encode_labels(kept, vocabs, tasks), np.array([r["speaker"] for r in kept])
+    except (ValueError, OSError) as err:
+        print(f"baseline.py: error: {err}", file=sys.stderr)
+        return 2
+    X["fit"], y["fit"] = np.vstack([X["train"], X["val"]]), np.vstack([y["train"], y["val"]])  # every non-test voice
+    speakers["fit"] = np.concatenate([speakers["train"], speakers["val"]])
+    mean, std = X["fit"].mean(axis=0), X["fit"].std(axis=0) + 1e-9  # standardise with the fitting statistics
+    Z = {s: (X[s] - mean) / std for s in X}
+    results, weights = {"model": "baseline", "input": args.input, "tasks": {}}, {"mean": mean, "std": std}
+    print(f"{'task':10} {'C':>7} {'cv':>6} {'train':>6} {'cv bal':>7} {'test':>6} {'test bal':>8}   (train = train + val)")
+    for i, t in enumerate(tasks):
+        numeric = vocabs[t] is None
+        known = {s: ~np.isnan(y[s][:, i]) for s in y}
+        yt = y["fit"][known["fit"], i]
+        C, cv = cross_validate(Z["fit"][known["fit"]], yt, speakers["fit"][known["fit"]], numeric,
+                               0 if numeric else len(vocabs[t]), args.seed)
+        W = fit_ridge(Z["fit"][known["fit"]], yt, C) if numeric else \
+            fit_logistic(Z["fit"][known["fit"]], yt.astype(int), len(vocabs[t]), C)
+        weights[t] = W
+        m = {"cv_mae" if numeric else "cv_balanced_acc": -cv if numeric else cv}
+        for s in ("fit", "test"):
+            truth, out = y[s][known[s], i], predict(W, Z[s][known[s]])
+            name = "train" if s == "fit" else s
+            if numeric:
+                m[f"{name}_mae"] = metrics.mean_absolute_error(truth, out)
+            else:
+                m[f"{name}_acc"] = metrics.accuracy(truth.astype(int), out.argmax(axis=1))
+                m[f"{name}_balanced_acc"] = metrics.balanced_accuracy(truth.astype(int), out.argmax(axis=1))
+        if not numeric:
+            m["majority_baseline"] = metrics.majority_baseline(yt.astype(int), y["test"][known["test"], i].astype(int))
+            print(f"{t:10} {C:7.3g} {cv:6.3f} {m['train_acc']:6.3f} {cv:7.3f} {m['test_acc']:6.3f} "
+                  f"{m['test_balanced_acc']:8.3f}")
+        else:
+            print(f"{t:10} {C:7.3g} {-cv:6.2f} MAE train {m['train_mae']:.2f} cv {-cv:.2f} test {m['test_mae']:.2f}")
+        results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}
+    results.update({"seconds": round(time.perf_counter() - start, 1), "device": "cpu"})
+    runs.save_json({**config, "vocabs": vocabs}, Path(args.out) / "config.json")
+    runs.save_json(results, Path(args.out) / "metrics.json")
+    atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
+    print(f"baseline in {results['seconds']:.0f} s; run folder {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
