@@ -1,7 +1,7 @@
 """Data floor: model windows cut from cached features, the training Dataset, balanced sampling, and the data CLI.
 
-The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py,
-the feature cache in cache.py; this module knows nothing of models.
+The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py
+and aihub.py, the feature cache in cache.py; this module knows nothing of models.
 
     python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
     python data.py timit --root ../shared/data/timit_sample --out timit.csv
@@ -11,16 +11,19 @@ the feature cache in cache.py; this module knows nothing of models.
 import argparse
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 
+import aihub
 import corpora
 from describe import describe
 from features import frames_per_window, input_shape
-from manifest import TASKS, assign_splits, read_manifest, split_summary, write_manifest
+from labels import AGE_BINS_HELP, parse_age_bins
+from manifest import TASKS, assign_splits, read_manifest, resolve_speaker_conflicts, split_summary, write_manifest
 from synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 BALANCE_OPTIONS = ("none", "gender", "age", "dialect", "joint")
@@ -121,17 +124,28 @@ def balanced_sampler(rows, vocabs, by, num_samples=None, seed=0):
 
 # ---------------------------------------------------------------- 3. command line
 def _import_corpus(args):
-    """Run one corpora.py adapter, assign splits, write the manifest, print a summary."""
+    """Run one adapter (corpora.py, aihub.py), make each speaker's labels consistent, assign the
+    missing splits by speaker, write the manifest atomically, print a summary."""
     if not Path(args.root).is_dir():
         raise FileNotFoundError(f"{args.root}: corpus folder not found")
-    adapters = {"aihub": corpora.aihub_rows, "commonvoice": corpora.commonvoice_rows,
-                "timit": lambda root: corpora.timit_rows(root, seed=args.seed)}
-    rows = adapters[args.command](args.root)
+    bins = parse_age_bins(args.age_bins)
+    if args.command == "aihub":
+        rows = aihub.aihub_rows(args.root, bins=bins, region_codes=args.region_codes)
+    elif args.command == "commonvoice":
+        rows = corpora.commonvoice_rows(args.root, bins=bins)
+    else:
+        rows = corpora.timit_rows(args.root, seed=args.seed, bins=bins)
     if not rows:
         raise ValueError(f"{args.root}: no labelled audio found for the {args.command} layout")
+    rows = resolve_speaker_conflicts(rows, f"{args.command} {args.root}")
     rows = assign_splits(rows, seed=args.seed)
     write_manifest(rows, args.out)
     print(f"wrote {args.out}: {split_summary(rows)}")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """warnings.showwarning for the command line: "warning: MESSAGE" on stderr, no source line."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def main(argv=None):
@@ -145,28 +159,35 @@ def main(argv=None):
                    help=f"utterances per speaker, 4 s each (default {SYNTH_UTTERANCES})")
     p.add_argument("--seed", type=int, default=0, help="random seed for voices and splits (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    for name, what in [("aihub", "AI Hub speech data (JSON labels + audio)"),
+    for name, what in [("aihub", "AI Hub speech data (JSON labels + audio, loose or in .zip archives)"),
                        ("commonvoice", "a Common Voice release folder (TSV + clips/)"),
                        ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)")]:
         p = commands.add_parser(name, help=f"build a manifest from {what}")
         p.add_argument("--root", required=True, help="the corpus folder")
+        if name == "aihub":
+            p.add_argument("--region-codes", choices=("legal", "kostat"),
+                           help="how to read 2-digit region codes: legal-district (26 = 부산) or KOSTAT "
+                                "(21 = 부산); without it a 2-digit code is an error")
         p.add_argument("--out", required=True, help="manifest CSV to write")
+        p.add_argument("--age-bins", default="decades", help=f"age groups: {AGE_BINS_HELP}")
         p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")
     p = commands.add_parser("describe", help="print label tables per split for a manifest")
     p.add_argument("manifest", help="manifest CSV")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "synth":
-            start = time.perf_counter()
-            path = make_synth_corpus(args.out, args.speakers, args.utterances, args.seed, args.workers)
-            print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
-        elif args.command == "describe":
-            print(describe(read_manifest(args.manifest)))
-        else:
-            _import_corpus(args)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            if args.command == "synth":
+                start = time.perf_counter()
+                path = make_synth_corpus(args.out, args.speakers, args.utterances, args.seed, args.workers)
+                print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
+            elif args.command == "describe":
+                print(describe(read_manifest(args.manifest)))
+            else:
+                _import_corpus(args)
+        except (ValueError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
