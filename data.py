@@ -1,10 +1,11 @@
 """Data floor: model windows cut from cached features, the training Dataset, balanced sampling, and the data CLI.
 
-The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py
-and aihub.py, the feature cache in cache.py; this module knows nothing of models.
+The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py,
+aihub.py and kaldi.py, the feature cache in cache.py; this module knows nothing of models.
 
     python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
     python data.py timit --root ../shared/data/timit_sample --out timit.csv
+    python data.py kaldi --root so762/train so762/test --out so762.csv   # Kaldi data directories (kaldi.py)
     python data.py describe timit.csv                # label tables per split (describe.py)
     python -m pytest tests/test_data.py
 """
@@ -20,6 +21,7 @@ import torch
 
 import aihub
 import corpora
+import kaldi
 from describe import describe
 from features import frames_per_window, input_shape
 from labels import AGE_BINS_HELP, parse_age_bins
@@ -124,20 +126,24 @@ def balanced_sampler(rows, vocabs, by, num_samples=None, seed=0):
 
 # ---------------------------------------------------------------- 3. command line
 def _import_corpus(args):
-    """Run one adapter (corpora.py, aihub.py), make each speaker's labels consistent, assign the
+    """Run one adapter (corpora.py, aihub.py, kaldi.py), make each speaker's labels consistent, assign the
     missing splits by speaker, write the manifest atomically, print a summary."""
-    if not Path(args.root).is_dir():
-        raise FileNotFoundError(f"{args.root}: corpus folder not found")
+    roots = args.root if isinstance(args.root, list) else [args.root]
+    for root in roots:
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"{root}: corpus folder not found")
     bins = parse_age_bins(args.age_bins)
     if args.command == "aihub":
         rows = aihub.aihub_rows(args.root, bins=bins, region_codes=args.region_codes)
     elif args.command == "commonvoice":
         rows = corpora.commonvoice_rows(args.root, bins=bins)
-    else:
+    elif args.command == "timit":
         rows = corpora.timit_rows(args.root, seed=args.seed, bins=bins)
+    else:
+        rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed)
     if not rows:
-        raise ValueError(f"{args.root}: no labelled audio found for the {args.command} layout")
-    rows = resolve_speaker_conflicts(rows, f"{args.command} {args.root}")
+        raise ValueError(f"{', '.join(map(str, roots))}: no labelled audio found for the {args.command} layout")
+    rows = resolve_speaker_conflicts(rows, f"{args.command} {' '.join(map(str, roots))}")
     rows = assign_splits(rows, seed=args.seed)
     write_manifest(rows, args.out)
     print(f"wrote {args.out}: {split_summary(rows)}")
@@ -149,7 +155,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv=None):
-    """`python data.py {synth,aihub,commonvoice,timit,describe} ...`; returns the exit code (2 on bad input)."""
+    """`python data.py {synth,aihub,commonvoice,timit,kaldi,describe} ...`; returns the exit code (2 on bad input)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("synth", help="write the built-in synthetic corpus (synth.py) and its manifest")
@@ -161,9 +167,16 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     for name, what in [("aihub", "AI Hub speech data (JSON labels + audio, loose or in .zip archives)"),
                        ("commonvoice", "a Common Voice release folder (TSV + clips/)"),
-                       ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)")]:
+                       ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)"),
+                       ("kaldi", "Kaldi data directories (wav.scp, utt2spk, spk2gender, spk2age, ...)")]:
         p = commands.add_parser(name, help=f"build a manifest from {what}")
-        p.add_argument("--root", required=True, help="the corpus folder")
+        if name == "kaldi":
+            p.add_argument("--root", required=True, nargs="+", metavar="DIR",
+                           help="data directories; train/test/dev(val) keep their split")
+            p.add_argument("--audio-root", help="folder that relative wav.scp paths are relative to "
+                                                "(default: the data directory's parent, grandparent, itself)")
+        else:
+            p.add_argument("--root", required=True, help="the corpus folder")
         if name == "aihub":
             p.add_argument("--region-codes", choices=("legal", "kostat"),
                            help="how to read 2-digit region codes: legal-district (26 = 부산) or KOSTAT "
