@@ -6,10 +6,11 @@ aihub.py and kaldi.py, the feature cache in cache.py; this module knows nothing 
     python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
     python data.py timit --root ../shared/data/timit_sample --out timit.csv
     python data.py kaldi --root so762/train so762/test --out so762.csv   # Kaldi data directories (kaldi.py)
-    python data.py describe timit.csv                # label tables per split (describe.py)
+    python data.py describe timit.csv --plot figs/   # label tables per split, figures (describe.py)
     python -m pytest tests/test_data.py
 """
 import argparse
+import importlib.util
 import sys
 import time
 import warnings
@@ -22,7 +23,7 @@ import torch
 import aihub
 import corpora
 import kaldi
-from describe import describe
+from describe import check_tasks, describe, plot_describe
 from features import frames_per_window, input_shape
 from labels import AGE_BINS_HELP, parse_age_bins
 from manifest import TASKS, assign_splits, read_manifest, resolve_speaker_conflicts, split_summary, write_manifest
@@ -149,6 +150,21 @@ def _import_corpus(args):
     print(f"wrote {args.out}: {split_summary(rows)}")
 
 
+def _describe(args):
+    """Print the label tables of a manifest for --tasks; with --plot, write the figures too."""
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not tasks:
+        raise ValueError(f"--tasks {args.tasks!r}: expected column names separated by commas")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before reading anything
+        raise ValueError("--plot needs matplotlib: pip install matplotlib")
+    rows = read_manifest(args.manifest)
+    check_tasks(rows, tasks, args.manifest)
+    print(describe(rows, tasks))
+    if args.plot:
+        written = plot_describe(rows, tasks, args.plot, seed=args.seed)
+        print(f"wrote {len(written)} figures to {args.plot}: {', '.join(p.name for p in written)}")
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     """warnings.showwarning for the command line: "warning: MESSAGE" on stderr, no source line."""
     print(f"warning: {message}", file=sys.stderr)
@@ -184,8 +200,12 @@ def main(argv=None):
         p.add_argument("--out", required=True, help="manifest CSV to write")
         p.add_argument("--age-bins", default="decades", help=f"age groups: {AGE_BINS_HELP}")
         p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")
-    p = commands.add_parser("describe", help="print label tables per split for a manifest")
+    p = commands.add_parser("describe", help="print label tables per split for a manifest (and figures)")
     p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("--tasks", default=",".join(TASKS),
+                   help=f"columns to tabulate, comma-separated (default {','.join(TASKS)}); any column works")
+    p.add_argument("--plot", metavar="DIR", help="also write PNG figures into DIR (needs matplotlib)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split fill-in and the F0 sample (default 0)")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
@@ -195,7 +215,7 @@ def main(argv=None):
                 path = make_synth_corpus(args.out, args.speakers, args.utterances, args.seed, args.workers)
                 print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
             elif args.command == "describe":
-                print(describe(read_manifest(args.manifest)))
+                _describe(args)
             else:
                 _import_corpus(args)
         except (ValueError, OSError) as err:
