@@ -18,6 +18,7 @@ from scipy.signal import resample_poly
 
 import archive
 from features import SR
+from files import is_file
 
 MIN_CLIP_S = 0.1  # seconds; shorter clips carry no usable voice (10 frames at a 10 ms hop)
 SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly silent" and gets a warning
@@ -60,7 +61,7 @@ def _source(path):
     """What soundfile opens: the file's path, or a zip member's bytes as a file object."""
     if archive.split_member(path):
         return io.BytesIO(_member(path, archive.read_member))
-    if not Path(path).is_file():
+    if not is_file(path):
         raise AudioError(f"{path}: file not found")
     return path
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from files import read_text
+from files import PATH_MAX, is_file, read_text
 from labels import (DECADES, age_group, age_years, clean_value, normalise_gender, shown, timit_dialect,
                     timit_education)
 
@@ -63,7 +63,7 @@ def _read_tsv(path):
         try:
             table, columns = list(reader), reader.fieldnames or []
         except csv.Error as err:  # e.g. a cell longer than csv.field_size_limit()
-            raise ValueError(f"{path} line {reader.line_num}: unreadable TSV ({err})") from None
+            raise ValueError(f"{path} line {reader.line_num + 1}: unreadable TSV ({err})") from None
     accent = "accents" if "accents" in columns else "accent"  # renamed in Common Voice 8
     for column in ("client_id", "path", "age", "gender", accent):
         if column not in columns:
@@ -88,10 +88,10 @@ def commonvoice_rows(root, bins=DECADES, use_official_splits=True, skip_missing=
             rec = {k: v or "" for k, v in rec.items()}  # short lines leave None cells
             gender, age, years, dialect = labelled(f"{tsv} line {line}", rec["gender"], rec["age"],
                                                    rec[accent], bins, lambda s: clean_value(s) or "")
-            if not rec["client_id"].strip() or not rec["path"].strip():
-                raise ValueError(f"{tsv} line {line}: empty client_id or path cell")
+            if not rec["client_id"].strip() or not rec["path"].strip() or len(rec["path"]) > PATH_MAX:
+                raise ValueError(f"{tsv} line {line}: empty client_id or path cell, or a path over {PATH_MAX} characters")
             clip = root / "clips" / rec["path"].strip()
-            if not clip.is_file():
+            if not is_file(clip):
                 if not skip_missing:
                     raise FileNotFoundError(f"{tsv} line {line}: audio {shown(str(clip), 200)} not found")
                 missing.append(clip)

@@ -3,6 +3,7 @@
 One helper per idea, imported wherever it is needed:
     cache_root()        $MOKSORI_CACHE or <repo>/.cache: the built-in corpus, the feature cache and store
     atomic_write()      write to a unique temporary file in the target folder, then os.replace onto the target
+    is_file()           Path.is_file() that answers False for names no file system takes (too long, NUL)
     read_bytes()        a file's bytes, or a zip member's ("ARCHIVE.zip::MEMBER", archive.py)
     read_text()         UTF-8 with or without a BOM, UTF-16 with a BOM; CP949 (Korean Excel) with a warning
     read_json()         the parsed object, or one ValueError line: malformed, truncated, too deep, NaN/Infinity
@@ -63,6 +64,17 @@ def atomic_write_text(path, text):
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+PATH_MAX = 4096  # characters: the longest path Linux accepts; a longer manifest cell cannot be a path
+
+
+def is_file(path):
+    """Path(path).is_file(), but False (not OSError/ValueError) for a name that is too long or holds a NUL."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 class EncodingError(ValueError):
     """A text file that is not in a readable encoding; the message names the file and the fix."""
 
@@ -85,11 +97,12 @@ def read_bytes(path):
 
 def decode_text(raw, where):
     """Decode the bytes of a text file (see read_text); `where` names the file in messages."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):  # byte-order marks
+        encoding = "utf-32" if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) else "utf-16"
         try:
-            return raw.decode("utf-16")
+            return raw.decode(encoding)
         except UnicodeDecodeError as err:
-            raise EncodingError(f"{where}: broken UTF-16 text ({err.reason} at byte {err.start}); "
+            raise EncodingError(f"{where}: broken {encoding.upper()} text ({err.reason} at byte {err.start}); "
                                 "save it as UTF-8") from None
     nul = raw.find(b"\x00")  # never in a text table; UTF-16 saved without a byte-order mark looks like this
     if nul >= 0:
@@ -112,7 +125,7 @@ def decode_text(raw, where):
 def read_text(path):
     """The text of a label or table file, whatever editor saved it.
 
-    UTF-8 (a BOM, as Excel's "CSV UTF-8" writes, is dropped) and UTF-16 with a BOM are read silently. A file
+    UTF-8 (a BOM, as Excel's "CSV UTF-8" writes, is dropped) and UTF-16/32 with a BOM are read silently. A file
     that is not UTF-8 but decodes as CP949 -- what Excel writes on Korean Windows -- is read with a one-line
     warning saying how to save it as UTF-8. Anything else, and any NUL byte, raises EncodingError naming the
     file, the first bad byte and the fix. Newlines are left as they are (csv handles CRLF). Zip members

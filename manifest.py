@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from archive import join_member, split_member
-from files import atomic_write, read_text
+from files import PATH_MAX, atomic_write, read_text
 from labels import shown
 
 TASKS = ("age", "gender", "dialect")  # the default --tasks, in the order tables print them
@@ -90,8 +90,9 @@ def _read_rows(reader, path):
             raise ValueError(f"{where}: split {shown(row['split'])} is not one of train, val, test or empty")
         if not row["path"] or not row["speaker"]:
             raise ValueError(f"{where}: empty {'path' if not row['path'] else 'speaker'} cell")
-        if "\x00" in row["path"]:
-            raise ValueError(f"{where}: NUL character in the path cell")
+        if "\x00" in row["path"] or len(row["path"]) > PATH_MAX:
+            problem = "a NUL character" if "\x00" in row["path"] else f"{len(row['path'])} characters (> {PATH_MAX})"
+            raise ValueError(f"{where}: the path cell holds {problem}; it cannot name a file")
         row["path"] = _absolute(row["path"], path.parent)
         rows.append(row)
     return rows

@@ -10,10 +10,10 @@ from files import EncodingError, atomic_write_text, read_bytes, read_json, read_
 KOREAN = "path,speaker,dialect\nx.wav,화자1,경상\n"
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])  # utf-16 writes a byte-order mark
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32", "utf-32-be"])  # utf-16/32 write a BOM
 def test_read_text_silent_encodings(tmp_path, encoding, recwarn):
     path = tmp_path / "t.csv"
-    path.write_bytes(KOREAN.encode(encoding))
+    path.write_bytes((b"\x00\x00\xfe\xff" if encoding == "utf-32-be" else b"") + KOREAN.encode(encoding))
     assert read_text(path) == KOREAN
     assert not recwarn.list, [str(w.message) for w in recwarn.list]
 

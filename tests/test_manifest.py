@@ -72,7 +72,7 @@ def test_read_manifest_applies_the_policy(tmp_path):
 
 
 # ---------------------------------------------------------------- unreadable CSV
-def test_a_huge_cell_and_a_nul_are_one_line_errors(tmp_path):
+def test_a_huge_cell_a_nul_and_an_endless_path_are_one_line_errors(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text("path,speaker,gender,age,dialect,split\nx.wav,s1,,,,\n" + "y.wav,s2," + "x" * 200_000 + ",,,\n",
                     encoding="utf-8")
@@ -80,5 +80,8 @@ def test_a_huge_cell_and_a_nul_are_one_line_errors(tmp_path):
         read_manifest(path)
     assert str(info.value).startswith(f"{path}: line 3: unreadable CSV (field larger than field limit")
     path.write_bytes("path,speaker,gender,age,dialect,split\nx\x00.wav,s1,,,,\n".encode("utf-16"))
-    with pytest.raises(ValueError, match=f"{path}: line 2: NUL character in the path cell"):
+    with pytest.raises(ValueError, match=f"{path}: line 2: the path cell holds a NUL character"):
+        read_manifest(path)
+    path.write_text("path,speaker,gender,age,dialect,split\n" + "y" * 5000 + ".wav,s1,,,,\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{path}: line 2: the path cell holds 5004 characters \\(> 4096\\)"):
         read_manifest(path)
