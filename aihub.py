@@ -129,7 +129,7 @@ def label_fields(path, doc):
     if "화자정보" in doc:  # (b) 명령어 음성 etc.: 화자정보 + 파일정보 + 전사정보
         who, info, script = (_block(doc, key, path) for key in ("화자정보", "파일정보", "전사정보"))
         id_key, speaker = _first_known(who, SPEAKER_ID_KEYS)
-        region_key, region = _first_known(who, ("Dialect", "Region"))  # a sentinel Dialect falls back to Region
+        _, region = _first_known(who, ("Dialect", "Region"))  # a sentinel Dialect falls back to Region
         used = {id_key, "Gender", "Age", "Dialect", "Region", *SPEAKER_ID_KEYS}
         return dict(file_name=info.get("FileName", ""), speaker=speaker or "", gender=who.get("Gender"),
                     age=who.get("Age"), region=region, text=script.get("LabelText", ""),
