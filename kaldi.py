@@ -101,8 +101,9 @@ def _read_dir(folder, bins, audio_root):
     """The rows of one data directory (split from its name, see split_of)."""
     folder = Path(folder)
     segments = folder / "segments"
-    if segments.is_file() and read_text(segments).strip():
-        line = next(i for i, text in enumerate(read_text(segments).splitlines(), 1) if text.strip())
+    lines = read_text(segments).splitlines() if segments.is_file() else []
+    if any(text.strip() for text in lines):
+        line = next(i for i, text in enumerate(lines, 1) if text.strip())
         raise ValueError(f"{segments} line {line}: segments (utterances cut from longer recordings) are not "
                          "supported; extract them to files first (e.g. extract-segments)")
     for required in ("wav.scp", "utt2spk"):
@@ -112,7 +113,7 @@ def _read_dir(folder, bins, audio_root):
     accents, langs, texts = (read_table(folder / name) for name in ("spk2accent", "utt2lang", "text"))
     speaker_labels, split = _speaker_labels(folder, bins), split_of(folder)
     rows = []
-    for utt, (wav_text, number) in sorted(wavs.items()):
+    for utt, (wav_text, number) in wavs.items():  # in file order, so an error names the first bad line
         where = f"{folder / 'wav.scp'} line {number}"
         if utt not in utt2spk:
             raise ValueError(f"{where}: utterance {shown(utt)} has no line in {folder / 'utt2spk'}")
