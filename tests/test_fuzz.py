@@ -34,7 +34,7 @@ from manifest import read_manifest, resolve_speaker_conflicts
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000  # Hz
 PROJECT_ERRORS = (ValueError, FileNotFoundError, AudioError, EncodingError, ArchiveError)  # exact types only
-CASES_PER_KIND = 60  # mutations of each kind of file; the whole module runs in well under a minute
+CASES_PER_KIND = 40  # random mutations of each kind of file, besides the directed ones; about 20 s in all
 NASTY = ["NaN", "nan", "inf", "-inf", "1e999", "Infinity", "", "-", "NotProvided", "null", "true", "[]", "{}",
          '"', "'", "\t", ",", "\r\n", "\u2028", "🎤", "０１２", "26세", "60대 이상", "99", "1111000000",
          "../../../etc/passwd", "..\\..\\windows\\x.wav", "C:\\data\\x.wav", "a.zip::b.wav",
@@ -288,13 +288,10 @@ def test_cli_bad_files_exit_2_with_one_line(tmp_path):
     nested.write_bytes(b'{"a":' * 100_000)
     zipped, _ = make_corpus("aihub_zip", tmp_path / "zipped")
     zipped.write_bytes(zipped.read_bytes()[:-30])  # the end of the central directory cut off
-    huge, _ = make_corpus("manifest", tmp_path / "huge")
-    huge.write_bytes(huge.read_bytes() + b"e.wav,s9,male," + b"x" * 1_000_000 + b",,,\n")
     out_csv = tmp_path / "o.csv"
     for args, file in ((["describe", target], target),
                        (["aihub", "--root", nested.parents[1], "--out", out_csv], nested),
-                       (["aihub", "--root", zipped.parent, "--out", out_csv], zipped),
-                       (["describe", huge, "--tasks", "gender"], huge)):
+                       (["aihub", "--root", zipped.parent, "--out", out_csv], zipped)):
         code, out, err = cli(*args)
         assert code == 2 and "Traceback" not in err and err.count("\n") == 1, (args, code, err[-500:])
         assert err.startswith(f"error: {file}"), err[:300]
