@@ -1,7 +1,7 @@
 """Data floor: model windows cut from the feature store, the epoch plan, balanced sampling, and the data CLI.
 
-The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py, the
-features on disk in store.py. This module knows nothing of models and imports no torch: a DataLoader accepts
+The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py,
+aihub.py and kaldi.py, the features on disk in store.py. This module knows nothing of models and imports no torch: a DataLoader accepts
 any object with __getitem__, and `Batches` is one -- its items are whole batches, cut in worker processes.
 
     python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
@@ -10,16 +10,21 @@ any object with __getitem__, and `Batches` is one -- its items are whole batches
     python -m pytest tests/test_data.py
 """
 import argparse
+import importlib.util
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+import aihub
 import corpora
-from describe import describe
-from manifest import assign_splits, read_manifest, split_summary, write_manifest
+import kaldi
+from describe import check_tasks, describe, plot_describe
+from labels import AGE_BINS_HELP, parse_age_bins
+from manifest import TASKS, assign_splits, read_manifest, resolve_speaker_conflicts, split_summary, write_manifest
 from synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s) unjudged rather than add a window
@@ -138,21 +143,51 @@ def balance_weights(labels, columns, iterations=500):
 
 # ---------------------------------------------------------------- 3. command line
 def _import_corpus(args):
-    """Run one corpora.py adapter, assign splits, write the manifest, print a summary."""
-    if not Path(args.root).is_dir():
-        raise FileNotFoundError(f"{args.root}: corpus folder not found")
-    adapters = {"aihub": corpora.aihub_rows, "commonvoice": corpora.commonvoice_rows,
-                "timit": lambda root: corpora.timit_rows(root, seed=args.seed)}
-    rows = adapters[args.command](args.root)
+    """Run one adapter (corpora.py, aihub.py, kaldi.py), make each speaker's labels consistent, assign the
+    missing splits by speaker, write the manifest atomically, print a summary."""
+    roots = args.root if isinstance(args.root, list) else [args.root]
+    for root in roots:
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"{root}: corpus folder not found")
+    bins = parse_age_bins(args.age_bins)
+    if args.command == "aihub":
+        rows = aihub.aihub_rows(args.root, bins=bins, region_codes=args.region_codes)
+    elif args.command == "commonvoice":
+        rows = corpora.commonvoice_rows(args.root, bins=bins)
+    elif args.command == "timit":
+        rows = corpora.timit_rows(args.root, seed=args.seed, bins=bins)
+    else:
+        rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed)
     if not rows:
-        raise ValueError(f"{args.root}: no labelled audio found for the {args.command} layout")
+        raise ValueError(f"{', '.join(map(str, roots))}: no labelled audio found for the {args.command} layout")
+    rows = resolve_speaker_conflicts(rows, f"{args.command} {' '.join(map(str, roots))}")
     rows = assign_splits(rows, seed=args.seed)
     write_manifest(rows, args.out)
     print(f"wrote {args.out}: {split_summary(rows)}")
 
 
+def _describe(args):
+    """Print the label tables of a manifest for --tasks; with --plot, write the figures too."""
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not tasks:
+        raise ValueError(f"--tasks {args.tasks!r}: expected column names separated by commas")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before reading anything
+        raise ValueError("--plot needs matplotlib: pip install matplotlib")
+    rows = read_manifest(args.manifest)
+    check_tasks(rows, tasks, args.manifest)
+    print(describe(rows, tasks))
+    if args.plot:
+        written = plot_describe(rows, tasks, args.plot, seed=args.seed)
+        print(f"wrote {len(written)} figures to {args.plot}: {', '.join(p.name for p in written)}")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """warnings.showwarning for the command line: "warning: MESSAGE" on stderr, no source line."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv=None):
-    """`python data.py {synth,aihub,commonvoice,timit,describe} ...`; returns the exit code (2 on bad input)."""
+    """`python data.py {synth,aihub,commonvoice,timit,kaldi,describe} ...`; returns the exit code (2 on bad input)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("synth", help="write the built-in synthetic corpus (synth.py) and its manifest")
@@ -162,28 +197,46 @@ def main(argv=None):
                    help=f"utterances per speaker, 4 s each (default {SYNTH_UTTERANCES})")
     p.add_argument("--seed", type=int, default=0, help="random seed for voices and splits (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    for name, what in [("aihub", "AI Hub speech data (JSON labels + audio)"),
+    for name, what in [("aihub", "AI Hub speech data (JSON labels + audio, loose or in .zip archives)"),
                        ("commonvoice", "a Common Voice release folder (TSV + clips/)"),
-                       ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)")]:
+                       ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)"),
+                       ("kaldi", "Kaldi data directories (wav.scp, utt2spk, spk2gender, spk2age, ...)")]:
         p = commands.add_parser(name, help=f"build a manifest from {what}")
-        p.add_argument("--root", required=True, help="the corpus folder")
-        p.add_argument("--out", required=True, help="manifest CSV to write")
-        p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")
-    p = commands.add_parser("describe", help="print label tables per split for a manifest")
-    p.add_argument("manifest", help="manifest CSV")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "synth":
-            start = time.perf_counter()
-            path = make_synth_corpus(args.out, args.speakers, args.utterances, args.seed, args.workers)
-            print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
-        elif args.command == "describe":
-            print(describe(read_manifest(args.manifest)))
+        if name == "kaldi":
+            p.add_argument("--root", required=True, nargs="+", metavar="DIR",
+                           help="data directories; train/test/dev(val) keep their split")
+            p.add_argument("--audio-root", help="folder that relative wav.scp paths are relative to "
+                                                "(default: the data directory's parent, grandparent, itself)")
         else:
-            _import_corpus(args)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+            p.add_argument("--root", required=True, help="the corpus folder")
+        if name == "aihub":
+            p.add_argument("--region-codes", choices=("legal", "kostat"),
+                           help="how to read 2-digit region codes: legal-district (26 = 부산) or KOSTAT "
+                                "(21 = 부산); without it a 2-digit code is an error")
+        p.add_argument("--out", required=True, help="manifest CSV to write")
+        p.add_argument("--age-bins", default="decades", help=f"age groups: {AGE_BINS_HELP}")
+        p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")
+    p = commands.add_parser("describe", help="print label tables per split for a manifest (and figures)")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("--tasks", default=",".join(TASKS),
+                   help=f"columns to tabulate, comma-separated (default {','.join(TASKS)}); any column works")
+    p.add_argument("--plot", metavar="DIR", help="also write PNG figures into DIR (needs matplotlib)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split fill-in and the F0 sample (default 0)")
+    args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            if args.command == "synth":
+                start = time.perf_counter()
+                path = make_synth_corpus(args.out, args.speakers, args.utterances, args.seed, args.workers)
+                print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
+            elif args.command == "describe":
+                _describe(args)
+            else:
+                _import_corpus(args)
+        except (ValueError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -1,46 +1,128 @@
-"""Label normalisation in one place: every corpus's spellings of gender, age and dialect -> one vocabulary.
+"""Data floor: label normalisation in one place -- every corpus's spellings of gender, age and dialect -> one vocabulary.
 
-Every source's vocabularies map here, and nowhere else (corpora.py's adapters call these functions):
+Every source's vocabularies map here, and nowhere else (the adapters in corpora.py, aihub.py, kaldi.py call these):
+  unknown -> ""  blank cells and sentinels ("NotProvided", "N/A", "-", "없음", "미상", ...: UNKNOWN_WORDS)
   gender  -> "male" / "female"                        (normalise_gender; GENDER_WORDS lists the spellings:
              M/F, male/female, 남/여, Common Voice's "male_masculine"...; "other" etc. -> "" = unknown)
-  age     -> an age group, decades by default ("30s")  (age_group; bins DECADES or your own, e.g.
-             CHILD_TEEN_ADULT; input as years, "20대", "60대 이상", "twenties" or a bin name)
-  dialect -> AI Hub region fields: six groups           (dialect_group via PROVINCES / DIALECT_GROUPS)
+  age     -> an age group, decades by default ("30s")  (age_group; bins DECADES or parse_age_bins("child:0-12,
+             teen:13-17,adult:18-"); input as years, "26세", "만 26세", "20대", "60대 이상", "twenties", a bin name)
+             and the number itself, when there is one   (age_years: "26")
+  dialect -> AI Hub region fields: six groups           (dialect_group via PROVINCES: names, 10-digit legal-district
+             codes, 2-digit codes only with a declared system, legal or KOSTAT)
              TIMIT's DR column: eight regions           (timit_dialect via TIMIT_DIALECTS)
-             (Common Voice keeps its free-text `accents` cell as written: no table.)
-Blank input -> "" (an unknown label). An unrecognised value raises ValueError naming it and what was expected.
+             (Common Voice's `accents` and Kaldi's spk2accent are kept as written: no table.)
+  other   -> clean one-line strings                     (clean_value, column_name for extra manifest columns)
+An unrecognised value raises ValueError naming it (cut to 60 characters) and what was expected.
 Plain Python and the standard library only: no torch, no file formats, never imports data.py.
 
 Test: python -m pytest tests/test_labels.py
 """
+import math
 import re
+
+# Cells that mean "nobody told us": compared after lower-casing and removing spaces and underscores.
+UNKNOWN_WORDS = {"", "notprovided", "n/a", "na", "-", "--", "?", "??", "???", "none", "null", "nan", "unknown",
+                 "없음", "미상", "모름", "무응답", "해당없음", "알수없음"}
 
 GENDER_WORDS = {  # lower-cased spelling -> label; "" = a recognised answer outside the two-class task
     "m": "male", "male": "male", "man": "male", "남": "male", "남성": "male", "남자": "male",
     "male_masculine": "male",  # Common Voice >= 17
     "f": "female", "female": "female", "woman": "female", "여": "female", "여성": "female",
     "여자": "female", "female_feminine": "female",
-    # Common Voice answers that the two-class task has no class for: kept as rows, label unknown (masked)
-    "other": "", "intersex": "", "transgender": "", "non-binary": "", "do_not_wish_to_say": "",
+    # answers that the two-class task has no class for: kept as rows, label unknown (masked)
+    "other": "", "intersex": "", "transgender": "", "non-binary": "", "do_not_wish_to_say": "", "기타": "",
 }
 
 # Age bins: a tuple of (lower edge in years, name), ascending; a value belongs to the last bin whose edge
-# is <= the value; the last bin is open-ended. Write your own, e.g. CHILD_TEEN_ADULT below.
+# is <= the value; the last bin is open-ended. Write your own with parse_age_bins, e.g. CHILD_TEEN_ADULT.
 DECADES = tuple((lo, f"{lo}s") for lo in range(0, 101, 10))  # (0,"0s"), (10,"10s"), ... (100,"100s")
 CHILD_TEEN_ADULT = ((0, "child"), (13, "teen"), (20, "adult"))  # an example of custom bins
+AGE_BINS_HELP = "NAME:LO-HI,...,NAME:LO- in whole years, e.g. child:0-12,teen:13-17,adult:18- (default: decades)"
 
 DECADE_WORDS = {  # Common Voice age words -> first year of the decade
     "teens": 10, "twenties": 20, "thirties": 30, "fourties": 40, "forties": 40, "fifties": 50,
     "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90,
 }
+YEARS = re.compile(r"(?:만\s*)?(\d+(?:\.\d+)?)\s*(?:세|살)?")  # "34", "26세", "26 세", "만 26세" (Korean age words)
+
+
+def shown(value, width=60):
+    """repr of a value for an error message, cut to `width` characters (a 1 MB cell stays one short line)."""
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 4] + "...'"
+
+
+def clean_value(value):
+    """A label cell as one clean string: stripped, inner runs of whitespace (newlines too) as one space,
+    UNKNOWN_WORDS -> "". Numbers become their shortest text (34, 2.5); True/False -> "true"/"false";
+    a non-finite float -> "". Lists and objects are not labels: None."""
+    if isinstance(value, (dict, list, tuple)):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        value = (f"{value:g}" if value != int(value) else str(int(value))) if math.isfinite(value) else ""
+    text = " ".join(str("" if value is None else value).split())
+    return "" if is_unknown(text) else text
+
+
+def is_unknown(value):
+    """True for a blank cell or one of UNKNOWN_WORDS (any case, spaces and underscores ignored)."""
+    text = "" if value is None else str(value)
+    return re.sub(r"[\s_]+", "", text).lower() in UNKNOWN_WORDS
+
+
+def _text(value, what):
+    """clean_value(value) for a label that must be text; a list or object raises ValueError naming `what`."""
+    text = clean_value(value)
+    if text is None:
+        raise ValueError(f"{what} value {shown(value)} is a {type(value).__name__}, expected text or a number")
+    return text
+
+
+def column_name(key):
+    """A speaker field's name as a manifest column: "EducationLevel" -> "education_level", "학력" -> "학력";
+    "" when nothing usable is left."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(key))  # camelCase -> camel_Case
+    return re.sub(r"\W+", "_", text).strip("_").lower()[:64]
 
 
 def normalise_gender(value):
-    """Map any spelling of gender ("M", "여", "male_masculine", ...) to "male"/"female"; blank -> ""."""
-    text = "" if value is None else str(value).strip()
+    """Map any spelling of gender ("M", "여", "male_masculine", ...) to "male"/"female"; blank/sentinel -> ""."""
+    text = _text(value, "gender")
     if text.lower() not in GENDER_WORDS and text != "":
-        raise ValueError(f"unknown gender value {text!r}; expected one of {sorted(GENDER_WORDS)}")
+        raise ValueError(f"unknown gender value {shown(text)}; expected one of {sorted(GENDER_WORDS)}")
     return GENDER_WORDS.get(text.lower(), "")
+
+
+def parse_age_bins(text):
+    """Age bins from the --age-bins syntax, "child:0-12,teen:13-17,adult:18-" -> ((0,"child"), (13,"teen"),
+    (18,"adult")); "decades" or "" -> DECADES. Ranges are whole years, inclusive, contiguous (each starts
+    one year after the previous ends); only the last is open ("18-"). Bad syntax: one-line ValueError."""
+    text = (text or "").strip()
+    if text in ("", "decades"):
+        return DECADES
+    bins, expect = [], None  # expect: the first year the next bin must start at
+
+    def bad(problem):
+        return ValueError(f"--age-bins {shown(text)}: {problem}; expected {AGE_BINS_HELP}")
+    items = text.split(",")
+    for i, item in enumerate(items):
+        m = re.fullmatch(r"\s*([^:\s][^:]*?)\s*:\s*(\d+)\s*-\s*(\d*)\s*", item)
+        if not m:
+            raise bad(f"cannot read {shown(item)}")
+        name, lo, hi = m[1], int(m[2]), m[3]
+        if expect is not None and lo != expect:
+            raise bad(f"{name!r} starts at {lo}, expected {expect} (bins must be contiguous)")
+        if name in (n for _, n in bins):
+            raise bad(f"the name {name!r} is used twice")
+        if (hi == "") != (i == len(items) - 1):
+            raise bad("only the last bin is open-ended (LO-)" if hi == "" else "the last bin must be open-ended (LO-)")
+        if hi != "" and int(hi) < lo:
+            raise bad(f"{name!r} ends before it starts")
+        bins.append((lo, name))
+        expect = int(hi) + 1 if hi != "" else None
+    return tuple(bins)
 
 
 def _bin_of(years, bins):
@@ -49,85 +131,134 @@ def _bin_of(years, bins):
     return names[-1] if names else None
 
 
+def age_years(value):
+    """The age in years when the value is one number ("34", "26세", "만 26세", 34.5) as text ("34", "34.5");
+    "" for decades, words and unknowns."""
+    text = clean_value(value) or ""  # a list or an object has no years
+    m = YEARS.fullmatch(text)
+    if not m:
+        return ""
+    years = float(m[1])
+    return str(int(years)) if years == int(years) else f"{years:g}"
+
+
 def age_group(value, bins=DECADES):
-    """Age group of a number (34 -> "30s"), a Korean decade ("20대", "60대 이상"), a Common Voice word
-    ("twenties") or an already-normalised bin name ("30s"); blank -> "".
+    """Age group of a number (34, "26세", "만 26세" -> "20s"), a Korean decade ("20대"), the open top decade of
+    AI Hub forms ("60대 이상"), a Common Voice word ("twenties") or a bin name ("30s"); blank/sentinel -> "".
 
     A decade (20대, twenties, 20s) is the range [20, 29] years; it must fall inside one bin, otherwise the
-    answer would be a guess and ValueError is raised (e.g. "teens" with CHILD_TEEN_ADULT). "N대 이상" is
-    the range [N, inf). bins: ((lower edge in years, name), ...) ascending.
+    answer would be a guess and ValueError is raised (e.g. "teens" with CHILD_TEEN_ADULT). "N대 이상" ("N and
+    older") is a form's open top category: it goes to the bin holding N, so with decades "60대 이상" -> "60s"
+    and that corpus's 60s class holds everyone from 60 up. bins: ((lower edge in years, name), ...) ascending.
     """
-    text = "" if value is None else str(value).strip()
+    text = _text(value, "age")
     if text == "":
         return ""
     if text in {name for _, name in bins}:
         return text
     lo = hi = None
-    if re.fullmatch(r"\d+(\.\d+)?", text):  # a number of years
-        lo = hi = float(text)
+    if m := YEARS.fullmatch(text):  # a number of years
+        lo = hi = float(m[1])
     elif m := re.fullmatch(r"(\d+)\s*(대|s)", text):  # "20대", "30s"
         lo, hi = int(m[1]), int(m[1]) + 9
-    elif m := re.fullmatch(r"(\d+)\s*대\s*이상", text):  # "60대 이상" = 60 and older
-        lo, hi = int(m[1]), float("inf")
+    elif m := re.fullmatch(r"(\d+)\s*대\s*이상", text):  # "60대 이상" = 60 and older: the bin where it starts
+        lo = hi = int(m[1])
     elif text.lower() in DECADE_WORDS:
         lo = DECADE_WORDS[text.lower()]
         hi = lo + 9
     if lo is None:
-        raise ValueError(f"unknown age value {text!r}; expected years (34), '20대', 'twenties' or '30s'")
+        raise ValueError(f"unknown age value {shown(text)}; expected years (34, 26세), '20대', 'twenties' or '30s'")
     first, last = _bin_of(lo, bins), _bin_of(hi, bins)
     if first is None or first != last:
-        raise ValueError(f"age value {text!r} does not fall inside one bin of {bins}")
+        raise ValueError(f"age value {shown(text)} does not fall inside one bin of {bins}")
     return first
 
 
-# AI Hub region field -> dialect group, one row per province: (group, legal-district codes, spellings).
-# Codes: the 2-digit province prefix of the Korean legal-district code (법정동코드 / 행정표준코드; 강원 became
-# 51 in 2023 and 전북 52 in 2024). The KOSTAT statistical codes (21 부산, 31 경기, ...) clash with these
-# and are NOT accepted.
+# AI Hub region field -> dialect group, one row per province:
+#   (group, legal-district code prefixes, KOSTAT statistical code, spellings)
+# Legal: the 2-digit province prefix of the 10-digit legal-district code (법정동코드; 강원 became 51 in 2023,
+# 전북 52 in 2024). KOSTAT: the province code of Statistics Korea's administrative-district classification
+# (한국행정구역분류; unchanged by the 2023/2024 renamings). The two systems clash (26 = 부산 in one, 울산 in the
+# other), so a bare 2-digit code is read only with a declared system (--region-codes legal|kostat).
 PROVINCES = (
-    ("수도권", "11", "서울 서울특별시 서울시"),
-    ("수도권", "28", "인천 인천광역시"),
-    ("수도권", "41", "경기 경기도"),
-    ("강원", "42 51", "강원 강원도 강원특별자치도"),
-    ("충청", "30", "대전 대전광역시"),
-    ("충청", "36", "세종 세종시 세종특별자치시"),
-    ("충청", "43", "충북 충청북도"),
-    ("충청", "44", "충남 충청남도"),
-    ("전라", "29", "광주 광주광역시"),
-    ("전라", "45 52", "전북 전라북도 전북특별자치도"),
-    ("전라", "46", "전남 전라남도"),
-    ("경상", "26", "부산 부산광역시"),
-    ("경상", "27", "대구 대구광역시"),
-    ("경상", "31", "울산 울산광역시"),
-    ("경상", "47", "경북 경상북도"),
-    ("경상", "48", "경남 경상남도"),
-    ("제주", "50", "제주 제주도 제주특별자치도"),
+    ("수도권", "11", "11", "서울 서울특별시 서울시"),
+    ("수도권", "28", "23", "인천 인천광역시"),
+    ("수도권", "41", "31", "경기 경기도"),
+    ("강원", "42 51", "32", "강원 강원도 강원특별자치도"),
+    ("충청", "30", "25", "대전 대전광역시"),
+    ("충청", "36", "29", "세종 세종시 세종특별자치시"),
+    ("충청", "43", "33", "충북 충청북도"),
+    ("충청", "44", "34", "충남 충청남도"),
+    ("전라", "29", "24", "광주 광주광역시"),
+    ("전라", "45 52", "35", "전북 전라북도 전북특별자치도"),
+    ("전라", "46", "36", "전남 전라남도"),
+    ("경상", "26", "21", "부산 부산광역시"),
+    ("경상", "27", "22", "대구 대구광역시"),
+    ("경상", "31", "26", "울산 울산광역시"),
+    ("경상", "47", "37", "경북 경상북도"),
+    ("경상", "48", "38", "경남 경상남도"),
+    ("제주", "50", "39", "제주 제주도 제주특별자치도"),
 )
-DIALECT_GROUPS = {key: group for group, codes, names in PROVINCES for key in f"{codes} {names}".split()}
-DIALECT_GROUPS.update({group: group for group, _, _ in PROVINCES})  # already grouped: 수도권 -> 수도권
+DIALECT_GROUPS = {name: group for group, _, _, names in PROVINCES for name in names.split()}  # names only
+DIALECT_GROUPS.update({group: group for group, _, _, _ in PROVINCES})  # already grouped: 수도권 -> 수도권
 DIALECT_GROUPS.update({"충청도": "충청", "전라도": "전라", "경상도": "경상"})  # dialect names (강원도, 제주도 above)
+DIALECT_GROUPS.update({"기타": "", "해외": "", "외국": ""})  # other / abroad: no Korean dialect group, unknown
+REGION_CODES = {  # code system -> {2-digit province code: group}
+    "legal": {code: group for group, codes, _, _ in PROVINCES for code in codes.split()},
+    "kostat": {code: group for group, _, code, _ in PROVINCES},
+}
 
 # TIMIT spkrinfo.txt `DR` column -> dialect region label (snake_case, safe in CSV cells and file names)
 TIMIT_DIALECTS = {
     "1": "new_england", "2": "northern", "3": "north_midland", "4": "south_midland",
     "5": "southern", "6": "new_york_city", "7": "western", "8": "army_brat",  # army_brat = moved around
 }
+TIMIT_EDUCATION = ("HS", "AS", "BS", "MS", "PHD")  # spkrinfo.txt `Edu`: high school ... doctorate; ?? = unknown
 
 
 def timit_dialect(dr):
     """TIMIT dialect region number ("1".."8") -> region label."""
     if str(dr) not in TIMIT_DIALECTS:
-        raise ValueError(f"unknown TIMIT dialect region {dr!r}; expected 1..8")
+        raise ValueError(f"unknown TIMIT dialect region {shown(dr)}; expected 1..8")
     return TIMIT_DIALECTS[str(dr)]
 
 
-def dialect_group(value):
-    """AI Hub region field -> one of 수도권 강원 충청 전라 경상 제주; blank -> "".
-    A 10-digit legal-district code or "경상남도 창원시" is looked up by its province part."""
-    text = "" if value is None else str(value).strip()
+def timit_education(edu):
+    """TIMIT's Edu column -> "HS", "AS", "BS", "MS" or "PHD"; "??" -> ""."""
+    text = _text(edu, "education")
+    if text and text.upper() not in TIMIT_EDUCATION:
+        raise ValueError(f"unknown TIMIT education {shown(text)}; expected one of {', '.join(TIMIT_EDUCATION)} or ??")
+    return text.upper()
+
+
+def dialect_group(value, codes=None):
+    """AI Hub region field -> one of 수도권 강원 충청 전라 경상 제주; blank/sentinel/기타 -> "".
+
+    Accepted: a name ("경상남도", "경상남도 창원시", "서울/경기" when all parts agree), a 10-digit legal-district
+    code (its first two digits), or a 2-digit province code when `codes` says whose ("legal" or "kostat").
+    A 2-digit code without `codes` is refused: 26 is 부산 in one system and 울산 in the other.
+    """
+    text = _text(value, "region")
     if text == "":
         return ""
-    for key in (text, text.split()[0], text[:2] if text.isdigit() else text):
-        if key in DIALECT_GROUPS:
-            return DIALECT_GROUPS[key]
-    raise ValueError(f"unknown region value {text!r}; expected a key of labels.DIALECT_GROUPS")
+    if text.isdigit():
+        if len(text) == 10:
+            prefix, system = text[:2], "legal"
+        elif len(text) == 2 and codes in REGION_CODES:
+            prefix, system = text, codes
+        elif len(text) == 2:
+            raise ValueError(f"region code {shown(text)} is ambiguous: 2-digit province codes differ between the "
+                             "legal-district and KOSTAT systems; declare one with --region-codes legal|kostat")
+        else:
+            raise ValueError(f"region code {shown(text)}: expected a 10-digit legal-district code or a "
+                             "2-digit province code (with --region-codes legal|kostat)")
+        if prefix not in REGION_CODES[system]:
+            raise ValueError(f"region code {shown(text)} is not a province in the {system} code system")
+        return REGION_CODES[system][prefix]
+    groups = {DIALECT_GROUPS.get(part.split()[0] if part.split() else "") for part in re.split(r"[/,·]", text)}
+    if text in DIALECT_GROUPS:
+        return DIALECT_GROUPS[text]
+    if len(groups) == 1 and None not in groups:
+        return groups.pop()
+    raise ValueError(f"unknown region value {shown(text)}; expected a province name (labels.PROVINCES), "
+                     "a 10-digit legal-district code, or a 2-digit code with --region-codes legal|kostat")

@@ -3,7 +3,9 @@
 Every corpus becomes one CSV manifest with the columns `path, speaker, gender, age, dialect, split` (extra
 columns are kept, and any column can be a task). An empty label cell means "unknown": it is encoded as -1 and
 masked out of that task's loss, never guessed and never dropped. Splits are assigned by speaker, so no voice is
-heard in training and in test.
+heard in training and in test. A speaker's labels are made consistent across its clips by majority vote
+(resolve_speaker_conflicts). `path` may name a zip member, "ARCHIVE.zip::MEMBER" (archive.py); only the
+archive part is made relative or absolute.
 
     from manifest import read_manifest, write_manifest
     rows = read_manifest("timit.csv")       # [{"path": "/abs/x.wav", "speaker": "FVMH0", ...}, ...]
@@ -13,52 +15,87 @@ import csv
 import io
 import math
 import re
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from files import atomic_write, read_text
+from archive import join_member, split_member
+from files import PATH_MAX, atomic_write, read_text
+from labels import shown
 
 TASKS = ("age", "gender", "dialect")  # the default --tasks, in the order tables print them
 COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")
 SPLITS = ("train", "val", "test")
 NUMERIC_TASKS = ("age_years",)  # columns predicted as numbers (regression, scored by MAE), not classes
+PER_CLIP_COLUMNS = ("path", "speaker", "split", "source", "text", "duration_s", "age_years")  # never voted on
 
 
 # ---------------------------------------------------------------- 1. reading and writing
+def _absolute(cell, folder):
+    """A manifest path cell as an absolute path (a zip member: its archive part), resolved against `folder`."""
+    member = split_member(cell)
+    if member:
+        return join_member((folder / member[0]).resolve(), member[1])
+    return str((folder / cell).resolve())
+
+
+def _relative(path, folder):
+    """An absolute path (a zip member: its archive part) relative to `folder` when inside it, else absolute."""
+    member = split_member(path)
+    audio = Path(member[0] if member else path).resolve()
+    written = str(audio.relative_to(folder)) if audio.is_relative_to(folder) else str(audio)
+    return join_member(written, member[1]) if member else written
+
+
 def read_manifest(path, seed=0):
     """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute).
 
-    Relative audio paths are resolved against the manifest's folder. Empty split cells are filled by
-    assign_splits(rows, seed=seed): speaker-disjoint and the same for the same seed (train.py and evaluate.py
-    pass the run's --seed, so both see the same splits). Raises FileNotFoundError if the file is
-    missing and ValueError, naming the file, for missing columns, an empty manifest, an empty path/speaker
-    cell, a split value other than train/val/test/empty (with the line number), or a speaker in two splits.
+    Relative audio paths are resolved against the manifest's folder (a zip member's archive part likewise).
+    A speaker whose labels differ between clips is resolved by majority vote with a one-line warning
+    (resolve_speaker_conflicts). Empty split cells are filled by assign_splits(rows, seed=seed):
+    speaker-disjoint and the same for the same seed (train.py and evaluate.py pass the run's --seed, so both
+    see the same splits). Raises FileNotFoundError if the file is missing and ValueError, naming the file,
+    for missing columns, an empty manifest, an empty path/speaker cell, a split value other than
+    train/val/test/empty (with the line number), an unreadable line, or a speaker in two splits.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
     with io.StringIO(read_text(path), newline="") as f:  # UTF-8 with or without a BOM, or CP949 with a warning
         reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
-        rows = []
-        for row in reader:
-            row = {k: (v or "").strip() for k, v in row.items() if k is not None}
-            where = f"{path}: line {reader.line_num}"
-            if row["split"] not in SPLITS + ("",):
-                raise ValueError(f"{where}: split {row['split']!r} is not one of train, val, test or empty")
-            if not row["path"] or not row["speaker"]:
-                raise ValueError(f"{where}: empty {'path' if not row['path'] else 'speaker'} cell")
-            row["path"] = str((path.parent / row["path"]).resolve())
-            rows.append(row)
+        try:
+            rows = _read_rows(reader, path)
+        except csv.Error as err:  # a cell longer than csv.field_size_limit(), a stray quote in strict mode
+            raise ValueError(f"{path}: line {reader.line_num + 1}: unreadable CSV ({err})") from None
     if not rows:
         raise ValueError(f"{path}: manifest has no rows")
     check_speaker_disjoint(rows, path)
+    rows = resolve_speaker_conflicts(rows, path)
     if any(not row["split"] for row in rows):  # empty split cells: assigned by speaker, the same for a seed
         rows = assign_splits(rows, seed=seed)
+    return rows
+
+
+def _read_rows(reader, path):
+    """The checked rows of a csv.DictReader over a manifest (see read_manifest)."""
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+    rows = []
+    for row in reader:
+        row = {k: (v or "").strip() for k, v in row.items() if k is not None}  # None: a cell past the header
+        where = f"{path}: line {reader.line_num}"
+        if row["split"] not in SPLITS + ("",):
+            raise ValueError(f"{where}: split {shown(row['split'])} is not one of train, val, test or empty")
+        if not row["path"] or not row["speaker"]:
+            raise ValueError(f"{where}: empty {'path' if not row['path'] else 'speaker'} cell")
+        if "\x00" in row["path"] or len(row["path"]) > PATH_MAX:
+            problem = "a NUL character" if "\x00" in row["path"] else f"{len(row['path'])} characters (> {PATH_MAX})"
+            raise ValueError(f"{where}: the path cell holds {problem}; it cannot name a file")
+        row["path"] = _absolute(row["path"], path.parent)
+        rows.append(row)
     return rows
 
 
@@ -79,6 +116,7 @@ def write_manifest(rows, path):
 
     Audio paths inside the manifest's folder are written relative to it, so a corpus folder can be moved;
     any other path is written absolute (read_manifest resolves relative paths against the manifest's folder).
+    A zip member is written as ARCHIVE::MEMBER with only the archive part made relative.
     """
     path = Path(path)
     extras = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in COLUMNS]
@@ -87,14 +125,84 @@ def write_manifest(rows, path):
     writer = csv.DictWriter(text, fieldnames=list(COLUMNS) + extras, restval="")
     writer.writeheader()
     for row in rows:
-        audio = Path(row["path"]).resolve()
-        inside = audio.is_relative_to(folder)
-        writer.writerow({**row, "path": str(audio.relative_to(folder)) if inside else str(audio)})
+        writer.writerow({**row, "path": _relative(row["path"], folder)})
     atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))  # old file or new, never half
 
 
 
-# ---------------------------------------------------------------- 2. speaker-disjoint splits
+# ---------------------------------------------------------------- 2. one speaker, one set of labels
+def _is_number(text):
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def speaker_columns(rows):
+    """The columns that describe a speaker rather than a clip: the TASKS always; any other column outside
+    PER_CLIP_COLUMNS whose known values are not all numbers and on which at least half of the speakers with
+    two or more labelled clips agree. A per-clip label (an emotion, a recording place) varies within most
+    speakers, so it is left alone; so are numbers (age_years, durations)."""
+    chosen = []
+    for column in dict.fromkeys(k for row in rows for k in row):
+        if column in PER_CLIP_COLUMNS:
+            continue
+        values = defaultdict(list)  # speaker -> known values
+        for row in rows:
+            if row.get(column, ""):
+                values[row["speaker"]].append(row[column])
+        known = [v for vs in values.values() for v in vs]
+        if column not in TASKS and (not known or all(_is_number(v) for v in known)):
+            continue
+        several = [vs for vs in values.values() if len(vs) >= 2]
+        if column in TASKS or 2 * sum(len(set(vs)) == 1 for vs in several) >= len(several):
+            chosen.append(column)
+    return chosen
+
+
+def resolve_speaker_conflicts(rows, source="manifest", columns=None):
+    """One value per speaker for every speaker-level column; returns new row dicts.
+
+    Policy: for each speaker and column (default: speaker_columns(rows), i.e. gender, age, dialect and
+    other categorical columns that describe speakers), the value written on most of the speaker's clips
+    wins, counting only known (non-empty) cells; a tie between the most frequent values gives "" (unknown),
+    so nothing is guessed. The winner is written on every clip of the speaker, so an unknown cell next to
+    known ones is filled too. Numbers per clip (age_years) are left as they are. One warning line names the
+    count of speakers with conflicting labels and the first three with their counts, e.g.
+        m.csv: 2 speakers with conflicting labels, resolved by majority vote (a tie -> unknown):
+        speaker 'F01': gender male 12 / female 1 -> male; ...
+    (printed as one line).
+    """
+    columns = speaker_columns(rows) if columns is None else columns
+    rows = [dict(row) for row in rows]
+    by_speaker = defaultdict(list)
+    for row in rows:
+        by_speaker[row["speaker"]].append(row)
+    notes, conflicted, filled = [], set(), 0
+    for speaker, clips in by_speaker.items():
+        for column in columns:
+            counts = Counter(r.get(column, "") for r in clips if r.get(column, ""))
+            if not counts:
+                continue
+            ranked = counts.most_common()
+            winner = ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else ""
+            if len(counts) > 1:
+                conflicted.add(speaker)
+                tally = " / ".join(f"{value} {n}" for value, n in ranked)
+                notes.append(f"speaker {shown(speaker, 40)}: {column} {tally} -> {winner or '(unknown)'}")
+            filled += sum(1 for r in clips if not r.get(column, "") and winner)
+            for r in clips:
+                r[column] = winner
+    if conflicted or filled:
+        shown_notes = "; ".join(notes[:3]) + ("; ..." if len(notes) > 3 else "")
+        fills = f"{filled} unknown cells filled from the speaker's other clips" if filled else ""
+        warnings.warn(f"{source}: {len(conflicted)} speakers with conflicting labels, resolved by majority vote "
+                      f"(a tie -> unknown){': ' + shown_notes if notes else ''}{'; ' if notes and fills else ''}"
+                      f"{fills}", stacklevel=2)
+    return rows
+
+
+# ---------------------------------------------------------------- 3. speaker-disjoint splits
 MIN_VAL_SPEAKERS = 25  # validation speakers wanted: with 12, one speaker moves validation accuracy by 0.08
 
 
@@ -147,7 +255,8 @@ def assign_splits(rows, fractions=None, seed=0):
     return rows
 
 
-# ---------------------------------------------------------------- 3. labels
+
+# ---------------------------------------------------------------- 4. labels
 def label_order(label):
     """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""
     return (label == "", [(0, int(part), "") if part.isdigit() else (1, 0, part)

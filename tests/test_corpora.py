@@ -1,7 +1,5 @@
-"""corpora.py on tiny fixture trees written here (AI Hub JSON + WAV, Common Voice TSV + MP3, TIMIT LDC
-layout in NIST SPHERE) and on the real TIMIT sample, whose labels are checked by hand against spkrinfo.txt."""
-import json
-import re
+"""corpora.py on tiny fixture trees written here (Common Voice TSV + MP3, TIMIT LDC layout in NIST SPHERE) and
+on the real TIMIT sample, whose labels are checked by hand against spkrinfo.txt. AI Hub: tests/test_aihub.py."""
 from collections import Counter
 
 import numpy as np
@@ -9,8 +7,8 @@ import pytest
 import soundfile as sf
 
 import corpora
-from corpora import aihub_rows, commonvoice_rows, timit_rows
-from describe import describe
+from corpora import commonvoice_rows, timit_rows
+from labels import parse_age_bins
 
 SR = 16000  # Hz
 
@@ -19,98 +17,6 @@ def write_audio(path, fmt="WAV", subtype=None, seconds=0.25):
     path.parent.mkdir(parents=True, exist_ok=True)
     y = 0.1 * np.sin(2 * np.pi * 220.0 * np.arange(int(SR * seconds)) / SR)
     sf.write(path, y, SR, format=fmt, subtype=subtype)
-
-
-def write_json(path, doc, text=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text if text is not None else json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-
-
-def freetalk(stem, gender="남", age=34, city="부산", recorder="R001"):
-    """자유대화 음성 layout."""
-    return {"발화정보": {"stt": "안녕하세요", "fileNm": f"{stem}.wav", "recrdTime": "0.25"},
-            "대화정보": {"recrdEnvrn": "실내", "colctUnitCode": "AI챗봇", "cityCode": city,
-                     "recrdUnit": "스마트폰", "convrsThema": "일상"},
-            "녹음자정보": {"gender": gender, "recorderId": recorder, "age": age}}
-
-
-def speaker_block(stem, gender="여성", age="20대", region="충청북도"):
-    """The 화자정보 layout (명령어 음성 and others)."""
-    return {"기본정보": {"DataCategory": "명령어"}, "전사정보": {"LabelText": "불 켜 줘"},
-            "파일정보": {"FileName": f"{stem}.wav", "FileLength": "0.25"},
-            "화자정보": {"SpeakerName": "S042", "Gender": gender, "Age": age, "Region": region}}
-
-
-@pytest.fixture
-def aihub_tree(tmp_path):
-    write_json(tmp_path / "라벨" / "자유대화" / "a1.json", freetalk("a1"))
-    write_json(tmp_path / "라벨" / "자유대화" / "a2.json", freetalk("a2", "여", "20대", "서울", "R002"))
-    write_json(tmp_path / "라벨" / "명령어" / "b1.json", speaker_block("b1"))
-    for stem in ("a1", "a2"):
-        write_audio(tmp_path / "원천" / "자유대화" / f"{stem}.wav")
-    write_audio(tmp_path / "원천" / "명령어" / "b1.flac", fmt="FLAC")
-    return tmp_path
-
-
-# ---------------------------------------------------------------- AI Hub
-def test_aihub_both_layouts(aihub_tree):
-    rows = {r["path"].rsplit("/", 1)[-1]: r for r in aihub_rows(aihub_tree)}
-    assert sorted(rows) == ["a1.wav", "a2.wav", "b1.flac"]
-    a1, a2, b1 = rows["a1.wav"], rows["a2.wav"], rows["b1.flac"]
-    assert (a1["speaker"], a1["gender"], a1["age"], a1["dialect"]) == ("R001", "male", "30s", "경상")
-    assert (a2["speaker"], a2["gender"], a2["age"], a2["dialect"]) == ("R002", "female", "20s", "수도권")
-    assert (b1["speaker"], b1["gender"], b1["age"], b1["dialect"]) == ("S042", "female", "20s", "충청")
-    assert a1["split"] == "" and a1["text"] == "안녕하세요" and b1["text"] == "불 켜 줘"
-    assert "/원천/" in a1["path"]
-
-
-def test_aihub_pairs_by_filenm_when_json_stem_differs(tmp_path):
-    doc = freetalk("clip_7")
-    doc["발화정보"]["fileNm"] = "clip_7.wavp"  # a typo seen in real releases
-    write_json(tmp_path / "라벨" / "label_7.json", doc)
-    write_audio(tmp_path / "원천" / "clip_7.wav")
-    assert aihub_rows(tmp_path)[0]["path"].endswith("clip_7.wav")
-
-
-def test_aihub_unknown_layout_names_file_and_keys(tmp_path):
-    write_json(tmp_path / "odd.json", {"meta": {}, "speaker": {}})
-    with pytest.raises(ValueError, match=r"odd\.json.*'meta', 'speaker'"):
-        aihub_rows(tmp_path)
-
-
-def test_aihub_malformed_json_names_file(tmp_path):
-    write_json(tmp_path / "broken.json", None, text='{"발화정보": {')
-    with pytest.raises(ValueError, match=r"broken\.json: malformed JSON"):
-        aihub_rows(tmp_path)
-
-
-def test_aihub_unknown_gender_names_file_and_value(tmp_path):
-    write_json(tmp_path / "x.json", freetalk("x", gender="중"))
-    write_audio(tmp_path / "x.wav")
-    with pytest.raises(ValueError, match=r"x\.json: unknown gender value '중'"):
-        aihub_rows(tmp_path)
-
-
-def test_aihub_unknown_region_names_file_and_value(tmp_path):
-    write_json(tmp_path / "x.json", freetalk("x", city="Atlantis"))
-    write_audio(tmp_path / "x.wav")
-    with pytest.raises(ValueError, match=r"x\.json: unknown region value 'Atlantis'"):
-        aihub_rows(tmp_path)
-
-
-def test_aihub_missing_audio(aihub_tree):
-    write_json(aihub_tree / "라벨" / "자유대화" / "lonely.json", freetalk("lonely"))
-    with pytest.raises(FileNotFoundError, match=r"lonely\.json"):
-        aihub_rows(aihub_tree)
-    with pytest.warns(UserWarning, match="skipped 1 label files"):
-        assert len(aihub_rows(aihub_tree, skip_missing=True)) == 3
-
-
-def test_aihub_blank_labels_are_unknown(tmp_path):
-    write_json(tmp_path / "x.json", freetalk("x", gender="", age="", city=""))
-    write_audio(tmp_path / "x.wav")
-    row = aihub_rows(tmp_path)[0]
-    assert (row["gender"], row["age"], row["dialect"]) == ("", "", "")
 
 
 # ---------------------------------------------------------------- Common Voice
@@ -155,6 +61,14 @@ def test_commonvoice_missing_column_names_file_and_column(tmp_path):
         commonvoice_rows(tmp_path)
 
 
+def test_commonvoice_age_bins_and_sentinels(tmp_path):
+    write_cv(tmp_path, "validated.tsv", ["a\tcv_1.mp3\tx\t2\t0\tteens\tNot Provided\tN/A\ten",
+                                         "b\tcv_2.mp3\tx\t2\t0\tsixties\tmale\t-\ten"])
+    rows = commonvoice_rows(tmp_path, bins=parse_age_bins("kid:0-9,young:10-19,adult:20-"))
+    assert [(r["gender"], r["age"], r["dialect"], r["age_years"]) for r in rows] == [
+        ("", "young", "", ""), ("male", "adult", "", "")]
+
+
 def test_commonvoice_bad_gender_names_line(tmp_path):
     write_cv(tmp_path, "validated.tsv", ["a\tcv_1.mp3\tx\t2\t0\ttwenties\tunicorn\t\ten"])
     with pytest.raises(ValueError, match=r"validated\.tsv line 2: unknown gender value 'unicorn'"):
@@ -177,16 +91,21 @@ def test_timit_sample(timit_dir):
     for r in rows:
         assert split_of.setdefault(r["speaker"], r["split"]) == r["split"], "speaker in two splits"
     val = [s for s, split in split_of.items() if split == "val"]
-    assert sorted(s[0] for s in val) == ["F", "M"], f"one val speaker per sex expected, got {val}"
+    # validation_fraction(16) = 0.2 of the 16 training speakers, stratified: 3 speakers, both sexes
+    assert len(val) == 3 and {s[0] for s in val} == {"F", "M"}, f"3 val speakers of both sexes expected, got {val}"
     assert set(split_of.values()) == {"train", "val"}  # the sample holds TRN speakers only
     assert [r["split"] for r in timit_rows(timit_dir)] == [r["split"] for r in rows]  # seeded
     assert rows[0]["text"].startswith("She had your dark suit")
+    # extra columns, by hand from spkrinfo.txt: VMH0 Edu BS, aged 26; ADC0 Edu HS, born 04/27/54, rec 02/25/86 -> 31
+    assert (speakers["FVMH0"]["education"], speakers["FVMH0"]["age_years"]) == ("BS", "26")
+    assert (speakers["MADC0"]["education"], speakers["MADC0"]["age_years"]) == ("HS", "31")
+    assert Counter(r["education"] for r in speakers.values()) == {"BS": 10, "HS": 4, "MS": 2}
 
 
 SPKRINFO = """; comment lines start with a semicolon
 ;ID  Sex DR Use  RecDate   BirthDate  Ht    Race Edu  Comments
 ABC0  F  1  TRN  03/11/86  05/20/50  5'05"  WHT  BS
-XYZ0  M  2  TST  01/30/86  ??/??/??  5'9"   WHT  MS
+XYZ0  M  2  TST  01/30/86  ??/??/??  5'9"   WHT  ??
 """
 
 
@@ -200,7 +119,20 @@ def test_timit_ldc_layout_nist_sphere(tmp_path):
     got = [(r["speaker"], r["gender"], r["age"], r["dialect"], r["split"]) for r in rows]
     assert got == [("FABC0", "female", "30s", "new_england", "train")] * 2 + [
         ("MXYZ0", "male", "", "northern", "test")]  # 35 years old; unknown birth date -> unknown age
+    assert [(r["age_years"], r["education"]) for r in rows] == [("35", "BS")] * 2 + [("", "")]  # ?? -> unknown
     assert sf.info(rows[0]["path"]).format == "NIST"
+    adults = timit_rows(tmp_path, bins=parse_age_bins("young:0-29,older:30-"))
+    assert [r["age"] for r in adults] == ["older", "older", ""]
+
+
+def test_timit_bad_spkrinfo_line_names_file_and_line(tmp_path):
+    (tmp_path / "spkrinfo.txt").write_text(SPKRINFO.replace("XYZ0  M  2", "XYZ0  Q  2"))
+    write_audio(tmp_path / "dr1-fabc0" / "sa1.wav")
+    with pytest.raises(ValueError, match=r"spkrinfo\.txt line 4: expected 'ID Sex DR"):
+        timit_rows(tmp_path)
+    (tmp_path / "spkrinfo.txt").write_text(SPKRINFO.replace("WHT  BS", "WHT  BA"))
+    with pytest.raises(ValueError, match=r"spkrinfo\.txt line 3: unknown TIMIT education 'BA'"):
+        timit_rows(tmp_path)
 
 
 def test_timit_missing_spkrinfo(tmp_path):
@@ -208,20 +140,3 @@ def test_timit_missing_spkrinfo(tmp_path):
         timit_rows(tmp_path)
 
 
-# ---------------------------------------------------------------- describe
-def test_describe_counts(aihub_tree):
-    rows = aihub_rows(aihub_tree)
-    rows[0]["split"] = "train"
-    rows.append(dict(rows[1], path=str(aihub_tree / "gone.wav"), gender="", split="test"))
-    text = describe(rows)
-    print(text)
-    assert "4 clips, 3 speakers" in text
-    assert re.search(r"^female\s+1/1\s+0/0\s+1/1\s+2/2$", text, re.M), "female: train, test, (none), all"
-    assert re.search(r"^\(unknown\)\s+0/0\s+1/1\s+0/0\s+1/1$", text, re.M)
-    assert "unknown gender: 1 clips; imbalance ratio (largest/smallest class): 2.00" in text
-    assert "over 3 of 4 clips" in text and "per clip mean 0.25 s" in text
-
-
-def test_describe_without_audio():
-    rows = [dict(path="/nowhere.wav", speaker="s", gender="male", age="", dialect="", split="")]
-    assert "duration: n/a" in describe(rows)
