@@ -16,9 +16,9 @@ import numpy as np
 
 import features
 from audio import AudioError, duration_s, load_audio
-from files import atomic_write, display_width
+from files import display_width
 from manifest import TASKS, label_order
-from plots import plot_labels, pyplot
+from plots import plot_labels, pyplot, save
 
 DESCRIBE_SPLITS = ("train", "val", "test", "")  # "" = not yet assigned
 F0_SAMPLE = 200  # clips: enough for a histogram per gender, few enough to run in seconds (~10 ms per clip)
@@ -81,13 +81,6 @@ def describe(rows, tasks=TASKS):
 
 
 # ---------------------------------------------------------------- figures
-def _save(plt, fig, path):
-    """Write a figure as PNG atomically (files.atomic_write) and close it."""
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
-
-
 def _bars(plt, rows, task, count, ylabel, path):
     """Grouped bars: one group per class of `task`, one bar per split; count(rows of a cell) is the height."""
     splits = _splits(rows)
@@ -103,7 +96,8 @@ def _bars(plt, rows, task, count, ylabel, path):
     ax.yaxis.set_major_locator(plt.MaxNLocator(integer=True))  # counts: whole numbers only
     ax.set(xlabel=f"{task} class", ylabel=ylabel, title=f"{task}: {ylabel} per class and split")
     ax.legend(title="split")
-    _save(plt, fig, path)
+    fig.tight_layout()
+    save(fig, path)
 
 
 def median_f0_hz(path):
@@ -142,7 +136,8 @@ def _f0_figure(plt, rows, path, seed, max_clips):
     ax.title.set_fontsize(9)
     if names:
         ax.legend(title="gender" if by_gender else None)
-    _save(plt, fig, path)
+    fig.tight_layout()
+    save(fig, path)
 
 
 def plot_describe(rows, tasks, out_dir, seed=0, max_clips=F0_SAMPLE):
@@ -165,7 +160,8 @@ def plot_describe(rows, tasks, out_dir, seed=0, max_clips=F0_SAMPLE):
     ax.set(xlabel="clip duration (s)", ylabel="clips",
            title=f"durations of {len(d)} of {len(rows)} clips" + (f" ({bad} unreadable)" if bad else ""))
     written.append(out_dir / "durations.png")
-    _save(plt, fig, written[-1])
+    fig.tight_layout()
+    save(fig, written[-1])
     written.append(out_dir / "f0_by_gender.png")
     _f0_figure(plt, rows, written[-1], seed, max_clips)
     return written

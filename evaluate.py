@@ -27,6 +27,7 @@ import features
 import files
 import manifest
 import metrics
+import plots
 import predict
 import runs
 import store
@@ -208,28 +209,9 @@ def profile_wavs(run_dir, paths, device, batch_size, out_csv=None, skip_bad=Fals
 
 
 # ----------------------------------------------------------------------------- plots
-# Fonts that hold Hangul, tried in order for the dialect names; without one, the Revised Romanization is used.
-KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "UnDotum")
-ROMANIZED = {"수도권": "Sudogwon", "강원": "Gangwon", "충청": "Chungcheong", "전라": "Jeolla", "경상": "Gyeongsang",
-             "제주": "Jeju"}
-
-
-def plot_labels(names, plt):
-    """Tick labels matplotlib can draw: Hangul when a Korean font is installed, else romanized names."""
-    from matplotlib import font_manager
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    korean = next((name for name in KOREAN_FONTS if name in installed), None)
-    if korean:
-        plt.rcParams["font.family"] = [korean, "DejaVu Sans"]
-        return names
-    return [ROMANIZED.get(n, n) for n in names]
-
-
 def plot_run(run_dir, split, matrices, true_names, predicted_names):
     """Training curves (curves.png) and one confusion matrix per task (confusion_<split>_<task>.png)."""
-    import matplotlib
-    matplotlib.use("Agg")  # files only, no window
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
     run_dir = Path(run_dir)
     history = runs.read_history(run_dir / "history.csv")
     epochs = [h["epoch"] for h in history]
@@ -244,7 +226,7 @@ def plot_run(run_dir, split, matrices, true_names, predicted_names):
         ax.set(title=t, xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
         ax.legend()
     fig.tight_layout()
-    fig.savefig(run_dir / "curves.png", dpi=100)
+    plots.save(fig, run_dir / "curves.png")
     written = [run_dir / "curves.png"]
     for t, cm in matrices.items():
         fig, ax = plt.subplots(figsize=(1 + 0.6 * cm.shape[1], 1 + 0.6 * cm.shape[0]))
@@ -253,12 +235,11 @@ def plot_run(run_dir, split, matrices, true_names, predicted_names):
             ax.text(j, i, str(c), ha="center", va="center")
         ax.set(xticks=range(cm.shape[1]), yticks=range(cm.shape[0]), xlabel="predicted", ylabel="true",
                title=f"{t} ({split})")
-        ax.set_xticklabels(plot_labels(predicted_names[t], plt), rotation=45)
-        ax.set_yticklabels(plot_labels(true_names[t], plt))
+        ax.set_xticklabels(plots.plot_labels(predicted_names[t], plt), rotation=45)
+        ax.set_yticklabels(plots.plot_labels(true_names[t], plt))
         fig.tight_layout()
-        fig.savefig(run_dir / f"confusion_{split}_{t}.png", dpi=100)
+        plots.save(fig, run_dir / f"confusion_{split}_{t}.png")
         written.append(run_dir / f"confusion_{split}_{t}.png")
-    plt.close("all")
     print("wrote " + ", ".join(str(p) for p in written))
 
 

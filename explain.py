@@ -26,7 +26,7 @@ import features
 import manifest
 import mel
 import mfcc
-import plotting
+import plots
 from explain_text import TEXT
 from features import (F0_FMAX, F0_FMIN, FMIN, HOP_LENGTH, N_FFT, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH,
                       YIN_FRAME_LENGTH, YIN_THRESHOLD)
@@ -280,7 +280,7 @@ def draw_all(a, out_dir, lang, font, plt):
     paths = [Path(out_dir) / f"{name}.png" for name in FIGURES]
     with plt.rc_context(rc):
         for path, draw in zip(paths, FIGURES.values()):
-            plotting.save(draw(a, TEXT[lang], plt), path)
+            plots.save(draw(a, TEXT[lang], plt), path)
     return paths
 
 
@@ -299,9 +299,9 @@ def main(argv=None):
     if args.frame_s is not None and not args.frame_s >= 0:
         parser.error(f"--frame-s must be a time >= 0 s, got {args.frame_s}")
     try:
-        plt = plotting.pyplot()
+        plt = plots.pyplot()
         y, name = builtin_clip() if args.builtin else (audio.load_audio(args.wav), Path(args.wav).name)
-    except (ImportError, audio.AudioError) as err:  # no matplotlib; a missing, unreadable or empty file
+    except ValueError as err:  # no matplotlib (plots.pyplot); a missing, unreadable or empty file (AudioError)
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2
     last_s = (len(y) // HOP_LENGTH) * HOP_LENGTH / SR  # s: centre of the last frame
@@ -312,12 +312,12 @@ def main(argv=None):
     a = analyse(y, args.frame_s)
     if args.frame_s is None and not a["voiced"].any():
         print("explain.py: warning: YIN calls no frame voiced; showing the middle frame", file=sys.stderr)
-    font = plotting.hangul_font() if args.lang == "ko" else None
+    font = plots.hangul_font() if args.lang == "ko" else None
     if args.lang == "ko" and font is None:
         print("explain.py: warning: no font with Hangul found (apt-get install fonts-nanum); "
               "drawing English labels", file=sys.stderr)
         args.lang = "en"
-    a["name"] = name if font else plotting.romanize(name)  # the dialect in Hangul only where it can be drawn
+    a["name"] = name if font else plots.romanize(name)  # the dialect in Hangul only where it can be drawn
     written = draw_all(a, args.out, args.lang, font, plt)
     print(f"{name}: frame {a['t']} at {a['t'] * HOP_LENGTH / SR:.2f} s; wrote {len(written)} figures to {args.out}")
     return 0

@@ -50,15 +50,15 @@ def make_head(dim, n_classes):
 
 
 class MultiHead(nn.Module):
-    """A trunk and one head per task: x -> embedding (B, D) -> {task: output}."""
+    """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}."""
 
-    def __init__(self, trunk, n_classes):
+    def __init__(self, trunk, n_classes, dropout=0.0):
         super().__init__()
-        self.trunk, self.tasks = trunk, list(n_classes)
+        self.trunk, self.tasks, self.dropout = trunk, list(n_classes), nn.Dropout(dropout)
         self.heads = nn.ModuleDict({task: make_head(trunk.out_dim, n) for task, n in n_classes.items()})
 
     def forward(self, x, lengths=None, targets=None):
-        h = self.trunk(x, lengths)  # (B, D)
+        h = self.dropout(self.trunk(x, lengths))  # (B, D)
         return {task: head(h) for task, head in self.heads.items()}
 
 
@@ -79,11 +79,12 @@ class Cascade(nn.Module):
     of the same batch in `self.free_outputs` (detached), which train.py's per-epoch train accuracy uses.
     """
 
-    def __init__(self, trunk, n_classes, teacher_forcing=True):
+    def __init__(self, trunk, n_classes, dropout=0.0, teacher_forcing=True):
         super().__init__()
         if len(n_classes) < 2:
             raise ValueError(f"cascade needs two or more tasks to chain, got {list(n_classes)}")
         self.trunk, self.tasks, self.teacher_forcing = trunk, list(n_classes), teacher_forcing
+        self.dropout = nn.Dropout(dropout)
         heads, extra = {}, 0
         for task, n in n_classes.items():
             heads[task] = make_head(trunk.out_dim + extra, n)
@@ -109,7 +110,7 @@ class Cascade(nn.Module):
         return outputs
 
     def forward(self, x, lengths=None, targets=None):
-        h = self.trunk(x, lengths)  # (B, D)
+        h = self.dropout(self.trunk(x, lengths))  # (B, D)
         if targets is None or not (self.training and self.teacher_forcing):
             self.free_outputs = None
             return self.chain(h)
@@ -144,7 +145,7 @@ def check(name, kind, n_tasks, cascade=False, spec_augment=None):
         raise ValueError(f"SpecAugment masks feature rows and frames; {trunk_name} reads the raw waveform")
 
 
-def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, **options):
+def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, **options):
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
     n_classes: {task: number of classes, or 0 for a regression task}, in the order of the targets' columns
@@ -164,7 +165,7 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
     if spec_augment:
         trunk.norm.augment = dict(spec_augment)
-    return Cascade(trunk, n_classes) if cascade else MultiHead(trunk, n_classes)
+    return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout)
 
 
 def count_parameters(model):

@@ -1,19 +1,26 @@
-"""Data floor: what every figure needs -- matplotlib imported only when asked for, and class names it can draw.
+"""Data floor: what every figure needs -- matplotlib only when asked for, a font for Hangul, small PNG files.
 
-matplotlib is optional (no test in CI needs it): `pyplot()` imports it with the file-only Agg backend, or
-raises ValueError "--plot needs matplotlib: pip install matplotlib". Korean class names (dialect groups,
-AI Hub fields) need a font with Hangul: `plot_labels` switches to the first of KOREAN_FONTS that is
-installed, else romanises the names (`romanize`: Revised Romanization of Korean, 2000, letter by letter,
-without the sound-change rules; the six dialect groups keep their usual spellings). Never a crash.
+matplotlib is optional (no test in CI needs it): `pyplot()` imports it with the file-only Agg backend, or raises
+ValueError "needs matplotlib: pip install matplotlib". Korean names (dialect groups, AI Hub fields, the Korean
+figure labels) need a font with Hangul: `hangul_font()` finds one by name or by its character map; without
+one, `plot_labels` romanises (`romanize`: Revised Romanization of Korean, 2000, letter by letter, without the
+sound-change rules; the six dialect groups keep their usual spellings). Never a crash. describe.py,
+evaluate.py and explain.py draw with these.
 
-    from plots import plot_labels, pyplot
-    python -m pytest tests/test_describe.py
+    from plots import pyplot, plot_labels, save
+    python -m pytest tests/test_describe.py tests/test_explain.py
 """
+import io
 import re
 
+from files import atomic_write
+
+# Fonts that hold Hangul, tried first by name; then any installed font whose character map has Hangul.
 KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "UnDotum")
 ROMANIZED = {"수도권": "Sudogwon", "강원": "Gangwon", "충청": "Chungcheong", "전라": "Jeolla", "경상": "Gyeongsang",
              "제주": "Jeju"}  # the dialect groups as usually spelt (전라: Jeolla, not letter-by-letter Jeonra)
+HANGUL_PROBE = "가힣"  # the first and last Hangul syllables (U+AC00, U+D7A3): a font with both draws them all
+DPI = 100  # pixels per inch of every saved PNG: small files, still readable on a slide
 
 # Revised Romanization, one Hangul syllable = initial + vowel + final (Unicode: 0xAC00 + (i*21 + v)*28 + f)
 INITIALS = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p", "h")
@@ -25,9 +32,11 @@ HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3  # 가 .. 힣: the 11,172 precomposed
 
 
 def romanize(text):
-    """Hangul syllables in `text` -> Latin letters ("경상남도" -> "Gyeongsangnamdo"); other characters kept."""
-    if text in ROMANIZED:
-        return ROMANIZED[text]
+    """Hangul syllables in `text` -> Latin letters ("경상남도" -> "Gyeongsangnamdo"); other characters kept; the
+    dialect groups of ROMANIZED by their usual spelling wherever they stand ("(female, 경상)" -> "(female,
+    Gyeongsang)")."""
+    for hangul, latin in ROMANIZED.items():
+        text = text.replace(hangul, latin)
     out = []
     for char in text:
         code = ord(char) - HANGUL_FIRST
@@ -42,27 +51,71 @@ def romanize(text):
 
 
 def pyplot():
-    """matplotlib.pyplot with the Agg backend (files only, no window); ValueError when not installed."""
+    """matplotlib.pyplot with the Agg backend (files only, no window); ValueError when matplotlib is missing."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ValueError("--plot needs matplotlib: pip install matplotlib") from None
+        raise ValueError("needs matplotlib: pip install matplotlib") from None
     return plt
 
 
-def korean_font():
-    """The first installed font of KOREAN_FONTS, or None."""
+def _draws_hangul(path):
+    """True when the font file at `path` draws each character of HANGUL_PROBE with a glyph of its own."""
+    from matplotlib.ft2font import FT2Font
+    try:
+        charmap = FT2Font(str(path)).get_charmap()  # {code point: glyph index}
+    except (OSError, RuntimeError, ValueError):  # an unreadable or unsupported font file
+        return False
+    glyphs = {charmap.get(ord(c)) for c in HANGUL_PROBE}
+    # Two different glyphs, not one: matplotlib's own "Last Resort" font maps every Hangul syllable to the
+    # same placeholder box.
+    return None not in glyphs and len(glyphs) == len(HANGUL_PROBE)
+
+
+def hangul_font():
+    """The family name of an installed font that draws Hangul, or None where there is none.
+
+    Tries KOREAN_FONTS by name in matplotlib's font list, then every system font file by its character map
+    (this also finds a font installed after matplotlib built its font cache, and adds it to the list).
+    """
     from matplotlib import font_manager
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in KOREAN_FONTS if name in installed), None)
+    manager = font_manager.fontManager
+    listed = {font.name for font in manager.ttflist}
+    name = next((n for n in KOREAN_FONTS if n in listed), None)
+    if name:
+        return name
+    found = {}  # family name -> font file, for every font that draws Hangul
+    for path in sorted({font.fname for font in manager.ttflist} | set(font_manager.findSystemFonts())):
+        if _draws_hangul(path):
+            found.setdefault(font_manager.FontProperties(fname=path).get_name(), path)
+    if not found:
+        return None
+    name = next((n for n in KOREAN_FONTS if n in found), min(found))  # a well-known face first
+    manager.addfont(found[name])  # register it (a second entry for an already listed font is harmless)
+    return name
 
 
 def plot_labels(names, plt):
-    """Labels matplotlib can draw: Hangul when a Korean font is installed (and selected), else romanised."""
-    font = korean_font()
+    """Labels matplotlib can draw: Hangul when a Hangul font is installed (and selected), else romanised."""
+    font = hangul_font()
     if font:
         plt.rcParams["font.family"] = [font, "DejaVu Sans"]
-        return list(names)
+        return [str(name) for name in names]
     return [romanize(str(name)) for name in names]
+
+
+def save(fig, path):
+    """Write `fig` as a 256-colour PNG at DPI, atomically, and close it. Creates the folder.
+
+    Plots hold few colours, so a palette (PIL's fast octree quantiser; Pillow comes with matplotlib) looks the
+    same at about a third of the size of matplotlib's RGBA file. No matplotlib-version stamp is written.
+    """
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    atomic_write(path, lambda f: image.save(f, format="png", optimize=True))  # creates the folder

@@ -170,6 +170,7 @@ def model_from_config(config, spec_augment=None):
     spec_augment: SpecAugment's settings for training (models.spec_augment_mask); not part of the weights."""
     return mtl.build_model(config["model"], config["input"], n_classes(config), features.input_shape(config["input"]),
                            cascade=config.get("cascade", False), spec_augment=spec_augment,
+                           dropout=config.get("dropout", 0.0),
                            **config.get("trunk_options", {}))
 
 

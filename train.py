@@ -69,6 +69,8 @@ parser.add_argument("--schedule", default="constant", choices=("constant", "cosi
                     help="learning-rate schedule after the warm-up (default constant)")
 parser.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up length in epochs (default 0)")
 parser.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay (default 0.01)")
+parser.add_argument("--dropout", type=float, default=0.0, help="dropout on the shared embedding before the heads "
+                    "(default 0)")
 parser.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (default 0)")
 parser.add_argument("--crop-s", type=float, default=0.0, help="training crop length in seconds (default 0 = one "
                     "model window, 4 s); shorter random crops of every clip are another augmentation; evaluation "
@@ -141,7 +143,8 @@ def check_args(args):
     for name in ("epochs", "batch_size", "lr", "speakers", "utterances"):
         if not getattr(args, name) > 0:  # "not > 0" also refuses nan
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "label_smoothing", "crop_s"):
+    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "label_smoothing", "crop_s",
+                 "dropout"):
         if not getattr(args, name) >= 0:
             parser.error(f"--{name.replace('_', '-')} must be zero or positive, got {getattr(args, name)}")
     world = runs.distributed()[1]

@@ -13,7 +13,7 @@ import soundfile as sf
 import explain
 import f0
 import features
-import plotting
+import plots
 import synth
 from features import HOP_LENGTH, SR
 
@@ -71,7 +71,7 @@ def test_every_figure_is_drawn(wav, tmp_path, capsys):
 def no_drawing(monkeypatch):
     """Run the command line without matplotlib and without drawing: returns the dict draw_all was called with."""
     drawn = {}
-    monkeypatch.setattr(plotting, "pyplot", lambda: None)
+    monkeypatch.setattr(plots, "pyplot", lambda: None)
     monkeypatch.setattr(explain, "draw_all", lambda a, out, lang, font, plt: drawn.update(
         lang=lang, font=font, name=a["name"], t=a["t"]) or [])
     return drawn
@@ -80,7 +80,7 @@ def no_drawing(monkeypatch):
 def test_korean_labels_fall_back_to_english_without_a_hangul_font(wav, tmp_path, capsys, monkeypatch):
     """No Hangul font: one warning line, then the English labels and no font."""
     drawn = no_drawing(monkeypatch)
-    monkeypatch.setattr(plotting, "hangul_font", lambda: None)
+    monkeypatch.setattr(plots, "hangul_font", lambda: None)
     code, _, err = run([wav, "--out", tmp_path, "--lang", "ko"], capsys)
     assert code == 0
     assert err.count("\n") == 1 and "warning" in err and "English" in err, err
@@ -99,7 +99,7 @@ def test_a_clip_without_voice_warns_and_shows_the_middle_frame(tmp_path, capsys,
 
 def test_korean_labels_draw_every_glyph(wav, tmp_path, capsys, recwarn):
     pytest.importorskip("matplotlib")
-    if plotting.hangul_font() is None:
+    if plots.hangul_font() is None:
         pytest.skip("no font with Hangul installed (apt-get install fonts-nanum)")
     code, _, err = run([wav, "--out", tmp_path, "--lang", "ko", "--frame-s", "0.9"], capsys)
     assert code == 0 and err == "", err
@@ -114,7 +114,7 @@ def test_matplotlibs_placeholder_font_does_not_count_as_hangul():
     import matplotlib
     from pathlib import Path
     shipped = sorted((Path(matplotlib.get_data_path()) / "fonts" / "ttf").glob("*.ttf"))
-    assert shipped and not any(plotting._draws_hangul(path) for path in shipped)
+    assert shipped and not any(plots._draws_hangul(path) for path in shipped)
 
 
 # ---------------------------------------------------------------- the numbers
@@ -182,7 +182,7 @@ def test_without_matplotlib_one_line_and_exit_2(wav, tmp_path, capsys, monkeypat
 
 @pytest.mark.parametrize("content, message", [(None, "file not found"), (b"not audio", "unreadable audio")])
 def test_bad_audio_one_line_and_exit_2(tmp_path, capsys, monkeypatch, content, message):
-    monkeypatch.setattr(plotting, "pyplot", lambda: None)  # runs without matplotlib too
+    monkeypatch.setattr(plots, "pyplot", lambda: None)  # runs without matplotlib too
     path = tmp_path / "clip.wav"
     if content is not None:
         path.write_bytes(content)
@@ -192,6 +192,6 @@ def test_bad_audio_one_line_and_exit_2(tmp_path, capsys, monkeypatch, content, m
 
 
 def test_frame_outside_the_clip_exit_2(wav, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(plotting, "pyplot", lambda: None)
+    monkeypatch.setattr(plots, "pyplot", lambda: None)
     code, _, err = run([wav, "--out", tmp_path, "--frame-s", "5"], capsys)
     assert code == 2 and "outside the clip" in err and err.count("\n") == 1, err
