@@ -25,8 +25,9 @@ from archive import join_member, split_member
 from files import PATH_MAX, atomic_write, read_text
 from labels import shown
 
-TASKS = ("age", "gender", "dialect")  # the default --tasks, in the order tables print them
-COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")
+TASKS = ("age", "gender", "dialect")  # the usual tasks, in the order tables print them
+COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # what write_manifest writes first
+REQUIRED = ("path", "speaker")  # what a manifest must have; a missing label or split column reads as all empty
 SPLITS = ("train", "val", "test")
 NUMERIC_TASKS = ("age_years",)  # columns predicted as numbers (regression, scored by MAE), not classes
 PER_CLIP_COLUMNS = ("path", "speaker", "split", "source", "text", "duration_s", "age_years")  # never voted on
@@ -56,8 +57,9 @@ def read_manifest(path, seed=0):
     A speaker whose labels differ between clips is resolved by majority vote with a one-line warning
     (resolve_speaker_conflicts). Empty split cells are filled by assign_splits(rows, seed=seed):
     speaker-disjoint and the same for the same seed (train.py and evaluate.py pass the run's --seed, so both
-    see the same splits). Raises FileNotFoundError if the file is missing and ValueError, naming the file,
-    for missing columns, an empty manifest, an empty path/speaker cell, a split value other than
+    see the same splits). A manifest needs only `path` and `speaker`: an absent label or split column reads as
+    all empty. Raises FileNotFoundError if the file is missing and ValueError, naming the file,
+    for a missing path or speaker column, an empty manifest, an empty path/speaker cell, a split value other than
     train/val/test/empty (with the line number), an unreadable line, or a speaker in two splits.
     """
     path = Path(path)
@@ -80,12 +82,14 @@ def read_manifest(path, seed=0):
 
 def _read_rows(reader, path):
     """The checked rows of a csv.DictReader over a manifest (see read_manifest)."""
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected at least {', '.join(REQUIRED)} "
+                         f"(usually {', '.join(COLUMNS)})")
+    absent = dict.fromkeys(c for c in COLUMNS if c not in reader.fieldnames)  # e.g. no dialect: all unknown
     rows = []
     for row in reader:
-        row = {k: (v or "").strip() for k, v in row.items() if k is not None}  # None: a cell past the header
+        row = {**{c: "" for c in absent}, **{k: (v or "").strip() for k, v in row.items() if k is not None}}
         where = f"{path}: line {reader.line_num}"
         if row["split"] not in SPLITS + ("",):
             raise ValueError(f"{where}: split {shown(row['split'])} is not one of train, val, test or empty")
@@ -261,6 +265,17 @@ def label_order(label):
     """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""
     return (label == "", [(0, int(part), "") if part.isdigit() else (1, 0, part)
                           for part in re.split(r"(\d+)", label) if part])
+
+
+def default_tasks(rows):
+    """The tasks to train when none are named: those of TASKS and NUMERIC_TASKS that some training row and
+    some validation row label (speechocean762: age, gender, age_years; the built-in corpus: age, gender, dialect)."""
+    labelled = [t for t in TASKS + NUMERIC_TASKS
+                if all(any(r.get(t) for r in rows if r["split"] == s) for s in ("train", "val"))]
+    if not labelled:
+        raise ValueError(f"no clip of the train and val splits has a {', '.join(TASKS + NUMERIC_TASKS)} label; "
+                         "name the columns to predict with --tasks")
+    return labelled
 
 
 def build_vocabs(rows, tasks=TASKS):

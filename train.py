@@ -56,8 +56,9 @@ parser.add_argument("--model", default="hps", choices=mtl.MODELS, help="trunk (d
 parser.add_argument("--cascade", action="store_true", help="chain the task heads in --tasks order, each reading "
                     "the earlier ones' outputs (teacher forcing in training)")
 parser.add_argument("--input", default="mfcc_f0", choices=features.INPUTS, help="model input (default mfcc_f0)")
-parser.add_argument("--tasks", default="age,gender,dialect", help="comma-separated manifest columns to predict "
-                    f"(default age,gender,dialect); {', '.join(manifest.NUMERIC_TASKS)} is predicted in years (MAE)")
+parser.add_argument("--tasks", help="comma-separated manifest columns to predict (default: those of age, gender, "
+                    f"dialect, {', '.join(manifest.NUMERIC_TASKS)} the manifest labels); "
+                    f"{', '.join(manifest.NUMERIC_TASKS)} is predicted in years (MAE)")
 parser.add_argument("--balance", help="none, joint (flatten every trained task's class shares at once) or one "
                     "task's name (default: joint for several tasks, the task itself for one)")
 parser.add_argument("--epochs", type=int, help="maximum number of epochs (default 50; with --resume: the run's own, "
@@ -115,26 +116,19 @@ def check_args(args):
         try:
             ckpt = runs.load_checkpoint(Path(args.resume) / "last.pt")  # weights only: nothing in it can execute
             saved = {k: v for k, v in ckpt["config"].items() if k in vars(args) or k == "manifest_sha1"}
-            args = argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(saved["tasks"]),
+            args = argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"]),
                                          "resume": args.resume, "out": args.resume,
                                          "epochs": saved["epochs"] if args.epochs is None else args.epochs})
         except (runs.CheckpointError, KeyError, TypeError) as err:
             fail(err if isinstance(err, runs.CheckpointError) else f"{args.resume}/last.pt: not a moksori "
                  f"checkpoint (config lacks {err})")
     args.epochs = 50 if args.epochs is None else args.epochs
-    tasks = args.tasks.split(",")
-    if not all(tasks) or len(set(tasks)) != len(tasks):
-        parser.error(f"--tasks {args.tasks}: expected distinct, non-empty column names")
-    classes = [t for t in tasks if t not in manifest.NUMERIC_TASKS]
-    args.balance = args.balance or ("joint" if len(classes) > 1 else classes[0] if classes else "none")
-    if args.balance not in ("none", "joint", *classes):
-        parser.error(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
-                     f"{', '.join(classes)}")
+    if args.tasks is not None:
+        check_tasks(args.tasks.split(","), args)
     unknown = [a for a in args.augment.split(",") if a and a not in AUGMENTS]
     if unknown:
         parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(AUGMENTS)}")
     try:
-        mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment)
         runs.choose_device(args.device)
     except ValueError as err:
         parser.error(str(err))
@@ -158,8 +152,22 @@ def check_args(args):
     return args, ckpt
 
 
+def check_tasks(tasks, args):
+    """Validate the task list against the other flags (one line, exit 2) and fill --balance's default."""
+    if not all(tasks) or len(set(tasks)) != len(tasks):
+        parser.error(f"--tasks {','.join(tasks)}: expected distinct, non-empty column names")
+    classes = [t for t in tasks if t not in manifest.NUMERIC_TASKS]
+    args.balance = args.balance or ("joint" if len(classes) > 1 else classes[0] if classes else "none")
+    if args.balance not in ("none", "joint", *classes):
+        parser.error(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
+                     f"{', '.join(classes)}")
+    try:
+        mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment)
+    except ValueError as err:
+        parser.error(str(err))
+
+
 args, ckpt = check_args(parser.parse_args())
-tasks = args.tasks.split(",")
 aux_tasks = ["speaker"] if args.speaker_weight > 0 else []  # free labels: every corpus names its speakers
 out = Path(args.out)
 
@@ -186,7 +194,7 @@ try:
             args.manifest = str(synth_corpus.make_synth_corpus(corpus, args.speakers, args.utterances,
                                                                workers=max(args.workers, 1)))
         rows = manifest.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker
-        missing = [t for t in tasks if t not in rows[0]]
+        missing = [t for t in (args.tasks or "").split(",") if t and t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
         args.manifest_sha1 = runs.write_run_manifest(rows, args.manifest, out)["manifest_sha1"]
@@ -195,6 +203,10 @@ try:
     rows = runs.read_run_manifest(out, config or {"manifest": args.manifest or ""})
     args.manifest = args.manifest or str(out / "manifest.csv")  # processes other than the first
     split_rows = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
+    if args.tasks is None:  # every usual label the manifest gives, in training and validation
+        args.tasks = ",".join(manifest.default_tasks(rows))
+        check_tasks(args.tasks.split(","), args)
+    tasks = args.tasks.split(",")
     for s in ("train", "val"):
         if not split_rows[s]:
             raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test)")

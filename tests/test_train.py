@@ -306,15 +306,18 @@ def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path
     line naming the file (before: exit 1, and a FileNotFoundError traceback for best.pt in the second case)."""
 
     broken = tmp_path / "broken.csv"
-    broken.write_text("path,speaker,gender,age,split\na.wav,s1,male,20s,train\n", encoding="utf-8")
+    broken.write_text("path,gender,age,split\na.wav,male,20s,train\n", encoding="utf-8")
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(broken), *TINY)
-    assert code == 2 and "missing column(s) dialect" in err.strip().splitlines()[-1] and "Traceback" not in err, err
+    assert code == 2 and "missing column(s) speaker" in err.strip().splitlines()[-1] and "Traceback" not in err, err
 
     rows = manifest.read_manifest(tiny["manifest"])
     for row in rows:
         row["age"] = "" if row["split"] == "val" else row["age"]
     blank = tmp_path / "blank_val_age.csv"
     manifest.write_manifest(rows, blank)
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY,
-                                "--out", str(tmp_path / "run"))
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY, "--tasks",
+                                "age,gender", "--out", str(tmp_path / "run"))
     assert code == 2 and "no validation clip has a known age label" in err.strip().splitlines()[-1], err
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY,
+                                "--out", str(tmp_path / "default"))  # the default tasks leave age out
+    assert code == 0 and "heads ['gender', 'dialect']" in out, err
