@@ -113,7 +113,7 @@ def analyse(y, frame_s=None):
 
 def first_window(x):
     """The first model window of a clip's mfcc_f0 features, cut (and padded) as training and evaluation cut it."""
-    L = features.frames_per_window("mfcc_f0")
+    L = features.window_length("mfcc_f0")
     windows, _, _ = data.Batches(store.MemoryStore("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
     return windows[0]  # (3, 14, L)
 

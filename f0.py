@@ -24,7 +24,7 @@ Test: python -m pytest tests/test_f0.py
 import numpy as np
 import scipy.fft
 
-from mel import frame
+from mel import frame, waveform
 
 
 def difference_function(frames, max_lag, librosa_compat=False):
@@ -173,9 +173,7 @@ def yin(y, sr, fmin=60.0, fmax=500.0, frame_length=1024, hop_length=160, thresho
     The arithmetic runs in float32: against librosa's float64 (librosa_compat=True) f0 moves by < 0.01 cent
     on voiced frames (tests/test_f0.py); unvoiced frames, whose d′ is flat, can move a little more.
     """
-    y = np.asarray(y)
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"yin needs a non-empty mono signal of shape (N,), got shape {y.shape}")
+    y = waveform(y, "yin")
     if not 0 < fmin < fmax <= sr / 2:
         raise ValueError(f"need 0 < fmin < fmax <= sr/2, got fmin={fmin} Hz, fmax={fmax} Hz, sr={sr} Hz")
     if sr / fmin >= frame_length - 1:

@@ -34,9 +34,8 @@ FMAX = None  # Hz: highest mel band edge; None = sr / 2 (8 kHz)
 F0_FMIN = 60.0  # Hz: lowest F0 searched (deep male voice)
 F0_FMAX = 500.0  # Hz: highest F0 searched (child / high female voice)
 YIN_FRAME_LENGTH = 1024  # samples = 64 ms: YIN frame, holds > 2 periods of F0_FMIN (2 * 16000/60 = 533)
-YIN_THRESHOLD = 0.2  # CMND dip depth (dimensionless) below which a frame is voiced. The paper and librosa use 0.1;
-#   on the TIMIT sample 0.1 calls only 16% of frames voiced (29% at 0.2, same median F0), so the F0 row would be
-#   mostly zeros. f0.yin keeps 0.1 as its own default.
+YIN_THRESHOLD = 0.2  # CMND dip depth (dimensionless) below which a frame is voiced. The paper and librosa use 0.1,
+#   which leaves most frames of real speech unvoiced (README, "Conventions"); f0.yin keeps 0.1 as its own default.
 F0_REF = 50.0  # Hz: reference of the F0 row's semitone scale, below F0_FMIN so every voiced value is > 0
 WINDOW_FRAMES = 400  # frames = 4 s: one model window along the time axis
 WINDOW_SAMPLES = WINDOW_FRAMES * HOP_LENGTH  # samples = 64000 = 4 s: one window of the "raw" input
@@ -130,9 +129,7 @@ def extract(y, sr=SR, kind="mfcc_f0"):
     _check_kind(kind)
     if sr != SR:
         raise ValueError(f"sample rate {sr} Hz, expected {SR} Hz: resample the audio to {SR} Hz first")
-    y = np.asarray(y)
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"expected a non-empty mono waveform of shape (N,), got shape {y.shape}")
+    y = mel.waveform(y, "extract")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"waveform of {y.size} samples contains NaN or inf")
     return _EXTRACTORS[kind](y)
@@ -144,7 +141,8 @@ def input_shape(kind):
     return {"mfcc_f0": (3, N_MFCC + 1), "mfcc": (3, N_MFCC), "mel": (1, N_MELS), "raw": (1,)}[kind]
 
 
-def frames_per_window(kind):
-    """Length of one model window along the last axis: WINDOW_FRAMES frames, or WINDOW_SAMPLES for "raw"."""
+def window_length(kind):
+    """Length of one model window along the last axis, in that input's steps: WINDOW_FRAMES frames (400), or
+    WINDOW_SAMPLES samples (64000) for "raw" -- 4 s either way."""
     _check_kind(kind)
     return WINDOW_SAMPLES if kind == "raw" else WINDOW_FRAMES

@@ -111,6 +111,16 @@ def mel_filterbank(sr, n_fft, n_mels=40, fmin=0.0, fmax=None, htk=False, norm="s
     return weights
 
 
+def waveform(y, who):
+    """y as a NumPy array, checked once: a non-empty mono signal of shape (N,). ValueError naming `who`
+    otherwise -- the one check of a waveform that every signal function entry (power_spectrogram, f0.yin,
+    features.extract) shares."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"{who}: expected a non-empty mono signal of shape (N,), got shape {y.shape}")
+    return y
+
+
 def frame(y, frame_length, hop_length):
     """Slice a 1-D signal into overlapping frames, without copying.
 
@@ -158,10 +168,8 @@ def power_spectrogram(y, n_fft=512, hop_length=160, win_length=400, center=True)
     Returns (1 + n_fft // 2, T) power (units of y squared), float32 for float32 y, else float64. Equals
     np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, pad_mode="constant"))**2.
     """
-    y = np.asarray(y)
+    y = waveform(y, "power_spectrogram")
     y = y.astype(compute_dtype(y), copy=False)  # float32 stays float32; everything else becomes float64
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"power_spectrogram: expected a non-empty 1-D signal, got shape {y.shape}")
     win_length = n_fft if win_length is None else win_length
     if not 1 <= win_length <= n_fft:
         raise ValueError(f"power_spectrogram: need 1 <= win_length <= n_fft = {n_fft}, got win_length={win_length}")

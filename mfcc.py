@@ -7,26 +7,8 @@ With the same n_fft, hop_length, win_length, n_mels, htk and norm, `mfcc` equals
 `librosa.feature.mfcc(..., mel_norm=norm, pad_mode="constant")`, and `delta(x, N)` equals
 `librosa.feature.delta(x, width=2N+1, order=1, mode="nearest")`.
 
-Why MFCCs differ between libraries (the most asked MFCC question). Same audio, different conventions:
-  1. Log: librosa and this code use dB, 10 log10(max(P, 1e-10)), floored 80 dB below the clip's loudest cell;
-     HTK, Kaldi and python_speech_features (psf) use the natural log: every coefficient differs by 10/ln 10 = 4.34x
-     and quiet frames differ by the floor.
-  2. Pre-emphasis: HTK, Kaldi and psf first filter y[n] - 0.97 y[n-1]; librosa and this code do not.
-  3. Window: here periodic Hann (librosa); HTK Hamming; Kaldi "povey" (Hann^0.85); psf rectangular unless winfunc=.
-  4. Spectrum and filters: here power |X|^2, Slaney mel scale, triangles linear in Hz, area-normalised (librosa);
-     HTK/Kaldi use the HTK scale 2595 log10(1 + f/700) with peak-1 triangles linear in mel (HTK: magnitude unless
-     USEPOWER=T); psf uses |X|^2 / n_fft and HTK-scale triangles snapped to FFT bins. htk=True, norm=None gets close.
-  5. c0: psf (appendEnergy=True) and Kaldi (use-energy=true) replace c0 by the log frame energy; HTK appends E or
-     C0 by configuration; here c0 is the DCT's first coefficient. DCT scale: orthonormal here, in psf and Kaldi;
-     HTK uses sqrt(2/N) on every row, c0 included.
-  6. Lifter: HTK, Kaldi and psf lift c_n by 1 + (L/2) sin(pi n / L), L = 22, n = 0.. (c0 untouched); librosa and
-     this code default to no lifter, and librosa's lifter uses n + 1 (c0 is lifted too, every weight one step off).
-  7. Frames: here (librosa) n_fft // 2 zeros pad both ends, T = 1 + N // hop; HTK and Kaldi (snip-edges=true) start
-     at sample 0 unpadded, T = 1 + (N - win) // hop (psf zero-pads a last partial frame). Kaldi also removes each
-     frame's DC offset and adds dither by default.
-  8. Deltas: HTK, Kaldi, psf and this code use the regression formula with edge frames replicated; librosa's
-     default delta is width 9 with mode="interp" (a polynomial fit at the edges), and its order=2 is a
-     Savitzky-Golay 2nd derivative, not the delta of the delta.
+Why MFCCs differ between libraries -- log base, pre-emphasis, window, filter shapes, c0, lifter, frame padding,
+deltas -- is the README's "Conventions" section: eight differences, each with the setting that undoes it.
 
 Test: python -m pytest tests/test_mfcc.py
 """

@@ -22,7 +22,7 @@ from runs import gather
 def predict(model, store, kind, device="cpu", batch_size=64, clips=None, workers=0):
     """Outputs of `model` for whole clips of `store` (every clip, or the indices in `clips`).
 
-    Each clip is cut into windows of features.frames_per_window(kind) (the last one aligned with the clip's end)
+    Each clip is cut into windows of features.window_length(kind) (the last one aligned with the clip's end)
     and p = (1/K) sum_k softmax(logits_k) over its K windows; a numeric task's value is the mean of the K values.
     Windows of consecutive clips share batches of `batch_size`, cut by `workers` DataLoader processes.
     Returns {task: float64 (n, n_classes) probabilities, rows summing to 1, or (n,) values}, n = len(clips).
@@ -31,7 +31,7 @@ def predict(model, store, kind, device="cpu", batch_size=64, clips=None, workers
     if len(clips) == 0:
         return {}
     model.eval()
-    length = features.frames_per_window(kind)
+    length = features.window_length(kind)
     specs = evaluation_windows(store, length, clips)  # (n_windows, 3): clip, version 0, start
     slot = np.searchsorted(clips, specs[:, 0]) if np.all(np.diff(clips) > 0) else \
         np.array([list(clips).index(c) for c in specs[:, 0]])  # (n_windows,) row of each window's clip

@@ -21,9 +21,7 @@ keys or byte count disagree with what is expected (a truncated or foreign file) 
     python -m pytest tests/test_store.py
 """
 import hashlib
-import os
 import sys
-import tempfile
 import time
 import warnings
 from multiprocessing import Pool
@@ -34,7 +32,7 @@ import numpy as np
 import features
 from audio import AudioError
 from cache import cache_key, default_store_dir, extraction_job, feature_settings
-from files import UMASK, atomic_write
+from files import atomic_write
 
 SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, a few seconds of work to redo
 DTYPES = ("float32", "float16")  # float16 halves the disk and the reads; tests/test_store.py bounds its error
@@ -166,38 +164,31 @@ def _open(root, name, keys):
 def _write(root, name, keys, jobs, pool, width, dtype, skip_bad, progress):
     """Extract the clips of `jobs` in order, append their frames to a new shard, write its index -> Shard."""
     n, V = keys.shape
-    offsets, lengths = np.zeros((n, V), np.int64), np.zeros((n, V), np.int64)
-    reasons = np.full(n, "", dtype=object)
-    sums, squares, count, position = np.zeros(width), np.zeros(width), 0, 0
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f"{name}.bin.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            results = pool.imap(extraction_job, jobs, chunksize=4) if pool else map(extraction_job, jobs)
-            for local, (_, arrays, problem) in enumerate(results):
-                progress()
-                if problem is not None:
-                    if not skip_bad:
-                        raise AudioError(problem)
-                    reasons[local] = problem
-                    continue
-                for v, x in enumerate(arrays):
-                    frames = x.reshape(width, x.shape[-1]).T  # (T, R): frames-major, a window is contiguous
-                    f.write(np.ascontiguousarray(frames, dtype=dtype).tobytes())
-                    offsets[local, v], lengths[local, v] = position, len(frames)
-                    position += len(frames)
-                    if v == 0:  # normalisation statistics from the original clips only
-                        sums += frames.sum(axis=0, dtype=np.float64)
-                        squares += np.square(frames, dtype=np.float64).sum(axis=0)
-                        count += len(frames)
-        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600
-        os.replace(tmp, root / f"{name}.bin")
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    index = dict(keys=keys, offsets=offsets, lengths=lengths, reasons=reasons.astype(str), sums=sums,
-                 squares=squares, count=np.int64(count), dtype=np.array(dtype), n_frames=np.int64(position),
-                 width=np.int64(width))
+    index = dict(keys=keys, offsets=np.zeros((n, V), np.int64), lengths=np.zeros((n, V), np.int64),
+                 reasons=np.full(n, "", dtype=object), sums=np.zeros(width), squares=np.zeros(width),
+                 count=np.int64(0), dtype=np.array(dtype), n_frames=np.int64(0), width=np.int64(width))
+
+    def append_frames(f):  # every clip's versions, one after the other, frames-major: a window is contiguous
+        results = pool.imap(extraction_job, jobs, chunksize=4) if pool else map(extraction_job, jobs)
+        for local, (_, arrays, problem) in enumerate(results):
+            progress()
+            if problem is not None:
+                if not skip_bad:
+                    raise AudioError(problem)
+                index["reasons"][local] = problem
+                continue
+            for v, x in enumerate(arrays):
+                frames = x.reshape(width, x.shape[-1]).T  # (T, R)
+                f.write(np.ascontiguousarray(frames, dtype=dtype).tobytes())
+                index["offsets"][local, v], index["lengths"][local, v] = index["n_frames"], len(frames)
+                index["n_frames"] += len(frames)
+                if v == 0:  # normalisation statistics from the original clips only
+                    index["sums"] += frames.sum(axis=0, dtype=np.float64)
+                    index["squares"] += np.square(frames, dtype=np.float64).sum(axis=0)
+                    index["count"] += len(frames)
+
+    atomic_write(root / f"{name}.bin", append_frames)
+    index["reasons"] = index["reasons"].astype(str)
     atomic_write(root / f"{name}.npz", lambda f: np.savez(f, **index))  # the index last: the shard is finished
     return Shard(root / f"{name}.bin", index)
 

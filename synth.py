@@ -45,7 +45,7 @@ SR = 16000            # Hz, the corpus sample rate (== features.SR)
 BLOCK_S = 0.01        # s, formant-filter coefficient update interval (Klatt 1980 used 5 ms; 10 ms is
                       # the usual LPC-vocoder frame and halves the run time)
 PEAK = 0.95           # full scale, peak level of every output waveform
-MIN_DURATION_S = 0.5  # s, shortest utterance that still holds one syllable
+MIN_UTTERANCE_S = 0.5  # s, shortest utterance that still holds one syllable
 F0_UTTERANCE_SD = 0.02  # log-F0 sd (~ 2 %, 35 cents) of an utterance's mean F0 around the speaker's f0_hz
 
 # Korean monophthongs, F1..F5 in Hz for an adult male (F1-F3 approximately Yang 1996, J. Phonetics 24;
@@ -355,8 +355,8 @@ def synthesize_utterance(params, seed, sr=SR, duration_s=4.0, snr_db=None):
     Deterministic given (params, seed): every random draw comes from np.random.default_rng(seed).
     snr_db: background noise level in dB re the speech power; None draws it uniformly from 10-30 dB.
     """
-    if duration_s < MIN_DURATION_S:
-        raise ValueError(f"duration_s must be >= {MIN_DURATION_S} s, got {duration_s}")
+    if duration_s < MIN_UTTERANCE_S:
+        raise ValueError(f"duration_s must be >= {MIN_UTTERANCE_S} s, got {duration_s}")
     if sr < 8000:
         raise ValueError(f"sr must be >= 8000 Hz, got {sr}")
     rng = np.random.default_rng(seed)

@@ -184,7 +184,7 @@ say(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.t
 
 # ----------------------------------------------------------------------------- 3. data
 start = time.perf_counter()
-length = features.frames_per_window(args.input)  # frames (samples for raw) in one evaluation window
+length = features.window_length(args.input)  # frames (samples for raw) in one evaluation window
 step_s = 1 / features.SR if args.input == "raw" else features.HOP_LENGTH / features.SR  # seconds per frame (sample)
 crop = min(length, round(args.crop_s / step_s)) if args.crop_s else length  # frames of a training crop
 try:

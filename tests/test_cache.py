@@ -77,7 +77,7 @@ def key_in_a_copy_of_the_tree(tmp_path, clip, edit=None):
 
 
 def test_an_edit_to_the_audio_loader_changes_the_key(clips, tmp_path):
-    """data.load_audio's resampling call used to be outside the key: an edit there reused stale features."""
+    """The loader (audio.py) shapes the features too: an edit to its resampling call must change the key."""
     plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
     edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("audio.py", "resample_poly(y, sr // g, file_sr // g)",
                                                             "resample_poly(y, sr // g, file_sr // g, window=('kaiser', 5.0))"))

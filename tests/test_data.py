@@ -132,7 +132,7 @@ def test_small_validation_split_still_holds_every_class():
 
 def test_paths_outside_the_manifest_folder_are_written_absolute(tmp_path, monkeypatch):
     """A path relative to the working directory must still point at the same file when read back from a
-    manifest written elsewhere (it used to be copied as written and then resolved against the wrong folder)."""
+    manifest written elsewhere."""
     (tmp_path / "audio").mkdir()
     (tmp_path / "audio" / "a.wav").write_bytes(b"")
     monkeypatch.chdir(tmp_path)

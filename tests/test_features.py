@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import features
-from features import HOP_LENGTH, INPUTS, SR, extract, frames_per_window, input_shape
+from features import HOP_LENGTH, INPUTS, SR, extract, window_length, input_shape
 
 REF = np.load(Path(__file__).resolve().parent / "data" / "ref_features.npz")
 SHAPES = {"mfcc": (3, 13), "mfcc_f0": (3, 14), "mel": (1, 64), "raw": (1,)}  # the non-time dimensions, by hand
@@ -44,7 +44,7 @@ def test_shapes_and_dtype(kind):
 
 
 def test_window_sizes():
-    assert {k: frames_per_window(k) for k in INPUTS} == {"mfcc": 400, "mfcc_f0": 400, "mel": 400, "raw": 64000}
+    assert {k: window_length(k) for k in INPUTS} == {"mfcc": 400, "mfcc_f0": 400, "mel": 400, "raw": 64000}
     assert {k: input_shape(k) for k in INPUTS} == SHAPES
 
 
@@ -52,9 +52,9 @@ def test_a_4_s_clip_is_one_window_of_every_input():
     """4 s of audio gives exactly one "raw" window of samples, and one window of frames plus the extra frame
     that centred framing adds (T = 1 + N // hop): a window is the same 4 s whatever the input."""
     y = np.random.default_rng(3).standard_normal(4 * SR) * 0.1  # (64000,) = 4 s
-    assert extract(y, kind="raw").shape[-1] == frames_per_window("raw")
+    assert extract(y, kind="raw").shape[-1] == window_length("raw")
     for kind in ("mfcc", "mfcc_f0", "mel"):
-        assert extract(y, kind=kind).shape[-1] == frames_per_window(kind) + 1, kind
+        assert extract(y, kind=kind).shape[-1] == window_length(kind) + 1, kind
 
 
 def test_mfcc_channels_match_librosa():
@@ -146,4 +146,4 @@ def test_unknown_kind_in_shape_helpers():
     with pytest.raises(ValueError, match="expected one of"):
         input_shape("spectrogram")
     with pytest.raises(ValueError, match="expected one of"):
-        frames_per_window("spectrogram")
+        window_length("spectrogram")

@@ -1,4 +1,4 @@
-"""Trunks (models.py): shapes, lengths, and checks against independent references.
+"""Trunks (models.py) and their building blocks (layers.py): shapes, lengths, independent references.
 
 References: Dai et al. 2016 Table 1 parameter counts for M5/M11/M18; statistics recomputed in NumPy for the
 input normalisation and the logistic-regression features; Snyder et al. 2018 Table 1's 15-frame context of the
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import features
-from models import (RAWCNN_DEPTHS, TRUNKS, VALID_INPUTS, InputNorm, LogReg, RawCNN, XVector, masked_stats,
-                    spec_augment_mask)
+from layers import InputNorm, masked_stats, spec_augment_mask
+from models import RAWCNN_DEPTHS, TRUNKS, VALID_INPUTS, LogReg, RawCNN, XVector
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
 

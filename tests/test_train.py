@@ -303,7 +303,7 @@ def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, t
 
 def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path, monkeypatch, capsys):
     """A manifest missing a column, and one whose validation clips all lack an age label: exit code 2, one
-    line naming the file (before: exit 1, and a FileNotFoundError traceback for best.pt in the second case)."""
+    line naming the file."""
 
     broken = tmp_path / "broken.csv"
     broken.write_text("path,gender,age,split\na.wav,male,20s,train\n", encoding="utf-8")
