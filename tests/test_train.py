@@ -321,3 +321,49 @@ def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY,
                                 "--out", str(tmp_path / "default"))  # the default tasks leave age out
     assert code == 0 and "heads ['gender', 'dialect']" in out, err
+
+
+# ----------------------------------------------------------------------------- any column, years: the TIMIT sample
+@pytest.fixture(scope="module")
+def timit_manifest(tmp_path_factory, timit_dir):
+    """The 16-speaker TIMIT sample as a manifest (education and age_years columns included)."""
+    import corpora
+    path = tmp_path_factory.mktemp("timit") / "timit.csv"
+    manifest.write_manifest(corpora.timit_rows(timit_dir), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def timit_dir():  # a module-scoped twin of conftest's timit_dir, for the module-scoped manifest
+    from conftest import timit_sample_dir
+    found = timit_sample_dir()
+    if found is None:
+        pytest.skip("TIMIT sample not found (../shared/data/timit_sample or $MOKSORI_TIMIT)")
+    return found
+
+
+@pytest.mark.parametrize("tasks", ["gender,education", "gender,age_years"])
+def test_timit_trains_and_evaluates_any_column_and_years(tasks, timit_manifest, tiny, tmp_path):
+    """End to end on real speech: education (HS/AS/BS/MS/PHD) as a task, and age in years as a regression head
+    scored by its mean absolute error; then evaluate.py reads the run and profiles a clip."""
+    run = tmp_path / "run"
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(timit_manifest), "--tasks",
+                             tasks, "--epochs", "1", "--batch-size", "8", "--workers", "0", "--out", str(run)],
+                            cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    second = tasks.split(",")[1]
+    if second == "age_years":
+        m = metrics["tasks"]["age_years"]
+        assert m["train_mae"] > 0 and m["val_mae"] > 0 and m["test_mae"] is None, m  # no TIMIT test speakers here
+        assert "(MAE" in result.stdout
+    else:
+        vocab = json.loads((run / "config.json").read_text(encoding="utf-8"))["vocabs"]["education"]
+        assert set(vocab) <= {"HS", "AS", "BS", "MS", "PHD"} and len(vocab) >= 2
+    report = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(run), "--split", "val"],
+                            cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0 and second in report.stdout, report.stdout + report.stderr
+    wav = manifest.read_manifest(timit_manifest)[0]["path"]
+    profile = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(run), "--wav", wav],
+                             cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
+    assert profile.returncode == 0 and second in profile.stdout, profile.stdout + profile.stderr
