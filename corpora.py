@@ -17,7 +17,6 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 from files import PATH_MAX, is_file, read_text
 from manifest import assign_splits, validation_fraction

@@ -3,6 +3,7 @@
 librosa is used only by tests/make_reference.py (to produce the saved reference values) and by bench.py.
 Blocking it here proves that no test needs it: `import librosa` inside a test raises ImportError.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ sys.modules["librosa"] = None  # any `import librosa` under pytest now fails lou
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0"]  # train.py flags
 
 
 def timit_sample_dir():
@@ -43,3 +45,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """{"root", "manifest", "env", "run"}: a tiny built-in corpus (12 speakers x 3 clips) and one finished
+    2-epoch run, made once per test session under its base temp folder; $MOKSORI_CACHE points there, so
+    nothing is written into the checkout."""
+    import subprocess
+    import synth_corpus
+    root = tmp_path_factory.getbasetemp() / "tiny"
+    env = {**os.environ, "MOKSORI_CACHE": str(root / "cache"), "PYTHONIOENCODING": "utf-8"}
+    manifest_csv = synth_corpus.make_synth_corpus(root / "corpus", n_speakers=12, n_utterances=3, seed=0)
+    run = root / "run"
+    if not (run / "metrics.json").is_file():
+        result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(manifest_csv), *TINY,
+                                 "--out", str(run)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        (root / "train_stdout.txt").write_text(result.stdout, encoding="utf-8")
+    return {"root": root, "manifest": str(manifest_csv), "env": env, "run": run}
+
+

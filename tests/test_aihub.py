@@ -12,7 +12,6 @@ import soundfile as sf
 import data
 from aihub import aihub_rows
 from audio import load_audio
-from labels import parse_age_bins
 from manifest import read_manifest
 
 SR = 16000  # Hz

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import runs
-from test_train import ROOT, tiny  # noqa: F401  (the session's tiny corpus and run, a pytest fixture)
+from conftest import ROOT
 
 
 class Payload:

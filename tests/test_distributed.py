@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from test_train import ROOT, TINY, tiny  # noqa: F401  (the session's tiny corpus, a pytest fixture)
+from conftest import ROOT, TINY
 
 
 def run(tiny, out, *extra, processes=1):

@@ -19,7 +19,7 @@ from scipy.signal import resample_poly
 
 import evaluate
 import manifest
-from test_train import ROOT, tiny  # noqa: F401  (the session's tiny corpus and run, a pytest fixture)
+from conftest import ROOT
 
 
 def evaluate_cli(tiny, *argv):
@@ -182,7 +182,6 @@ def test_cross_corpus_report_names_unseen_classes_and_missing_tasks(tiny, tmp_pa
 def test_a_folder_of_recordings_becomes_one_csv_row_per_file(tiny, tmp_path, monkeypatch, capsys):
     folder = tmp_path / "recordings"
     folder.mkdir()
-    t = np.arange(16000) / 16000
     for name, seconds in (("a.wav", 1.0), ("b.flac", 2.5), ("c.wav", 4.0)):
         n = int(seconds * 16000)
         sf.write(folder / name, 0.3 * np.sin(2 * np.pi * 150 * np.arange(n) / 16000), 16000)

@@ -240,7 +240,7 @@ def directed_json_cases(raw):
 @pytest.mark.parametrize("kind", KINDS)
 def test_fuzz(tmp_path, kind):
     rng = random.Random(f"moksori-fuzz-{kind}")  # seeded per kind: the same cases on every run
-    defects, cases = [], 0
+    defects = []
     valid_target, _ = make_corpus(kind, tmp_path / "template")
     valid = valid_target.read_bytes()
     mutations = [zip_mutation(valid, rng) if kind == "aihub_zip" else mutate(valid, rng)

@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 
 import cache
-import features
 import store
 from audio import AudioError
 

@@ -7,46 +7,22 @@ the checkout. Other runs execute train.py in this process (runpy), which skips r
     python -m pytest tests/test_train.py
 """
 import json
-import os
 import runpy
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import data
 import mtl
-import synth_corpus
 import manifest
+from conftest import ROOT, TINY
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0"]
 METRIC_KEYS = {"train_acc", "train_balanced_acc", "val_acc", "val_balanced_acc", "test_acc", "test_balanced_acc",
                "majority_baseline"}
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """{"root", "manifest", "env", "run"}: a tiny corpus and one finished run (test_evaluate.py shares it).
-
-    Everything lives under the session's base temp folder and is reused when already there, so the fixture
-    is cheap when a second test module imports it.
-    """
-
-    root = tmp_path_factory.getbasetemp() / "tiny"
-    env = {**os.environ, "MOKSORI_CACHE": str(root / "cache"), "PYTHONIOENCODING": "utf-8"}
-    manifest_csv = synth_corpus.make_synth_corpus(root / "corpus", n_speakers=12, n_utterances=3, seed=0)
-    run = root / "run"
-    if not (run / "metrics.json").is_file():
-        result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(manifest_csv), *TINY,
-                                 "--out", str(run)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout + result.stderr
-        (root / "train_stdout.txt").write_text(result.stdout, encoding="utf-8")
-    return {"root": root, "manifest": str(manifest_csv), "env": env, "run": run}
 
 
 def train_here(monkeypatch, capsys, tiny, *argv):
