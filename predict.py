@@ -37,7 +37,8 @@ def predict(model, store, kind, device="cpu", batch_size=64, clips=None, workers
         np.array([list(clips).index(c) for c in specs[:, 0]])  # (n_windows,) row of each window's clip
     batches = Batches(store, np.zeros((len(store), 0), np.float32), length)
     chunks = [specs[k:k + batch_size] for k in range(0, len(specs), batch_size)]
-    loader = DataLoader(batches, sampler=chunks, batch_size=None, num_workers=workers)
+    loader = DataLoader(batches, sampler=chunks, batch_size=None, num_workers=workers,
+                        generator=torch.Generator())  # its own: prediction never moves torch's global RNG
     sums, counts, k = {}, np.zeros(len(clips)), 0
     for x, lengths, _ in loader:
         owners = slot[k:k + len(x)]  # (B,)

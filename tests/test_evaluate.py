@@ -81,7 +81,7 @@ def test_compare_prints_one_row_per_run(tiny, tmp_path):
     (other / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     code, out, err = evaluate_cli(tiny, "--compare", str(tiny["run"]), str(other))
     assert code == 0, err
-    rows = [line for line in out.splitlines() if line.startswith("hps")]
+    rows = [line for line in out.splitlines() if line.startswith("xvector")]
     assert len(rows) == 2 and "mfcc_f0" in rows[0] and " mfcc " in rows[1], out
     gender_train = json.loads((tiny["run"] / "metrics.json").read_text())["tasks"]["gender"]["train_acc"]
     assert f"{gender_train:5.3f}" in rows[0]

@@ -60,7 +60,7 @@ def test_the_run_folder_holds_config_manifest_history_checkpoints_and_metrics(ti
     run = tiny["run"]
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert set(metrics) == {"model", "input", "tasks", "epochs", "seconds", "device", "val_speakers"}
-    assert (metrics["model"], metrics["input"], metrics["epochs"], metrics["device"]) == ("hps", "mfcc_f0", 2, "cpu")
+    assert (metrics["model"], metrics["input"], metrics["epochs"], metrics["device"]) == ("xvector", "mfcc_f0", 2, "cpu")
     assert set(metrics["tasks"]) == {"age", "gender", "dialect"}
     for task, m in metrics["tasks"].items():
         assert set(m) == METRIC_KEYS, task
