@@ -1,4 +1,4 @@
-"""The classic baseline every deep model must beat: whole-clip statistics of our own features + a linear model.
+"""Front door: the classic baseline every deep model must beat -- whole-clip statistics + a linear model.
 
 For each clip (all of it, not one 4 s window) the statistics of the same feature arrays the models read:
     every static row (13 MFCCs, the F0 row): mean, std, 10th / 50th / 90th percentile over the frames

@@ -1,4 +1,4 @@
-"""Benchmark: time our feature code against librosa on the same minute of speech-like audio.
+"""Front door (benchmarks): time our feature code against librosa on the same minute of speech-like audio.
 
 Times mfcc, melspectrogram, yin and the complete "mfcc_f0" model input (features.extract). When librosa is
 installed, times librosa's equivalents in the same process, interleaved with ours run by run (so background

@@ -1,4 +1,4 @@
-"""Look at trained runs: scores on any labelled manifest, the comparison table, profiles of recordings, plots.
+"""Front door: look at trained runs -- scores on any labelled manifest, the comparison table, profiles, plots.
 
 Every prediction is utterance-level: the model reads every 4 s window of a clip and the windows' class
 probabilities are averaged (predict.predict). Scores stand beside the majority-class baseline (always answer

@@ -1,4 +1,4 @@
-"""The model inputs, and the constants every module shares (sample rate, frame sizes, window length).
+"""Signal floor: the model inputs, and the constants every module shares (sample rate, frames, window length).
 
 One function per input kind; `extract(y, kind=...)` picks one by name. Features are (n_features, n_frames),
 frames last, with a leading channel axis for the models:

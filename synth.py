@@ -1,4 +1,7 @@
-"""synth.py — a source–filter voice synthesiser that makes a labelled multi-speaker toy corpus.
+"""Signal floor: a source–filter voice synthesiser that makes a labelled multi-speaker corpus.
+
+One file on purpose (past STYLE.md's 300 lines): the parameter tables and the signal chain that reads them
+belong together, so that a change to a voice is one read.
 
 Each utterance is built the way the classic formant synthesisers build speech (Fant 1960; Klatt 1980):
 

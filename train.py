@@ -1,6 +1,7 @@
-"""Train a speaker-profiling model (age, gender, dialect -- any manifest column -- from a voice); write a run folder.
+"""Front door: train a speaker-profiling model (age, gender, dialect, any column, years) and write a run folder.
 
-Reads top to bottom, like nanoGPT's train.py:
+Reads top to bottom, like nanoGPT's train.py, and is one file on purpose (past STYLE.md's 300 lines): the
+seven sections are the story of one run, and splitting them would hide it:
     1 arguments -> 2 seed, device, processes -> 3 data -> 4 model -> 5 optimiser -> 6 the loop -> 7 test, once
 The run folder (runs.py describes each file): config.json, manifest.csv, history.csv, best.pt, last.pt,
 metrics.json. In the per-epoch table "train" is measured on the training batches as they go by (one random
