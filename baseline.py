@@ -131,7 +131,7 @@ def cross_validate(X, y, speakers, numeric, n_classes, seed=0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", help="manifest CSV (default: the built-in synthetic corpus)")
-    parser.add_argument("--tasks", default="age,gender,dialect", help="comma-separated columns (default age,gender,dialect)")
+    parser.add_argument("--tasks", help="comma-separated columns (default: those the manifest labels, as train.py)")
     parser.add_argument("--input", default="mfcc_f0", choices=("mfcc_f0", "mfcc", "mel"), help="features (default mfcc_f0)")
     parser.add_argument("--workers", type=int, default=2, help="processes for feature extraction (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (empty split cells) and the folds")
@@ -139,11 +139,11 @@ def main(argv=None):
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    tasks = args.tasks.split(",")
     try:
         if args.manifest is None:
             args.manifest = str(synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=args.workers))
         rows = manifest.read_manifest(args.manifest, seed=args.seed)
+        tasks = args.tasks.split(",") if args.tasks else manifest.default_tasks(rows)
         missing = [t for t in tasks if t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
