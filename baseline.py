@@ -14,7 +14,7 @@ numeric task). The test split is only scored, once. The run folder holds
 config.json, metrics.json (as train.py's, so `evaluate.py --compare` lists it beside the deep models) and
 baseline.npz (the weights and the standardisation, no pickle).
 
-    python baseline.py --manifest so762.csv --tasks age,gender --out runs/so762/baseline
+    python baseline.py --manifest so762.csv --out runs/so762/baseline
     python -m pytest tests/test_baseline.py
 """
 import os
@@ -90,10 +90,14 @@ def fit_logistic(X, y, n_classes, C):
 
 
 def fit_ridge(X, y, C):
-    """Ridge regression with alpha = 1 / C: W (D + 1,), last entry the (unpenalised) intercept."""
-    mean = y.mean()
-    W = np.linalg.solve(X.T @ X + np.eye(X.shape[1]) / C, X.T @ (y - mean))  # (D,)
-    return np.append(W, mean)
+    """Ridge regression with alpha = 1 / C: W (D + 1,), last entry the (unpenalised) intercept.
+
+    minimise ||y - X w - b||^2 + ||w||^2 / C; centring X and y takes the intercept out of the penalty.
+    """
+    x_mean, y_mean = X.mean(axis=0), y.mean()
+    Xc = X - x_mean  # (n, D)
+    W = np.linalg.solve(Xc.T @ Xc + np.eye(X.shape[1]) / C, Xc.T @ (y - y_mean))  # (D,)
+    return np.append(W, y_mean - x_mean @ W)
 
 
 def predict(W, X):
