@@ -140,7 +140,8 @@ def private_memory(pids):
             text = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        total += int(next(line.split()[1] for line in text.splitlines() if line.startswith("RssAnon:")))
+        anon = [line.split()[1] for line in text.splitlines() if line.startswith("RssAnon:")]
+        total += int(anon[0]) if anon else 0  # a process that has just exited (a zombie) has no memory line
     return total
 
 
