@@ -174,7 +174,7 @@ def scale(sizes, extra_args):
             if proc.returncode != 0:
                 raise SystemExit(f"train.py failed on {n} clips:\n{err[-2000:]}")
             max_rss = int(next(line.split()[-1] for line in err.splitlines() if "Maximum resident set size" in line))
-            speed = next(line.split()[-1] for line in out.splitlines() if line.strip().startswith("1 "))
+            speed = next(line.rstrip(" *").split()[-1] for line in out.splitlines() if line.strip().startswith("1 "))
             print(f"{n:7d} {max_rss / 1e6:13.2f} GB {peak / 1e6:30.2f} GB {speed:>10}")
 
 
