@@ -98,6 +98,10 @@ parser.add_argument("--seed", type=int, default=0, help="seed of initialisation,
 parser.add_argument("--out", help="run folder (default runs/<model>-<input>-<YYYYmmdd-HHMMSS>)")
 parser.add_argument("--resume", metavar="RUN", help="continue RUN from RUN/last.pt with RUN's saved settings; "
                     "only --epochs may be given with it")
+parser.add_argument("--refit", metavar="RUN", help="the last step of model selection: train again on RUN's "
+                    "training and validation speakers together, with RUN's settings, seed and learning-rate schedule, "
+                    "for the epochs of RUN's best.pt, then test once; only --out, --workers, --device, --amp may be "
+                    "given with it")
 parser.add_argument("--patience", type=int, help="stop after this many epochs without a better validation score "
                     "(mean balanced accuracy; skill for a numeric task); 0 = never (default: the recipe)")
 parser.add_argument("--denoise", action="store_true", help="Wiener-filter denoising (denoise.py) before features")
@@ -110,26 +114,41 @@ def fail(message):
     sys.exit(2)
 
 
+def take_settings(args, flag, checkpoint, allowed):
+    """args with the settings saved in a run's checkpoint (--resume RUN, --refit RUN): a flag given beside them
+    that is not in `allowed` is refused -> (args, the checkpoint)."""
+    run = getattr(args, flag)
+    given = {k for k, v in vars(args).items() if v != parser.get_default(k)} - {flag, *allowed}
+    if given:
+        parser.error(f"--{flag} uses {run}'s saved settings; only --{', --'.join(a.replace('_', '-') for a in allowed)}"
+                     f" may change (got --{', --'.join(sorted(g.replace('_', '-') for g in given))})")
+    if not (Path(run) / checkpoint).is_file():
+        parser.error(f"--{flag} {run}: no {checkpoint} there to {'continue' if flag == 'resume' else 'start'} from")
+    try:
+        ckpt = runs.load_checkpoint(Path(run) / checkpoint)  # weights only: nothing in it can execute
+        saved = {k: v for k, v in ckpt["config"].items()
+                 if (k in vars(args) or k == "manifest_sha1") and k not in allowed and k != flag}
+        return argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"])}), ckpt
+    except (runs.CheckpointError, KeyError, TypeError) as err:
+        fail(err if isinstance(err, runs.CheckpointError) else f"{run}/{checkpoint}: not a moksori checkpoint "
+             f"(config lacks {err})")
+
+
 def check_args(args):
     """Validate the flags (one line each, exit 2) and fill the defaults that depend on others; with --resume,
-    take the run's saved settings and return its last.pt too -> (args, checkpoint or None)."""
-    ckpt = None
+    take the run's saved settings and return its last.pt too -> (args, checkpoint or None); with --refit, take
+    the settings of the run it refits and the epoch count of that run's best.pt."""
+    ckpt, args.refit_epochs = None, None
     if args.resume:
-        given = {k for k, v in vars(args).items() if v != parser.get_default(k)} - {"resume", "epochs"}
-        if given:
-            parser.error(f"--resume uses {args.resume}'s saved settings; only --epochs may change "
-                         f"(got --{', --'.join(sorted(g.replace('_', '-') for g in given))})")
-        if not (Path(args.resume) / "last.pt").is_file():
-            parser.error(f"--resume {args.resume}: no last.pt there to continue from")
-        try:
-            ckpt = runs.load_checkpoint(Path(args.resume) / "last.pt")  # weights only: nothing in it can execute
-            saved = {k: v for k, v in ckpt["config"].items() if k in vars(args) or k == "manifest_sha1"}
-            args = argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"]),
-                                         "resume": args.resume, "out": args.resume,
-                                         "epochs": saved["epochs"] if args.epochs is None else args.epochs})
-        except (runs.CheckpointError, KeyError, TypeError) as err:
-            fail(err if isinstance(err, runs.CheckpointError) else f"{args.resume}/last.pt: not a moksori "
-                 f"checkpoint (config lacks {err})")
+        args, ckpt = take_settings(args, "resume", "last.pt", ("epochs",))
+        args.out, args.epochs = args.resume, ckpt["config"]["epochs"] if args.epochs is None else args.epochs
+    elif args.refit:
+        args, best = take_settings(args, "refit", "best.pt", ("out", "workers", "device", "amp"))
+        if best["config"].get("refit"):
+            parser.error(f"--refit {args.refit}: that run is itself a refit (of {best['config']['refit']}); "
+                         f"refit {best['config']['refit']} instead")
+        # RUN's rows (its splits as drawn) and the epoch its validation score chose
+        args.manifest, args.refit_epochs, args.resume = str(Path(args.refit) / "manifest.csv"), best["epoch"], None
     recipe = RECIPES.get(mtl.resolve(args.model)[0], RECIPE)
     for name, value in recipe.items():  # the trunk's recipe fills every setting not given
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
@@ -160,6 +179,13 @@ def check_args(args):
     if not args.resume and (Path(args.out) / "last.pt").exists():
         parser.error(f"--out {args.out} already holds a run; continue it with --resume {args.out} or choose another")
     return args, ckpt
+
+
+def settle_tasks(rows, args):
+    """Without --tasks: every usual label the manifest gives, in training and validation (checked as if given)."""
+    if args.tasks is None:
+        args.tasks = ",".join(manifest.default_tasks(rows))
+        check_tasks(args.tasks.split(","), args)
 
 
 def check_tasks(tasks, args):
@@ -204,23 +230,24 @@ try:
             args.manifest = str(synth_corpus.make_synth_corpus(corpus, args.speakers, args.utterances,
                                                                workers=max(args.workers, 1)))
         rows = manifest.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker
+        if args.refit:  # RUN's validation speakers join its training speakers; its test split stays as it was
+            rows = [dict(r, split="train") if r["split"] == "val" else r for r in rows]
         missing = [t for t in (args.tasks or "").split(",") if t and t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
+        settle_tasks(rows, args)  # before anything is written: a bad --model/--input pair leaves no run folder behind
         args.manifest_sha1 = runs.write_run_manifest(rows, args.manifest, out)["manifest_sha1"]
     runs.barrier()  # the other processes read the run's own manifest, written above
     config = ckpt["config"] if args.resume else None
     rows = runs.read_run_manifest(out, config or {"manifest": args.manifest or ""})
     args.manifest = args.manifest or str(out / "manifest.csv")  # processes other than the first
     split_rows = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
-    if args.tasks is None:  # every usual label the manifest gives, in training and validation
-        args.tasks = ",".join(manifest.default_tasks(rows))
-        check_tasks(args.tasks.split(","), args)
+    settle_tasks(rows, args)  # the other processes
     tasks = args.tasks.split(",")
-    for s in ("train", "val"):
+    for s in ("train",) if args.refit else ("train", "val"):
         if not split_rows[s]:
             raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test)")
-    for t in tasks:  # model selection needs a validation score for every task
+    for t in [] if args.refit else tasks:  # model selection needs a validation score for every task
         if not any(r.get(t) for r in split_rows["val"]):
             raise ValueError(f"{args.manifest}: no validation clip has a known {t} label, so {t} cannot be "
                              f"validated; label some validation speakers or drop {t} from --tasks")
@@ -256,7 +283,11 @@ except (ValueError, OSError) as err:  # bad manifest or audio: one line, no trac
 n_val_speakers = len({r["speaker"] for r in split_rows["val"]})
 say(f"data {args.manifest}: " + ", ".join(f"{s} {len(split_rows[s])}" for s in SPLITS) +
     f" clips; {n_val_speakers} validation speakers [{time.perf_counter() - start:.1f} s]")
-if n_val_speakers < manifest.MIN_VAL_SPEAKERS:
+if args.refit:
+    say(f"refit of {args.refit}: its training and validation speakers together "
+        f"({len({r['speaker'] for r in split_rows['train']})}), {args.refit_epochs} epochs (its best.pt) of its "
+        f"{args.epochs}-epoch schedule; no validation, so best.pt is the last epoch")
+elif n_val_speakers < manifest.MIN_VAL_SPEAKERS:
     say(f"warning: only {n_val_speakers} validation speakers: one speaker moves a validation accuracy by "
         f"{1 / max(n_val_speakers, 1):.2f}, so model selection is close to blind")
 if not split_rows["test"]:
@@ -373,7 +404,7 @@ clock = time.perf_counter() - elapsed  # seconds of training so far = time.perf_
 stopped_early = args.patience > 0 and bad_epochs >= args.patience  # a resumed run that had already stopped
 stop_requested = False
 signal.signal(signal.SIGINT, on_ctrl_c)
-while epoch < args.epochs and not stopped_early:
+while epoch < (args.refit_epochs or args.epochs) and not stopped_early:
     t0 = time.perf_counter()
     if step == 0:  # a fresh epoch
         sums = {k: 0.0 for k in sums}
@@ -420,9 +451,12 @@ while epoch < args.epochs and not stopped_early:
 
     train_seconds = time.perf_counter() - t0
     totals = {k: sum(s[k] for s in runs.gather(sums)) for k in sums}  # all processes' batches
-    val = predict.task_scores(predict.predict_everywhere(raw_model, stores["val"], args.input, device),
-                              labels["val"], labels["train"], tasks, vocabs)
-    score = predict.selection_score(val)
+    if args.refit:  # no validation speakers: each epoch counts as better, so best.pt ends as the last epoch
+        val, score = {t: dict.fromkeys(("acc", "balanced_acc", "mae", "skill"), math.nan) for t in tasks}, epoch + 1.0
+    else:
+        val = predict.task_scores(predict.predict_everywhere(raw_model, stores["val"], args.input, device),
+                                  labels["val"], labels["train"], tasks, vocabs)
+        score = predict.selection_score(val)
     epoch, step = epoch + 1, 0
     if score > best_score:
         best_score, bad_epochs = score, 0
