@@ -7,6 +7,7 @@ the training set's most frequent class), the number every model has to beat.
     python evaluate.py RUN                                   # the run's test split: accuracy, balanced accuracy,
                                                              # macro-F1, confusion tables (--split val|train|all)
     python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
+    python evaluate.py RUN1 RUN2 RUN3                        # an ensemble: the runs' outputs averaged per clip
     python evaluate.py --compare runs/table/* --metric both  # the slides' results table
     python evaluate.py RUN --wav my_voice.flac               # profile a recording (or many, or a folder:
     python evaluate.py RUN --wav recordings/ --out profiles.csv          # one CSV row per file)
@@ -36,9 +37,11 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".sph")  # what --wav DIR col
 
 
 # ----------------------------------------------------------------------------- scores on a manifest
-def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0):
+def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0, ensemble=()):
     """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split of the run's own
-    manifest (as trained), or of `other`, another labelled manifest (cross-corpus)."""
+    manifest (as trained), or of `other`, another labelled manifest (cross-corpus). With `ensemble` (more run
+    folders with the same tasks and classes, e.g. other seeds of one recipe), the runs' outputs are averaged
+    clip by clip -- class probabilities, or years -- and scored as one model."""
     config, model = runs.load_run(run_dir, device=device)
     tasks, kind, vocabs = config["tasks"], config["input"], config["vocabs"]
     run_rows = runs.read_run_manifest(run_dir, config)
@@ -48,7 +51,8 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
         raise ValueError(f"{other or Path(run_dir) / 'manifest.csv'}: no {split} rows")
     scored = [t for t in tasks if any(r.get(t) for r in rows)]
     where = f"{other} (cross-corpus: trained on {config['manifest']})" if other else config["manifest"]
-    print(f"{run_dir}: {config['model']} on {kind}, {split} split of {where}, {len(rows)} clips")
+    name = f"ensemble of {run_dir}, {', '.join(map(str, ensemble))}" if ensemble else run_dir
+    print(f"{name}: {config['model']} on {kind}, {split} split of {where}, {len(rows)} clips")
     for t in tasks:
         if t not in scored:
             print(f"  {t}: skipped, the manifest has no {t} labels")
@@ -63,6 +67,18 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
     found, rows, _ = store.build(rows, kind, denoise=config["denoise"], workers=workers, skip_bad=config["skip_bad"],
                                  progress=sys.stderr.isatty())
     outputs = predict.predict(model, found, kind, device, batch_size)
+    for member in ensemble:  # each run's outputs added, then the mean
+        their_config, their_model = runs.load_run(member, device=device)
+        differ = [k for k in ("tasks", "denoise") if their_config[k] != config[k]] + \
+            [f"{t} classes" for t in tasks if their_config["vocabs"].get(t) != vocabs[t]]
+        if differ:
+            raise ValueError(f"{member}: its {', '.join(differ)} differ from {run_dir}'s; an ensemble needs the same")
+        their_kind = their_config["input"]
+        their_store = found if their_kind == kind else store.build(rows, their_kind, denoise=config["denoise"],
+                                                                   workers=workers)[0]
+        for t, value in predict.predict(their_model, their_store, their_kind, device, batch_size).items():
+            outputs[t] = outputs[t] + value
+    outputs = {t: value / (1 + len(ensemble)) for t, value in outputs.items()}
     labels = manifest.encode_labels(rows, extended, scored)  # (n, n_scored), NaN = unknown
     train = manifest.encode_labels([r for r in run_rows if r["split"] == "train"], vocabs, scored)
     scores = predict.task_scores(outputs, labels, train, scored, extended)
@@ -246,7 +262,9 @@ def plot_run(run_dir, split, matrices, true_names, predicted_names):
 # ----------------------------------------------------------------------------- command line
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
-    parser.add_argument("run", nargs="?", help="run folder (config.json, best.pt, manifest.csv, ...)")
+    parser.add_argument("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several "
+                        "runs with the same tasks: their ensemble (outputs averaged per clip), scored on the first's "
+                        "manifest")
     parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
                         help="split to score (default test; all = every row)")
     parser.add_argument("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
@@ -268,6 +286,8 @@ def main(argv=None):
         parser.error(f"--batch-size must be positive, got {args.batch_size}")
     if args.out and not args.wav:
         parser.error("--out goes with --wav")
+    if len(args.run) > 1 and (args.wav or args.plot):
+        parser.error("--wav and --plot take one run folder; several runs are scored as an ensemble on a split")
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before computing anything
         print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
         return 2
@@ -276,10 +296,11 @@ def main(argv=None):
         if args.compare:
             compare(args.compare, args.metric)
         elif args.wav:
-            bad, total = profile_wavs(args.run, args.wav, device, args.batch_size, args.out, args.skip_bad)
+            bad, total = profile_wavs(args.run[0], args.wav, device, args.batch_size, args.out, args.skip_bad)
             return 2 if bad == total else 0  # exit 2 only when no file at all could be profiled
         else:
-            split_report(args.run, args.split, device, args.batch_size, args.plot, args.manifest, args.workers)
+            split_report(args.run[0], args.split, device, args.batch_size, args.plot, args.manifest, args.workers,
+                         args.run[1:])
     except (OSError, ValueError) as err:  # missing files, bad audio, a file that is not a checkpoint
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2

@@ -56,6 +56,44 @@ def test_split_report_agrees_with_metrics_json(tiny, monkeypatch, capsys):
             assert float(row[2]) == pytest.approx(m[key], abs=5e-4), (split, task, row, m[key])
 
 
+def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, monkeypatch, capsys):
+    """The tiny run and a copy with other head weights, scored together: the accuracy evaluate.py prints is that
+    of the two runs' averaged probabilities, computed here from predict.predict; a run trained on other inputs
+    is refused with one line."""
+    import predict
+    import runs
+    import store
+    import torch
+    other = tmp_path / "other"
+    shutil.copytree(tiny["run"], other)
+    best = runs.load_checkpoint(other / "best.pt")
+    generator = torch.Generator().manual_seed(1)
+    best["model"] = {k: v + torch.randn(v.shape, generator=generator) if k.startswith("heads.") else v
+                     for k, v in best["model"].items()}
+    runs.save_checkpoint(best, other / "best.pt")
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), str(other))
+    assert code == 0 and out.startswith(f"ensemble of {tiny['run']}, {other}"), out + err
+
+    config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
+    found, rows, _ = store.build([r for r in manifest.read_manifest(tiny["run"] / "manifest.csv")
+                                  if r["split"] == "test"], "mfcc_f0")
+    single, mean = predict.predict(runs.load_run(tiny["run"])[1], found, "mfcc_f0"), {}
+    for run in (tiny["run"], other):
+        for task, p in predict.predict(runs.load_run(run)[1], found, "mfcc_f0").items():
+            mean[task] = mean.get(task, 0.0) + p / 2
+    labels = manifest.encode_labels(rows, config["vocabs"], config["tasks"])
+    for i, task in enumerate(config["tasks"]):
+        assert not np.allclose(mean[task], single[task]), "the copy must answer differently"
+        row = next(line.split() for line in out.splitlines() if line.startswith(task + " "))
+        assert float(row[2]) == pytest.approx(np.mean(mean[task].argmax(1) == labels[:, i]), abs=5e-4), (task, row)
+
+    best["config"]["denoise"] = True  # trained on other inputs: averaging it in would mix two pipelines
+    runs.save_checkpoint(best, other / "best.pt")
+    code, out, err = evaluate_here(monkeypatch, capsys, tiny, str(tiny["run"]), str(other))
+    assert code == 2 and err.strip().endswith("its denoise differ from " + f"{tiny['run']}'s; an ensemble needs the "
+                                              "same"), err
+
+
 def test_wav_profiles_a_stereo_44k_recording(tiny, tmp_path):
     """A training clip resampled to 44.1 kHz and made stereo: a label and a probability for each task."""
 
