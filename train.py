@@ -297,6 +297,9 @@ for t in tasks:
     missing = [] if vocabs[t] is None else sorted(set(vocabs[t]) - {r[t] for r in split_rows["train"]})
     if missing:
         say(f"warning: {t} class(es) {missing} have no training clips; the model cannot learn them")
+# From here on the corpus is the stores and the label arrays. The rows go: DataLoader workers start as copies of
+# this process, so every row dict kept here would be held again by each worker (bench.py --scale measures it).
+del rows, split_rows
 
 heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
 balance = [] if args.balance == "none" else [tasks.index(t) for t in tasks if vocabs[t] is not None
