@@ -31,6 +31,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 import features
+import files
 from files import atomic_write
 import manifest
 import metrics
@@ -108,6 +109,28 @@ def predict(W, X):
     Z = Xb @ W
     P = np.exp(Z - Z.max(axis=1, keepdims=True))
     return P / P.sum(axis=1, keepdims=True)
+
+
+def load(run_dir):
+    """(config, weights) of a baseline run folder: config.json and baseline.npz (plain arrays, no pickle)."""
+    run_dir = Path(run_dir)
+    for name in ("config.json", "baseline.npz"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"{run_dir}: no {name} in the baseline run folder")
+    try:
+        with np.load(run_dir / "baseline.npz", allow_pickle=False) as npz:
+            weights = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{run_dir / 'baseline.npz'}: unreadable ({err})") from None
+    return files.read_json(run_dir / "config.json"), weights
+
+
+def predict_store(weights, found, tasks, kind="mfcc_f0"):
+    """A fitted baseline's outputs on every clip of a feature store (whole clips) -> {task: (n, K) class
+    probabilities, or (n,) values for a numeric task}: what evaluate.py averages into an ensemble."""
+    X = np.array([clip_statistics(found.read(i), kind) for i in range(len(found))]).reshape(len(found), -1)
+    Z = (X - weights["mean"]) / weights["std"]  # (n, D) standardised as in fitting
+    return {t: predict(weights[t], Z) for t in tasks}
 
 
 def cross_validate(X, y, speakers, numeric, n_classes, seed=0):

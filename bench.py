@@ -123,11 +123,27 @@ def extraction_throughput(n_clips, workers_list=(1, 2)):
                   f"({len(rows)} clips of 4 s in {seconds:.1f} s)")
 
 
-def repeated_manifest(rows, n_clips, path):
+def repeated_manifest(rows, n_clips, path, distinct=False):
     """A manifest of n_clips rows that repeats the built-in corpus's clips as new speakers (copy k of speaker s
-    is speaker "s~k", same split), so a corpus of any size costs no new audio."""
+    is speaker "s~k", same split), so a corpus of any size costs no new audio. The feature store keys features
+    by audio file, so repeated rows share one entry; with distinct=True copy k reads a hard link of each file
+    (a new path, so a new entry: the store then holds n_clips clips' features, as a real corpus would)."""
+    import os
+    import shutil
     import manifest
-    out = [dict(r, speaker=f"{r['speaker']}~{k}") for k in range(-(-n_clips // len(rows))) for r in rows][:n_clips]
+    out = []
+    for k in range(-(-n_clips // len(rows))):
+        for r in rows[:n_clips - len(out)]:
+            source = Path(r["path"])
+            if distinct and k > 0:
+                link = Path(path).parent / f"audio{k}" / source.name
+                link.parent.mkdir(exist_ok=True)
+                try:
+                    os.link(source, link)
+                except OSError:  # another file system: a copy
+                    shutil.copyfile(source, link)
+                source = link
+            out.append(dict(r, speaker=f"{r['speaker']}~{k}", path=str(source)))
     manifest.write_manifest(out, path)
     return path
 
@@ -145,7 +161,7 @@ def private_memory(pids):
     return total
 
 
-def scale(sizes, extra_args):
+def scale(sizes, extra_args, distinct=False):
     """Peak memory of one epoch of `train.py --model hps` on manifests of each size, measured two ways:
     /usr/bin/time -v's maximum resident set size of the training process (it counts the touched pages of the
     memory-mapped store, which are reclaimable page cache) and the peak of RssAnon summed over the training
@@ -158,11 +174,18 @@ def scale(sizes, extra_args):
     print(f"{'clips':>7} {'time -v max RSS':>16} {'private (RssAnon, all processes)':>33} {'train ex/s':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            csv = repeated_manifest(rows, n, Path(tmp) / f"m{n}.csv")
+            (Path(tmp) / str(n)).mkdir()
+            csv = repeated_manifest(rows, n, Path(tmp) / str(n) / "m.csv", distinct)
+            env = dict(os.environ)
+            if distinct:  # a store of its own, built before the measured run (extraction is not what is measured)
+                import store
+                env["MOKSORI_CACHE"] = str(Path(tmp) / "cache")
+                store.build(manifest.read_manifest(csv), "mfcc_f0", workers=2, root=Path(tmp) / "cache" / "store",
+                            progress=sys.stderr.isatty())
             argv = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).with_name("train.py")), "--manifest",
                     str(csv), "--model", "hps", "--epochs", "1", "--patience", "0", "--out", str(Path(tmp) / f"run{n}"),
                     *extra_args]
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             peak = 0
             while proc.poll() is None:
                 children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
@@ -186,9 +209,11 @@ def main():
                         "with 1 and 2 workers (default 0: skip)")
     parser.add_argument("--scale", nargs="*", type=int, metavar="CLIPS", help="only measure the peak memory of one "
                         "epoch on manifests of these sizes (default 1200 12000 48000)")
+    parser.add_argument("--distinct", action="store_true", help="--scale: every repeated row reads its own file (a "
+                        "hard link), so the store holds that many clips' features (extracted first, untimed)")
     args, extra = parser.parse_known_args()
     if args.scale is not None:
-        scale(args.scale or [1200, 12000, 48000], extra)  # extra flags go to train.py, e.g. --workers 2
+        scale(args.scale or [1200, 12000, 48000], extra, args.distinct)  # extra flags go to train.py, e.g. --workers 2
         return
     if args.seconds <= 0 or args.repeats < 1:
         parser.error(f"need --seconds > 0 and --repeats >= 1, got {args.seconds} and {args.repeats}")

@@ -8,7 +8,10 @@ the training set's most frequent class), the number every model has to beat.
                                                              # macro-F1, confusion tables (--split val|train|all)
     python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
     python evaluate.py RUN1 RUN2 RUN3                        # an ensemble: the runs' outputs averaged per clip
+                                                             # (any run folders: train.py's and baseline.py's)
     python evaluate.py --compare runs/table/* --metric both  # the slides' results table
+    python evaluate.py --compare runs/so762/* --mean         # one row per recipe: mean +- std over its seeds
+    python evaluate.py R1 R2 R3 --save runs/ens              # an ensemble's scores as a run folder (metrics.json)
     python evaluate.py RUN --wav my_voice.flac               # profile a recording (or many, or a folder:
     python evaluate.py RUN --wav recordings/ --out profiles.csv          # one CSV row per file)
     python evaluate.py RUN --plot                            # training curves and confusion matrices as PNG
@@ -17,6 +20,7 @@ import argparse
 import csv
 import importlib.util
 import io
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import audio
+import baseline
 import features
 import files
 import manifest
@@ -37,13 +42,25 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".sph")  # what --wav DIR col
 
 
 # ----------------------------------------------------------------------------- scores on a manifest
-def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0, ensemble=()):
+def load_any(run_dir, device, batch_size):
+    """(config, predictor) of a run folder of train.py (a model) or of baseline.py (linear models on whole-clip
+    statistics); predictor(store) -> {task: (n, K) probabilities or (n,) values} on every clip of the store."""
+    if (Path(run_dir) / "baseline.npz").is_file():
+        config, weights = baseline.load(run_dir)
+        return config, lambda found: baseline.predict_store(weights, found, config["tasks"], config["input"])
+    config, model = runs.load_run(run_dir, device=device)
+    return config, lambda found: predict.predict(model, found, config["input"], device, batch_size)
+
+
+def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0, ensemble=(), save=None):
     """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split of the run's own
     manifest (as trained), or of `other`, another labelled manifest (cross-corpus). With `ensemble` (more run
-    folders with the same tasks and classes, e.g. other seeds of one recipe), the runs' outputs are averaged
-    clip by clip -- class probabilities, or years -- and scored as one model."""
-    config, model = runs.load_run(run_dir, device=device)
-    tasks, kind, vocabs = config["tasks"], config["input"], config["vocabs"]
+    folders with the same tasks and classes: other seeds of one recipe, other models, the classic baseline of
+    baseline.py), the runs' outputs are averaged clip by clip -- class probabilities, or years -- and scored as
+    one model. With `save`, the scores also go to save/metrics.json (as a run's, `split` in place of "test"), so
+    --compare lists an ensemble beside single runs."""
+    config, predictor = load_any(run_dir, device, batch_size)
+    tasks, kind, vocabs, denoise = config["tasks"], config["input"], config["vocabs"], config.get("denoise", False)
     run_rows = runs.read_run_manifest(run_dir, config)
     rows = manifest.read_manifest(other, seed=config["seed"]) if other else run_rows
     rows = [r for r in rows if split == "all" or r["split"] == split]
@@ -64,19 +81,19 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
         if names:
             counts = ", ".join(f"{n} ({sum(r[t] == n for r in rows)} clips)" for n in names)
             print(f"  {t}: classes the run never saw: {counts}; they count as errors")
-    found, rows, _ = store.build(rows, kind, denoise=config["denoise"], workers=workers, skip_bad=config["skip_bad"],
+    found, rows, _ = store.build(rows, kind, denoise=denoise, workers=workers, skip_bad=config.get("skip_bad", False),
                                  progress=sys.stderr.isatty())
-    outputs = predict.predict(model, found, kind, device, batch_size)
+    outputs = predictor(found)
     for member in ensemble:  # each run's outputs added, then the mean
-        their_config, their_model = runs.load_run(member, device=device)
-        differ = [k for k in ("tasks", "denoise") if their_config[k] != config[k]] + \
+        their_config, their_predictor = load_any(member, device, batch_size)
+        differ = [k for k in ("tasks",) if their_config[k] != config[k]] + \
+            (["denoise"] if their_config.get("denoise", False) != denoise else []) + \
             [f"{t} classes" for t in tasks if their_config["vocabs"].get(t) != vocabs[t]]
         if differ:
             raise ValueError(f"{member}: its {', '.join(differ)} differ from {run_dir}'s; an ensemble needs the same")
         their_kind = their_config["input"]
-        their_store = found if their_kind == kind else store.build(rows, their_kind, denoise=config["denoise"],
-                                                                   workers=workers)[0]
-        for t, value in predict.predict(their_model, their_store, their_kind, device, batch_size).items():
+        their_store = found if their_kind == kind else store.build(rows, their_kind, denoise=denoise, workers=workers)[0]
+        for t, value in their_predictor(their_store).items():
             outputs[t] = outputs[t] + value
     outputs = {t: value / (1 + len(ensemble)) for t, value in outputs.items()}
     labels = manifest.encode_labels(rows, extended, scored)  # (n, n_scored), NaN = unknown
@@ -99,6 +116,18 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
         print(metrics.confusion_table(cm, extended[t], vocabs[t]))
     if plot:
         plot_run(run_dir, split, matrices, extended, vocabs)
+    if save:
+        members = [str(r) for r in (run_dir, *ensemble)]
+        tasks_out = {t: {f"{split}_mae": round(s["mae"], 4), "baseline_mae": round(s["baseline_mae"], 4)}
+                     if vocabs[t] is None else {f"{split}_acc": round(s["acc"], 4),
+                                                f"{split}_balanced_acc": round(s["balanced_acc"], 4),
+                                                "majority_baseline": round(s["majority"], 4)}
+                     for t, s in scores.items()}
+        recipe = {"model": "ensemble" if ensemble else config["model"], "input": kind, "members": members,
+                  "split": split, "manifest": other or config["manifest"]}
+        runs.save_json({**recipe, "tasks": tasks_out}, Path(save) / "metrics.json")
+        runs.save_json(recipe, Path(save) / "config.json")
+        print(f"\nwrote {Path(save) / 'metrics.json'}")
 
 
 # ----------------------------------------------------------------------------- the comparison table
@@ -111,18 +140,54 @@ METRIC_KEYS = {"acc": ("train_acc", "val_acc", "test_acc"), "balanced": ("train_
                                                                           "test_balanced_acc")}
 
 
+def read_metrics(run_dir):
+    """A run folder's metrics.json (train.py's, baseline.py's, or an ensemble's from --save), checked."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (is the run finished?)")
+    m = files.read_json(path)
+    if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or "model" not in m or "input" not in m:
+        raise ValueError(f"{path}: not a moksori metrics.json (expected model, input and tasks)")
+    return m
+
+
+# what may differ between the runs of one recipe: the seed, where it ran and was written, the run it refits
+VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device", "amp", "manifest_sha1", "members",
+            "skip_bad"}
+
+
+def compare_mean(run_dirs):
+    """One row per recipe -- runs whose config.json differ only in VOLATILE settings, e.g. three seeds -- with
+    the mean and the standard deviation (over runs, n - 1 in the denominator) of each test score."""
+    groups = {}  # recipe -> (name, [metrics])
+    for run_dir in run_dirs:
+        m, config = read_metrics(run_dir), files.read_json(Path(run_dir) / "config.json")
+        volatile = VOLATILE | ({"manifest"} if config.get("refit") else set())  # a refit reads RUN/manifest.csv
+        recipe = json.dumps({k: v for k, v in config.items() if k not in volatile}, sort_keys=True, default=str)
+        name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
+        groups.setdefault(recipe, (name, []))[1].append(m)
+    tasks = list(dict.fromkeys(t for _, ms in groups.values() for m in ms for t in m["tasks"]))
+    columns = [(t, k) for t in tasks for k in (("test_mae",) if any("test_mae" in m["tasks"].get(t, {}) for _, ms in
+                                                                     groups.values() for m in ms)
+                                               else ("test_acc", "test_balanced_acc"))]
+    label = {"test_acc": "acc", "test_balanced_acc": "bal acc", "test_mae": "MAE"}
+    print(f"{'recipe':24} {'runs':>4} " + " ".join(f"{t[:9] + ' ' + label[k]:>15}" for t, k in columns))
+    for name, ms in groups.values():
+        cells = []
+        for t, k in columns:
+            values = [m["tasks"][t][k] for m in ms if m["tasks"].get(t, {}).get(k) is not None]
+            spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
+            cells.append(f"{np.mean(values):7.3f} ± {spread:5.3f}" if values else f"{'-':>15}")
+        print(f"{name:24} {len(ms):4d} " + " ".join(cells))
+
+
 def compare(run_dirs, metric="both"):
     """The slides' table from each run's metrics.json: train/val/test accuracy (and/or balanced accuracy) per
     task, one row per (model, input); a numeric task shows train/val/test MAE. Single-task runs of the same model
     and input (one per task) share a row; a second run of the same task starts a new row."""
     table = []  # [(model, input), {task: scores}, [run folders]]
     for run_dir in run_dirs:
-        path = Path(run_dir) / "metrics.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found (is the run finished?)")
-        m = files.read_json(path)
-        if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or "model" not in m or "input" not in m:
-            raise ValueError(f"{path}: not a moksori metrics.json (expected model, input and tasks)")
+        m = read_metrics(run_dir)
         row = next((r for r in table if r[0] == (m["model"], m["input"]) and not set(r[1]) & set(m["tasks"])), None)
         if row is None:
             row = ((m["model"], m["input"]), {}, [])
@@ -263,14 +328,18 @@ def plot_run(run_dir, split, matrices, true_names, predicted_names):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
     parser.add_argument("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several "
-                        "runs with the same tasks: their ensemble (outputs averaged per clip), scored on the first's "
-                        "manifest")
+                        "runs with the same tasks (train.py's, or baseline.py's): their ensemble (outputs averaged per "
+                        "clip), scored on the first's manifest")
     parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
                         help="split to score (default test; all = every row)")
     parser.add_argument("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="print the results table of these runs")
     parser.add_argument("--metric", default="both", choices=("acc", "balanced", "both"),
                         help="--compare: accuracy, balanced accuracy, or both (default both)")
+    parser.add_argument("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only in "
+                        "seed and run folder), the mean +- standard deviation of the test scores")
+    parser.add_argument("--save", metavar="DIR", help="a split report (one run or an ensemble): also write "
+                        "DIR/metrics.json and DIR/config.json, so --compare lists it")
     parser.add_argument("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders "
                         "(WAV/FLAC/MP3..., any rate, mono or stereo)")
     parser.add_argument("--out", help="--wav: write one CSV row per file here")
@@ -286,6 +355,10 @@ def main(argv=None):
         parser.error(f"--batch-size must be positive, got {args.batch_size}")
     if args.out and not args.wav:
         parser.error("--out goes with --wav")
+    if args.mean and not args.compare:
+        parser.error("--mean goes with --compare")
+    if args.save and (args.compare or args.wav):
+        parser.error("--save goes with a split report: RUN [RUN ...] [--split ...]")
     if len(args.run) > 1 and (args.wav or args.plot):
         parser.error("--wav and --plot take one run folder; several runs are scored as an ensemble on a split")
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before computing anything
@@ -294,13 +367,13 @@ def main(argv=None):
     try:
         device = runs.choose_device(args.device)
         if args.compare:
-            compare(args.compare, args.metric)
+            compare_mean(args.compare) if args.mean else compare(args.compare, args.metric)
         elif args.wav:
             bad, total = profile_wavs(args.run[0], args.wav, device, args.batch_size, args.out, args.skip_bad)
             return 2 if bad == total else 0  # exit 2 only when no file at all could be profiled
         else:
             split_report(args.run[0], args.split, device, args.batch_size, args.plot, args.manifest, args.workers,
-                         args.run[1:])
+                         args.run[1:], args.save)
     except (OSError, ValueError) as err:  # missing files, bad audio, a file that is not a checkpoint
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2

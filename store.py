@@ -36,18 +36,15 @@ from files import atomic_write
 
 SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, a few seconds of work to redo
 DTYPES = ("float32", "float16")  # float16 halves the disk and the reads; tests/test_store.py bounds its error
+INDEX_FORMAT = 2  # a shard index's layout: one entry per (clip, version); shards of another format are not read
 BABBLE_TALKERS = 3  # other speakers' clips mixed into a clip's babble version (augment.version_of)
 
 
 class Shard:
-    """One shard: its index arrays in memory, its frames mapped from disk on first use (per process)."""
+    """One shard's data file, mapped from disk on first use (per process): (n_frames, width) frames."""
 
-    def __init__(self, data_path, index):
-        self.data_path = data_path
-        self.offsets, self.lengths = index["offsets"], index["lengths"]  # (n, V) int64 frames; length 0 = unreadable
-        self.reasons = index["reasons"]  # (n,) why a clip could not be read ("" if it could)
-        self.sums, self.squares, self.count = index["sums"], index["squares"], int(index["count"])
-        self.dtype, self.n_frames, self.width = str(index["dtype"]), int(index["n_frames"]), int(index["width"])
+    def __init__(self, data_path, dtype, n_frames, width):
+        self.data_path, self.dtype, self.n_frames, self.width = data_path, dtype, int(n_frames), int(width)
         self._data = None
 
     @property
@@ -58,7 +55,7 @@ class Shard:
                 if self.n_frames else np.zeros((0, self.width), dtype=self.dtype)
         return self._data
 
-    def __getstate__(self):  # DataLoader workers receive the index, and map the file themselves
+    def __getstate__(self):  # DataLoader workers receive the paths, and map the files themselves
         return {**self.__dict__, "_data": None}
 
 
@@ -66,43 +63,41 @@ class Store:
     """The features of a list of clips: store.read(i, v, start, stop) -> float32 (*input_shape, stop - start).
 
     Clip i is the i-th row given to build() that could be read; v indexes the versions it was built with
-    ("orig" first, then augmented copies such as "speed1.1").
+    ("orig" first, then augmented copies such as "speed1.1"). Each (clip, version) may live in any shard:
+    shard_of[i, v], offset_of[i, v] and frames_of[i, v] say where. sums, squares (R,) float64 and count are the
+    per-row sums over the real frames of this store's original clips -- its own clips only, whichever shards
+    hold them.
     """
 
-    def __init__(self, kind, versions, shards, clips):
+    def __init__(self, kind, versions, shards, where, sums, squares, count):
         self.kind, self.versions, self.shards = kind, tuple(versions), shards
         self.shape = features.input_shape(kind)  # non-time dims, e.g. (3, 14)
-        self.clips = clips  # (n, 2) int64: shard number, slot inside the shard
+        self.shard_of, self.offset_of, self.frames_of = where  # each (n, V) int64
+        self.sums, self.squares, self.count = sums, squares, count
 
     def __len__(self):
-        return len(self.clips)
+        return len(self.shard_of)
 
     def length(self, i, v=0):
         """Frames (samples for raw) of clip i, version v."""
-        shard, slot = self.clips[i]
-        return int(self.shards[shard].lengths[slot, v])
+        return int(self.frames_of[i, v])
 
     def lengths(self, v=0):
         """(n,) frames of every clip, version v."""
-        return np.array([self.shards[s].lengths[k, v] for s, k in self.clips], dtype=np.int64)
+        return self.frames_of[:, v].copy()
 
     def read(self, i, v=0, start=0, stop=None):
         """Frames [start, stop) of clip i, version v (stop clipped to the clip's end) -> (*shape, n) float32."""
-        shard, slot = self.clips[i]
-        s = self.shards[shard]
-        offset, n = s.offsets[slot, v], s.lengths[slot, v]
+        offset, n = self.offset_of[i, v], self.frames_of[i, v]
         stop = n if stop is None else min(stop, n)
-        x = np.array(s.data[offset + start:offset + stop], dtype=np.float32)  # (n, R): a copy of one slice of the file
-        return x.T.reshape(*self.shape, len(x))  # (*shape, n)
+        x = np.array(self.shards[self.shard_of[i, v]].data[offset + start:offset + stop], dtype=np.float32)  # (n, R)
+        return x.T.reshape(*self.shape, len(x))  # (*shape, n): a copy of one slice of the file
 
     def statistics(self):
         """Mean and standard deviation of every feature row over all real frames of the original clips,
         each (*shape,) -- what models.InputNorm standardises with."""
-        count = sum(s.count for s in self.shards)
-        sums = sum(s.sums for s in self.shards)  # (R,) float64
-        squares = sum(s.squares for s in self.shards)  # (R,)
-        mean = sums / max(count, 1)
-        std = np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0.0))
+        mean = self.sums / max(self.count, 1)
+        std = np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean ** 2, 0.0))
         return mean.reshape(self.shape), std.reshape(self.shape)
 
 
@@ -139,58 +134,115 @@ def _babble_partners(rows, keys):
     return partners
 
 
-def _open(root, name, keys):
-    """The finished shard `name` if its index matches `keys` and its data file is whole; else None (with a
-    warning when something is there but wrong)."""
-    index_path, data_path = root / f"{name}.npz", root / f"{name}.bin"
-    if not index_path.is_file():
-        return None
-    try:
-        with np.load(index_path, allow_pickle=False) as npz:
-            index = {k: npz[k] for k in npz.files}
-        shard = Shard(data_path, index)
-        expected = shard.n_frames * shard.width * np.dtype(shard.dtype).itemsize  # bytes
-        size = data_path.stat().st_size if data_path.is_file() else 0
-        problem = ("its keys differ from the clips asked for" if not np.array_equal(index["keys"], keys) else
-                   f"data file has {size} bytes, expected {expected}" if size != expected else "")
-    except (OSError, ValueError, KeyError) as err:
-        problem = f"unreadable index ({type(err).__name__}: {err})"
-    if problem:
-        warnings.warn(f"{index_path}: stale or truncated shard ({problem}); rebuilding it")
-        return None
-    return shard
+def _shard_name(keys, dtype):
+    """A shard's file name (no suffix): the hash of its entries' keys and its dtype, so two processes that build
+    the same missing entries write the same files, and an index under another shard's name is caught."""
+    return "shard-" + hashlib.sha1(("\n".join(keys) + dtype).encode()).hexdigest()
 
 
-def _write(root, name, keys, jobs, pool, width, dtype, skip_bad, progress):
-    """Extract the clips of `jobs` in order, append their frames to a new shard, write its index -> Shard."""
-    n, V = keys.shape
-    index = dict(keys=keys, offsets=np.zeros((n, V), np.int64), lengths=np.zeros((n, V), np.int64),
-                 reasons=np.full(n, "", dtype=object), sums=np.zeros(width), squares=np.zeros(width),
-                 count=np.int64(0), dtype=np.array(dtype), n_frames=np.int64(0), width=np.int64(width))
+def _index_problem(index_path, npz, dtype):
+    """Why a finished shard's index cannot be trusted ("" if it can), or None for a shard that is simply not of
+    this dtype or index format (left alone)."""
+    if "format" not in npz.files or int(npz["format"]) != INDEX_FORMAT:
+        return None
+    if str(npz["dtype"]) != dtype:
+        return None
+    if _shard_name(npz["keys"].tolist(), dtype) != index_path.stem:
+        return "its keys are not the ones its name was made from"
+    data_path = index_path.with_suffix(".bin")
+    expected = int(npz["n_frames"]) * int(npz["width"]) * np.dtype(dtype).itemsize  # bytes
+    size = data_path.stat().st_size if data_path.is_file() else 0
+    return f"data file has {size} bytes, expected {expected}" if size != expected else ""
+
+
+class _Found:
+    """Where each wanted (clip, version) key lives, gathered from shard indexes: key -> (shard, offset, length,
+    reason), the shards used, and the per-row sums of the wanted original clips (each counted as many times as
+    rows ask for it), accumulated as the entries are found -- no per-clip arrays are kept."""
+
+    def __init__(self, keys, width):
+        self.wanted = np.unique(keys)  # (m,) every distinct key asked for
+        orig, counts = np.unique(keys[:, 0], return_counts=True)
+        self.weight = dict(zip(orig.tolist(), counts.tolist()))  # orig key -> rows that use it
+        self.where, self.shards = {}, []
+        self.sums, self.squares = np.zeros(width), np.zeros(width)
+
+    def add(self, shard, keys, offsets, lengths, reasons, sums, squares):
+        """Record a shard's entries whose keys are wanted and not found yet."""
+        hits = np.flatnonzero(np.isin(keys, self.wanted))
+        hits = [k for k in hits if keys[k] not in self.where]
+        if not hits:
+            return
+        number = len(self.shards)
+        self.shards.append(shard)
+        for k in hits:
+            key = str(keys[k])
+            self.where[key] = (number, int(offsets[k]), int(lengths[k]), str(reasons[k]))
+            if key in self.weight:  # an original clip: its frames count in the input normalisation
+                self.sums += self.weight[key] * sums[k]
+                self.squares += self.weight[key] * squares[k]
+
+
+def _scan(root, found, dtype):
+    """Read every finished shard index under root into `found`. A shard whose index does not match its name or
+    its data file (a foreign index, a truncated file) is reported and removed, so its clips are extracted again."""
+    old = 0
+    for index_path in sorted(root.glob("shard-*.npz")):
+        try:
+            with np.load(index_path, allow_pickle=False) as npz:
+                problem = _index_problem(index_path, npz, dtype)
+                if problem is None:
+                    old += "format" not in npz.files
+                    continue
+                if not problem:
+                    shard = Shard(index_path.with_suffix(".bin"), dtype, npz["n_frames"], npz["width"])
+                    found.add(shard, *(npz[k] for k in ("keys", "offsets", "lengths", "reasons", "sums", "squares")))
+                    continue
+        except (OSError, ValueError, KeyError, EOFError) as err:
+            problem = f"unreadable index ({type(err).__name__}: {err})"
+        warnings.warn(f"{index_path}: stale or truncated shard ({problem}); removed, its clips are extracted again")
+        for path in (index_path, index_path.with_suffix(".bin")):
+            path.unlink(missing_ok=True)
+    if old:
+        warnings.warn(f"{root}: {old} shard(s) of an older store format are not read; delete them to free the disk")
+
+
+def _write(root, jobs, pool, width, dtype, skip_bad, progress):
+    """Extract `jobs` (one per clip: the versions it lacks) in order into a new shard -> (Shard, index arrays).
+
+    One entry per (clip, version): its key, offset and length in frames (0 = unreadable, with the reason), and
+    the per-row sum and sum of squares of its frames (for the input normalisation of any store that uses it).
+    """
+    keys = [key for job in jobs for key in job[-1]]
+    n = len(keys)
+    index = dict(format=np.int64(INDEX_FORMAT), keys=np.array(keys, dtype="U40"), offsets=np.zeros(n, np.int64),
+                 lengths=np.zeros(n, np.int64), reasons=np.full(n, "", dtype=object), sums=np.zeros((n, width)),
+                 squares=np.zeros((n, width)), dtype=np.array(dtype), n_frames=np.int64(0), width=np.int64(width))
+    first = np.cumsum([0] + [len(job[-1]) for job in jobs])  # (n_jobs + 1,) each job's first entry
 
     def append_frames(f):  # every clip's versions, one after the other, frames-major: a window is contiguous
-        results = pool.imap(extraction_job, jobs, chunksize=4) if pool else map(extraction_job, jobs)
-        for local, (_, arrays, problem) in enumerate(results):
+        results = pool.imap(extraction_job, [job[:-1] for job in jobs], chunksize=4) if pool else \
+            map(extraction_job, [job[:-1] for job in jobs])
+        for j, (_, arrays, problem) in enumerate(results):
             progress()
             if problem is not None:
                 if not skip_bad:
                     raise AudioError(problem)
-                index["reasons"][local] = problem
+                index["reasons"][first[j]:first[j + 1]] = problem
                 continue
-            for v, x in enumerate(arrays):
+            for e, x in zip(range(first[j], first[j + 1]), arrays):
                 frames = x.reshape(width, x.shape[-1]).T  # (T, R)
                 f.write(np.ascontiguousarray(frames, dtype=dtype).tobytes())
-                index["offsets"][local, v], index["lengths"][local, v] = index["n_frames"], len(frames)
+                index["offsets"][e], index["lengths"][e] = index["n_frames"], len(frames)
                 index["n_frames"] += len(frames)
-                if v == 0:  # normalisation statistics from the original clips only
-                    index["sums"] += frames.sum(axis=0, dtype=np.float64)
-                    index["squares"] += np.square(frames, dtype=np.float64).sum(axis=0)
-                    index["count"] += len(frames)
+                index["sums"][e] = frames.sum(axis=0, dtype=np.float64)
+                index["squares"][e] = np.square(frames, dtype=np.float64).sum(axis=0)
 
+    name = _shard_name(keys, dtype)
     atomic_write(root / f"{name}.bin", append_frames)
     index["reasons"] = index["reasons"].astype(str)
     atomic_write(root / f"{name}.npz", lambda f: np.savez(f, **index))  # the index last: the shard is finished
-    return Shard(root / f"{name}.bin", index)
+    return Shard(root / f"{name}.bin", dtype, index["n_frames"], width), index
 
 
 def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=False, dtype="float32", root=None,
@@ -198,9 +250,12 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
     """Open (building what is missing) the store of these rows' clips -> (Store, kept rows, skipped).
 
     rows: manifest rows (their "path" and "speaker"); versions: augment.VERSIONS to keep per clip, "orig" first;
-    workers > 1 extracts in that many processes. An unreadable clip raises AudioError naming it, unless
-    skip_bad: then it is left out and listed in skipped as (path, reason), and "skipped 3 of 1200 clips: ..."
-    goes to stderr. progress: a one-line progress indicator with the rate and the time left, on stderr.
+    workers > 1 extracts in that many processes. Every (clip, version) already in any finished shard under the
+    store's folder is reused, whichever manifest, split or fold it was extracted for, so a new split, a k-fold
+    or a refit of the same clips extracts nothing; only missing entries are extracted, into new shards of up to
+    SHARD_CLIPS clips. An unreadable clip raises AudioError naming it, unless skip_bad: then it is left out and
+    listed in skipped as (path, reason), and "skipped 3 of 1200 clips: ..." goes to stderr. progress: a one-line
+    progress indicator with the rate and the time left, on stderr.
     """
     if dtype not in DTYPES:
         raise ValueError(f"store dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
@@ -214,11 +269,16 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
                                                       settings=settings) for v in versions]
                      for r, k, p in zip(rows, orig, partners)], dtype="U40").reshape(len(rows), len(versions))
     width = int(np.prod(features.input_shape(kind)))
-    chunks = [slice(c, c + SHARD_CLIPS) for c in range(0, len(rows), SHARD_CLIPS)]
-    names = ["shard-" + hashlib.sha1(("\n".join(keys[c].ravel()) + dtype).encode()).hexdigest() for c in chunks]
-    shards = [_open(root, name, keys[c]) for name, c in zip(names, chunks)]
-    todo = [k for k, shard in enumerate(shards) if shard is None]
-    total, done, start = sum(len(keys[chunks[k]]) for k in todo), [0], time.perf_counter()
+    found = _Found(keys, width)
+    _scan(root, found, dtype)
+    jobs, queued = [], set()  # one job per distinct clip that lacks a version: (i, path, ..., its missing keys)
+    for i, r in enumerate(rows):
+        lacking = [v for v, key in enumerate(keys[i]) if key not in found.where and key not in queued]
+        if lacking:
+            queued.update(keys[i, lacking].tolist())
+            jobs.append((i, r["path"], kind, denoise, tuple(versions[v] for v in lacking), partners[i],
+                         keys[i, lacking].tolist()))
+    total, done, start = len(jobs), [0], time.perf_counter()
 
     def tick():
         done[0] += 1
@@ -230,24 +290,30 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
 
     pool = Pool(workers) if workers > 1 and total > 1 else None
     try:
-        for k in todo:
-            c = chunks[k]
-            jobs = [(i, rows[i]["path"], kind, denoise, tuple(versions), partners[i]) for i in range(c.start, min(c.stop, len(rows)))]
-            shards[k] = _write(root, names[k], keys[c], jobs, pool, width, dtype, skip_bad, tick)
+        for c in range(0, total, SHARD_CLIPS):
+            shard, index = _write(root, jobs[c:c + SHARD_CLIPS], pool, width, dtype, skip_bad, tick)
+            found.add(shard, *(index[k] for k in ("keys", "offsets", "lengths", "reasons", "sums", "squares")))
     finally:
         if pool:
             pool.terminate()
-    clips, kept, skipped = [], [], []
-    for k, (shard, c) in enumerate(zip(shards, chunks)):
-        for slot, i in enumerate(range(c.start, min(c.stop, len(rows)))):
-            if shard.lengths[slot, 0] > 0:
-                clips.append((k, slot))
-                kept.append(rows[i])
-            elif not skip_bad:
-                raise AudioError(str(shard.reasons[slot]))
-            else:
-                skipped.append((rows[i]["path"], str(shard.reasons[slot]).removeprefix(f"{rows[i]['path']}: ")))
+    n, V = keys.shape
+    where = np.array([found.where[key][:3] for key in keys.ravel()], dtype=np.int64).reshape(n, V, 3)
+    readable = (where[:, :, 2] > 0).all(axis=1)  # (n,) every version of the clip has frames
+    kept, skipped = [], []
+    for i in np.flatnonzero(~readable):
+        reason = next(found.where[key][3] for key in keys[i] if found.where[key][2] == 0)
+        if not skip_bad:
+            raise AudioError(reason)
+        skipped.append((rows[i]["path"], reason.removeprefix(f"{rows[i]['path']}: ")))
+    kept = [r for r, ok in zip(rows, readable) if ok]
     if skipped:
         shown = "; ".join(f"{Path(p).name} ({why})" for p, why in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
         print(f"skipped {len(skipped)} of {len(rows)} clips: {shown}", file=sys.stderr)
-    return Store(kind, versions, shards, np.array(clips, dtype=np.int64).reshape(-1, 2)), kept, skipped
+    used = np.unique(where[readable][:, :, 0])  # the shards this store reads, renumbered 0, 1, ...
+    renumber = np.zeros(len(found.shards), np.int64)
+    renumber[used] = np.arange(len(used))
+    where = where[readable]  # (n_kept, V, 3)
+    count = int(where[:, 0, 2].sum())  # frames of the original clips; unreadable clips added no sums
+    return Store(kind, versions, [found.shards[s] for s in used], (renumber[where[..., 0]], where[..., 1],
+                                                                   where[..., 2]),
+                 found.sums, found.squares, count), kept, skipped

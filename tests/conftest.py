@@ -14,7 +14,7 @@ sys.modules["librosa"] = None  # any `import librosa` under pytest now fails lou
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0"]  # train.py flags
+TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0", "--no-auto-refit"]  # train.py flags
 
 
 def timit_sample_dir():

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import baseline
 import features
@@ -64,7 +65,7 @@ def test_clip_statistics_of_an_array_with_known_statistics():
     np.testing.assert_allclose(s[104], T * features.HOP_LENGTH / features.SR)
 
 
-def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_path):
+def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_path, monkeypatch):
     out = tmp_path / "linear"  # not "baseline": the comparison below must find the model's name, not the folder's
     result = subprocess.run([sys.executable, str(ROOT / "baseline.py"), "--manifest", tiny["manifest"],
                              "--workers", "0", "--out", str(out)], cwd=tiny["root"], env=tiny["env"],
@@ -81,3 +82,29 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     assert compare.returncode == 0, compare.stdout + compare.stderr
     row = next(line for line in compare.stdout.splitlines() if line.startswith("baseline "))
     assert f"{m['tasks']['gender']['test_acc']:.3f}" in row  # its own test accuracy, in the slides' table
+
+    # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one above; beside
+    # the tiny run, the ensemble scores the mean of the two runs' probabilities (the baseline's recomputed here
+    # from baseline.npz with NumPy: softmax([z, 1] W) on the standardised clip statistics)
+    evaluated = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out), str(tiny["run"])],
+                               cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=300)
+    assert evaluated.returncode == 0 and evaluated.stdout.startswith(f"ensemble of {out}"), evaluated.stderr
+    import manifest
+    import predict
+    import runs
+    import store
+    monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
+    rows = [r for r in manifest.read_manifest(out / "manifest.csv") if r["split"] == "test"]
+    found, rows, _ = store.build(rows, "mfcc_f0")
+    config, model = runs.load_run(tiny["run"])
+    deep = predict.predict(model, found, "mfcc_f0")
+    labels = manifest.encode_labels(rows, config["vocabs"], config["tasks"])
+    for i, task in enumerate(config["tasks"]):
+        Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]
+                      for k in range(len(found))])  # (n, 105)
+        logits = np.hstack([Z, np.ones((len(Z), 1))]) @ weights[task]  # (n, K)
+        linear = np.exp(logits - logits.max(axis=1, keepdims=True))
+        linear /= linear.sum(axis=1, keepdims=True)
+        mean = (deep[task] + linear) / 2
+        row = next(line.split() for line in evaluated.stdout.splitlines() if line.startswith(task + " "))
+        assert float(row[2]) == pytest.approx(np.mean(mean.argmax(1) == labels[:, i]), abs=5e-4), (task, row)

@@ -257,3 +257,37 @@ def test_compare_shows_balanced_accuracy_beside_accuracy(tiny, tmp_path):
     code, out, err = evaluate_cli(tiny, "--compare", str(folder), "--metric", "balanced")
     row = next(line for line in out.splitlines() if line.startswith("xvector"))
     assert "0.800 0.600 0.400" in row and "0.900" not in row, out
+
+
+def test_compare_mean_makes_one_row_per_recipe_with_mean_and_spread(tiny, tmp_path):
+    """Three seeds of one recipe and one run with another learning rate: two rows; the first shows the mean and
+    the sample standard deviation of the three test accuracies, worked out by hand."""
+    config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
+    base = json.loads((tiny["run"] / "metrics.json").read_text(encoding="utf-8"))
+    folders = []
+    for name, seed, lr, acc in [("s0", 0, 1e-3, 0.70), ("s1", 1, 1e-3, 0.74), ("s2", 2, 1e-3, 0.81), ("lr", 0, 0.1, 0.5)]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({**config, "seed": seed, "lr": lr, "out": str(folder)}),
+                                            encoding="utf-8")
+        m = {**base, "tasks": {**base["tasks"], "gender": {**base["tasks"]["gender"], "test_acc": acc}}}
+        (folder / "metrics.json").write_text(json.dumps(m), encoding="utf-8")
+        folders.append(str(folder))
+    code, out, err = evaluate_cli(tiny, "--compare", *folders, "--mean")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("xvector")]
+    assert len(rows) == 2 and rows[0].split()[2] == "3" and rows[1].split()[2] == "1", out
+    # mean 0.75; deviations -0.05, -0.01, 0.06: sqrt((0.0025 + 0.0001 + 0.0036) / 2) = 0.0557
+    assert "0.750 ± 0.056" in rows[0] and "0.500 ± 0.000" in rows[1], out
+
+
+def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_path):
+    code, out, err = evaluate_cli(tiny, str(tiny["run"]), str(tiny["run"]), "--save", str(tmp_path / "ens"))
+    assert code == 0, err
+    saved = json.loads((tmp_path / "ens" / "metrics.json").read_text(encoding="utf-8"))
+    single = json.loads((tiny["run"] / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["model"] == "ensemble" and saved["members"] == [str(tiny["run"])] * 2
+    for task, m in saved["tasks"].items():  # a run averaged with itself is the run
+        assert m["test_acc"] == pytest.approx(single["tasks"][task]["test_acc"], abs=1e-4), task
+    code, out, err = evaluate_cli(tiny, "--compare", str(tmp_path / "ens"), "--mean")
+    assert code == 0 and out.splitlines()[1].startswith("ensemble mfcc_f0"), out + err

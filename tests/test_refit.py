@@ -77,3 +77,29 @@ def test_a_refused_model_input_pair_leaves_no_run_folder(tiny, tmp_path, monkeyp
                                 "--input", "mel")
     assert code == 2 and "valid inputs are mfcc, mfcc_f0" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(tiny, tmp_path):
+    """Without --no-auto-refit the default trunk (xvector) tests its run, then runs train.py --refit RUN into
+    RUN/refit: the final model, trained on the training and validation speakers for the epochs of RUN's best.pt."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    flags = [f for f in TINY if f != "--no-auto-refit"]
+    run = tmp_path / "xv"
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", tiny["manifest"], *flags, "--out",
+                             str(run)], cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"python train.py --refit {run} --out {run / 'refit'}" in result.stdout, result.stdout
+    config = json.loads((run / "refit" / "config.json").read_text(encoding="utf-8"))
+    assert config["refit"] == str(run) and config["refit_epochs"] == runs.load_checkpoint(run / "best.pt")["epoch"]
+    speakers = {r["speaker"] for r in manifest.read_manifest(run / "manifest.csv") if r["split"] in ("train", "val")}
+    assert {r["speaker"] for r in manifest.read_manifest(run / "refit" / "manifest.csv") if r["split"] == "train"} \
+        == speakers
+    assert (run / "refit" / "metrics.json").is_file() and (run / "metrics.json").is_file()
+
+    hps = tmp_path / "hps"
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", tiny["manifest"], *flags, "--model",
+                             "hps", "--out", str(hps)], cwd=tiny["root"], env=tiny["env"], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0 and not (hps / "refit").exists(), result.stdout + result.stderr

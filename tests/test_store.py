@@ -63,29 +63,51 @@ def test_statistics_are_the_row_mean_and_std_over_every_frame(rows, tmp_path):
     assert np.allclose(mean, frames.mean(axis=-1), atol=1e-4) and np.allclose(std, frames.std(axis=-1), atol=1e-4)
 
 
-def test_built_once_then_reused_and_shards_hold_many_clips(rows, tmp_path, counted, monkeypatch):
+def test_a_store_of_some_clips_normalises_with_those_clips_only(rows, tmp_path):
+    """A fold's training split reuses shards that also hold other splits' clips; its input normalisation must
+    still come from its own clips (a repeated row counts twice, as it is drawn twice)."""
+    store.build(rows, "mfcc", root=tmp_path / "s")  # every clip in one shard
+    subset = [rows[3], rows[1], rows[3]]
+    found, _, _ = store.build(subset, "mfcc", root=tmp_path / "s")
+    frames = np.concatenate([cache.compute_features(r["path"], "mfcc").astype(np.float64) for r in subset], axis=-1)
+    mean, std = found.statistics()
+    assert np.allclose(mean, frames.mean(axis=-1), atol=1e-4) and np.allclose(std, frames.std(axis=-1), atol=1e-4)
+    assert np.array_equal(found.read(0), found.read(2)) and found.length(1) == frames.shape[-1] - 2 * found.length(0)
+
+
+def test_built_once_then_reused_by_any_manifest_of_the_same_clips(rows, tmp_path, counted, monkeypatch):
     monkeypatch.setattr(store, "SHARD_CLIPS", 2)  # 5 clips -> shards of 2, 2, 1
-    store.build(rows, "mfcc", root=tmp_path / "s")
+    first, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
     assert len(counted) == 5 and len(list((tmp_path / "s" / "mfcc").glob("*.bin"))) == 3
-    again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    store.build(rows, "mfcc", root=tmp_path / "s")
     assert len(counted) == 5, "a finished store is opened, not recomputed"
-    store.build(rows + [dict(rows[0], speaker="x")], "mfcc", root=tmp_path / "s")
-    assert len(counted) == 7, "one more clip at the end: only the last shard (clip 4 and the new one) is extracted"
+    fold, _, _ = store.build([rows[4], rows[0], rows[2]], "mfcc", root=tmp_path / "s")  # another split's clips
+    assert len(counted) == 5, "clips of other shards, in another order: nothing is extracted"
+    assert all(np.array_equal(fold.read(k), first.read(i)) for k, i in enumerate((4, 0, 2)))
+    sf.write(tmp_path / "new.wav", 0.3 * np.sin(2 * np.pi * 200 * np.arange(SR) / SR), SR)
+    grown = rows + [dict(rows[0], speaker="x"), {"path": str(tmp_path / "new.wav"), "speaker": "n"}]
+    store.build(grown, "mfcc", root=tmp_path / "s")
+    assert counted[5:] == [str(tmp_path / "new.wav")], "a repeated clip is not extracted again; a new one once"
+    store.build(rows, "mfcc", versions=("orig", "speed1.1"), root=tmp_path / "s")
+    assert len(counted) == 6 + 5, "a new version: only it is extracted, the original clips are reused"
 
 
 def test_a_truncated_or_foreign_shard_is_detected_and_rebuilt(rows, tmp_path, counted, monkeypatch):
-    monkeypatch.setattr(store, "SHARD_CLIPS", 2)
-    rows = rows + [dict(rows[0], speaker="x")]  # 6 clips: three shards of two
+    monkeypatch.setattr(store, "SHARD_CLIPS", 2)  # three shards: 2, 2 and 1 clips
     first, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
-    expected = [first.read(i) for i in range(6)]
-    a, b, c = sorted((tmp_path / "s" / "mfcc").glob("*.npz"))
+    expected = [first.read(i) for i in range(5)]
+    shards = sorted((tmp_path / "s" / "mfcc").glob("*.npz"), key=lambda p: len(np.load(p)["keys"]))
+    c, a, b = shards  # c holds one clip, a and b two each
     with open(a.with_suffix(".bin"), "r+b") as f:  # a disk that filled up: the data file is cut short
         f.truncate(os.path.getsize(a.with_suffix(".bin")) // 2)
-    b.write_bytes(c.read_bytes())  # a foreign index under b's name: its keys are c's clips
-    with pytest.warns(UserWarning, match="stale or truncated shard"):
+    b.write_bytes(c.read_bytes())  # a foreign index under b's name: its keys are c's clip
+    with pytest.warns(UserWarning, match="stale or truncated shard") as caught:
         again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
-    assert len(counted) == 6 + 4, "the two damaged shards (2 clips each) were extracted again, and only they"
-    assert all(np.array_equal(again.read(i), expected[i]) for i in range(6))
+    assert len(caught) == 2, "both damaged shards are reported (then removed and written again)"
+    assert len(counted) == 5 + 4, "the two damaged shards (2 clips each) were extracted again, and only they"
+    assert all(np.array_equal(again.read(i), expected[i]) for i in range(5))
+    store.build(rows, "mfcc", root=tmp_path / "s")  # the rebuilt shards are whole: no warning, no extraction
+    assert len(counted) == 9
 
 
 def test_a_touched_audio_file_is_never_served_stale(rows, tmp_path, counted):
