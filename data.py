@@ -7,6 +7,7 @@ any object with __getitem__, and `Batches` is one -- its items are whole batches
     python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
     python data.py timit --root ../shared/data/timit_sample --out timit.csv
     python data.py describe timit.csv                # label tables per split (describe.py)
+    python data.py folds timit.csv --k 5 --out folds # cross-validation manifests (manifest.speaker_folds)
     python -m pytest tests/test_data.py
 """
 import argparse
@@ -24,7 +25,8 @@ import corpora
 import kaldi
 from describe import check_tasks, describe, plot_describe
 from labels import AGE_BINS_HELP, parse_age_bins
-from manifest import TASKS, assign_splits, read_manifest, resolve_speaker_conflicts, split_summary, write_manifest
+from manifest import (TASKS, assign_splits, read_manifest, resolve_speaker_conflicts, speaker_folds, split_summary,
+                      write_manifest)
 from synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s) unjudged rather than add a window
@@ -181,6 +183,16 @@ def _describe(args):
         print(f"wrote {len(written)} figures to {args.plot}: {', '.join(p.name for p in written)}")
 
 
+def _folds(args):
+    """Write k cross-validation manifests (fold0.csv ...) of a manifest's training and validation speakers."""
+    if args.k < 2:
+        raise ValueError(f"--k {args.k}: cross-validation needs at least 2 folds")
+    for i, rows in enumerate(speaker_folds(read_manifest(args.manifest), args.k, args.seed)):
+        path = Path(args.out) / f"fold{i}.csv"
+        write_manifest(rows, path)
+        print(f"wrote {path}: {split_summary(rows)}")
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     """warnings.showwarning for the command line: "warning: MESSAGE" on stderr, no source line."""
     print(f"warning: {message}", file=sys.stderr)
@@ -222,6 +234,12 @@ def main(argv=None):
                    help=f"columns to tabulate, comma-separated (default {','.join(TASKS)}); any column works")
     p.add_argument("--plot", metavar="DIR", help="also write PNG figures into DIR (needs matplotlib)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split fill-in and the F0 sample (default 0)")
+    p = commands.add_parser("folds", help="write k speaker-disjoint cross-validation manifests of the training and "
+                            "validation speakers (test rows left out)")
+    p.add_argument("manifest", help="manifest CSV")
+    p.add_argument("--k", type=int, default=5, help="number of folds (default 5)")
+    p.add_argument("--out", required=True, help="folder for fold0.csv ... fold{k-1}.csv")
+    p.add_argument("--seed", type=int, default=0, help="seed of the dealing (default 0)")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
@@ -232,6 +250,8 @@ def main(argv=None):
                 print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
             elif args.command == "describe":
                 _describe(args)
+            elif args.command == "folds":
+                _folds(args)
             else:
                 _import_corpus(args)
         except (ValueError, OSError) as err:

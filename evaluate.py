@@ -151,26 +151,27 @@ def read_metrics(run_dir):
     return m
 
 
-# what may differ between the runs of one recipe: the seed, where it ran and was written, the run it refits
-VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device", "amp", "manifest_sha1", "members",
-            "skip_bad"}
+# what may differ between the runs of one recipe: the seed, where it ran and was written, the run it refits, the
+# manifest (a cross-validation's folds; give --compare --mean the runs of one corpus)
+VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device", "amp", "manifest", "manifest_sha1",
+            "members", "skip_bad"}
 
 
-def compare_mean(run_dirs):
-    """One row per recipe -- runs whose config.json differ only in VOLATILE settings, e.g. three seeds -- with
-    the mean and the standard deviation (over runs, n - 1 in the denominator) of each test score."""
+def compare_mean(run_dirs, split="test"):
+    """One row per recipe -- runs whose config.json differ only in VOLATILE settings: seeds, folds -- with
+    the mean and the standard deviation (over runs, n - 1 in the denominator) of each score on `split` (val: the
+    folds of a cross-validation, each fold's validation scores)."""
     groups = {}  # recipe -> (name, [metrics])
     for run_dir in run_dirs:
         m, config = read_metrics(run_dir), files.read_json(Path(run_dir) / "config.json")
-        volatile = VOLATILE | ({"manifest"} if config.get("refit") else set())  # a refit reads RUN/manifest.csv
-        recipe = json.dumps({k: v for k, v in config.items() if k not in volatile}, sort_keys=True, default=str)
+        recipe = json.dumps({k: v for k, v in config.items() if k not in VOLATILE}, sort_keys=True, default=str)
         name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
         groups.setdefault(recipe, (name, []))[1].append(m)
     tasks = list(dict.fromkeys(t for _, ms in groups.values() for m in ms for t in m["tasks"]))
-    columns = [(t, k) for t in tasks for k in (("test_mae",) if any("test_mae" in m["tasks"].get(t, {}) for _, ms in
-                                                                     groups.values() for m in ms)
-                                               else ("test_acc", "test_balanced_acc"))]
-    label = {"test_acc": "acc", "test_balanced_acc": "bal acc", "test_mae": "MAE"}
+    numeric = {t for _, ms in groups.values() for m in ms for t, s in m["tasks"].items() if f"{split}_mae" in s}
+    columns = [(t, k) for t in tasks for k in ((f"{split}_mae",) if t in numeric else
+                                               (f"{split}_acc", f"{split}_balanced_acc"))]
+    label = {f"{split}_acc": "acc", f"{split}_balanced_acc": "bal acc", f"{split}_mae": "MAE"}
     print(f"{'recipe':24} {'runs':>4} " + " ".join(f"{t[:9] + ' ' + label[k]:>15}" for t, k in columns))
     for name, ms in groups.values():
         cells = []
@@ -337,7 +338,7 @@ def main(argv=None):
     parser.add_argument("--metric", default="both", choices=("acc", "balanced", "both"),
                         help="--compare: accuracy, balanced accuracy, or both (default both)")
     parser.add_argument("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only in "
-                        "seed and run folder), the mean +- standard deviation of the test scores")
+                        "seed, run folder or manifest, e.g. the folds of a cross-validation), the mean +- standard deviation of its scores on --split (default test)")
     parser.add_argument("--save", metavar="DIR", help="a split report (one run or an ensemble): also write "
                         "DIR/metrics.json and DIR/config.json, so --compare lists it")
     parser.add_argument("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders "
@@ -367,7 +368,7 @@ def main(argv=None):
     try:
         device = runs.choose_device(args.device)
         if args.compare:
-            compare_mean(args.compare) if args.mean else compare(args.compare, args.metric)
+            compare_mean(args.compare, args.split) if args.mean else compare(args.compare, args.metric)
         elif args.wav:
             bad, total = profile_wavs(args.run[0], args.wav, device, args.batch_size, args.out, args.skip_bad)
             return 2 if bad == total else 0  # exit 2 only when no file at all could be profiled

@@ -260,6 +260,28 @@ def assign_splits(rows, fractions=None, seed=0):
 
 
 
+def speaker_folds(rows, k=5, seed=0):
+    """k speaker-disjoint folds over the training and validation speakers, for cross-validation -> k row lists
+    (the test rows left out): in fold i its speakers' rows are "val", every other speaker's "train".
+
+    Stratified on each speaker's (age, gender, dialect) labels: the speakers of each combination, in a seeded
+    random order, are dealt round-robin with one counter over all combinations, so each fold gets about a k-th of
+    every combination and the folds differ in size by at most one speaker.
+    """
+    labels = {r["speaker"]: tuple(r.get(t, "") for t in TASKS) for r in rows if r["split"] in ("train", "val")}
+    if len(labels) < k:
+        raise ValueError(f"{k} folds need at least {k} training and validation speakers, found {len(labels)}")
+    groups = defaultdict(list)  # label combination -> speakers
+    for speaker, key in sorted(labels.items()):
+        groups[key].append(speaker)
+    rng, fold_of = np.random.default_rng(seed), {}
+    for key in sorted(groups):
+        for speaker in rng.permutation(groups[key]):
+            fold_of[str(speaker)] = len(fold_of) % k
+    return [[dict(r, split="val" if fold_of[r["speaker"]] == i else "train") for r in rows if r["speaker"] in fold_of]
+            for i in range(k)]
+
+
 # ---------------------------------------------------------------- 4. labels
 def label_order(label):
     """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""

@@ -261,7 +261,7 @@ def test_compare_shows_balanced_accuracy_beside_accuracy(tiny, tmp_path):
 
 def test_compare_mean_makes_one_row_per_recipe_with_mean_and_spread(tiny, tmp_path):
     """Three seeds of one recipe and one run with another learning rate: two rows; the first shows the mean and
-    the sample standard deviation of the three test accuracies, worked out by hand."""
+    the sample standard deviation of the three test (or validation) accuracies, worked out by hand."""
     config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
     base = json.loads((tiny["run"] / "metrics.json").read_text(encoding="utf-8"))
     folders = []
@@ -270,7 +270,8 @@ def test_compare_mean_makes_one_row_per_recipe_with_mean_and_spread(tiny, tmp_pa
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps({**config, "seed": seed, "lr": lr, "out": str(folder)}),
                                             encoding="utf-8")
-        m = {**base, "tasks": {**base["tasks"], "gender": {**base["tasks"]["gender"], "test_acc": acc}}}
+        m = {**base, "tasks": {**base["tasks"], "gender": {**base["tasks"]["gender"], "test_acc": acc,
+                                                            "val_acc": acc - 0.1}}}
         (folder / "metrics.json").write_text(json.dumps(m), encoding="utf-8")
         folders.append(str(folder))
     code, out, err = evaluate_cli(tiny, "--compare", *folders, "--mean")
@@ -279,6 +280,8 @@ def test_compare_mean_makes_one_row_per_recipe_with_mean_and_spread(tiny, tmp_pa
     assert len(rows) == 2 and rows[0].split()[2] == "3" and rows[1].split()[2] == "1", out
     # mean 0.75; deviations -0.05, -0.01, 0.06: sqrt((0.0025 + 0.0001 + 0.0036) / 2) = 0.0557
     assert "0.750 ± 0.056" in rows[0] and "0.500 ± 0.000" in rows[1], out
+    code, out, err = evaluate_cli(tiny, "--compare", *folders, "--mean", "--split", "val")  # e.g. a k-fold's folds
+    assert code == 0 and "0.650 ± 0.056" in out.splitlines()[1], out + err
 
 
 def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_path):

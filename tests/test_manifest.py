@@ -85,3 +85,42 @@ def test_a_huge_cell_a_nul_and_an_endless_path_are_one_line_errors(tmp_path):
     path.write_text("path,speaker,gender,age,dialect,split\n" + "y" * 5000 + ".wav,s1,,,,\n", encoding="utf-8")
     with pytest.raises(ValueError, match=f"{path}: line 2: the path cell holds 5004 characters \\(> 4096\\)"):
         read_manifest(path)
+
+
+def test_speaker_folds_are_disjoint_cover_train_and_val_and_spread_every_label():
+    """23 training/validation speakers in 3 label combinations (12, 7, 4 speakers) and 2 test speakers, 4 folds:
+    every train/val speaker is validated exactly once, never in two folds; test rows never appear; fold sizes
+    differ by at most one speaker, and so do each combination's speakers per fold."""
+    from collections import Counter
+    from manifest import speaker_folds
+    combos = [("male", "20s")] * 12 + [("female", "20s")] * 7 + [("female", "60s")] * 4
+    rows = [row(f"s{i:02d}", path=f"/d/s{i}_{u}.wav", split="val" if i % 5 == 0 else "train", gender=g, age=a)
+            for i, (g, a) in enumerate(combos) for u in range(2)]
+    rows += [row(f"t{i}", path=f"/d/t{i}.wav", split="test") for i in range(2)]
+    folds = speaker_folds(rows, k=4, seed=3)
+    assert len(folds) == 4
+    held = [{r["speaker"] for r in fold if r["split"] == "val"} for fold in folds]
+    assert sorted(s for h in held for s in h) == sorted({f"s{i:02d}" for i in range(23)}), "each speaker once"
+    for fold, h in zip(folds, held):
+        assert len(fold) == 46 and not any(r["split"] == "test" or r["speaker"].startswith("t") for r in fold)
+        assert {r["speaker"] for r in fold if r["split"] == "train"} == {f"s{i:02d}" for i in range(23)} - h
+    assert max(map(len, held)) - min(map(len, held)) <= 1
+    for combo in set(combos):
+        per_fold = [sum(combos[int(s[1:])] == combo for s in h) for h in held]
+        assert max(per_fold) - min(per_fold) <= 1, (combo, per_fold)
+    assert speaker_folds(rows, k=4, seed=3) == folds and speaker_folds(rows, k=4, seed=4) != folds
+    with pytest.raises(ValueError, match="at least 30 training and validation speakers"):
+        speaker_folds(rows, k=30)
+    assert Counter(r["split"] for r in folds[0]) == Counter(val=2 * len(held[0]), train=46 - 2 * len(held[0]))
+
+
+def test_data_py_folds_writes_one_manifest_per_fold(tmp_path, capsys):
+    import data
+    rows = [row(f"s{i}", path=str(tmp_path / f"s{i}.wav"), split="test" if i == 0 else "train") for i in range(7)]
+    write_manifest(rows, tmp_path / "m.csv")
+    assert data.main(["folds", str(tmp_path / "m.csv"), "--k", "3", "--out", str(tmp_path / "folds")]) == 0
+    written = [read_manifest(tmp_path / "folds" / f"fold{i}.csv") for i in range(3)]
+    assert [sum(r["split"] == "val" for r in fold) for fold in written] == [2, 2, 2]
+    assert "fold2.csv: 6 clips, 6 speakers" in capsys.readouterr().out
+    assert data.main(["folds", str(tmp_path / "m.csv"), "--k", "1", "--out", str(tmp_path / "f1")]) == 2
+    assert capsys.readouterr().err.strip() == "error: --k 1: cross-validation needs at least 2 folds"
