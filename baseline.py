@@ -25,6 +25,7 @@ import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -118,17 +119,24 @@ def load(run_dir):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir}: no {name} in the baseline run folder")
     try:
-        with np.load(run_dir / "baseline.npz", allow_pickle=False) as npz:
+        with open(run_dir / "baseline.npz", "rb") as f, np.load(f, allow_pickle=False) as npz:  # closed on errors too
             weights = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as err:
-        raise ValueError(f"{run_dir / 'baseline.npz'}: unreadable ({err})") from None
-    return files.read_json(run_dir / "config.json"), weights
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{run_dir / 'baseline.npz'}: unreadable ({type(err).__name__}: {err})") from None
+    config = files.read_json(run_dir / "config.json")
+    lacking = [k for k in ("tasks", "vocabs", "input", "manifest") if not isinstance(config, dict) or k not in config]
+    lacking += [k for k in ("mean", "std", *config.get("tasks", ())) if k not in weights] if not lacking else []
+    if lacking:
+        raise ValueError(f"{run_dir}: not a baseline.py run folder (no {', '.join(lacking)})")
+    return config, weights
 
 
 def predict_store(weights, found, tasks, kind="mfcc_f0"):
     """A fitted baseline's outputs on every clip of a feature store (whole clips) -> {task: (n, K) class
     probabilities, or (n,) values for a numeric task}: what evaluate.py averages into an ensemble."""
     X = np.array([clip_statistics(found.read(i), kind) for i in range(len(found))]).reshape(len(found), -1)
+    if X.shape[1] != len(weights["mean"]):
+        raise ValueError(f"the linear models read {len(weights['mean'])} statistics, {kind} clips give {X.shape[1]}")
     Z = (X - weights["mean"]) / weights["std"]  # (n, D) standardised as in fitting
     return {t: predict(weights[t], Z) for t in tasks}
 

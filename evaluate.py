@@ -47,7 +47,13 @@ def load_any(run_dir, device, batch_size):
     statistics); predictor(store) -> {task: (n, K) probabilities or (n,) values} on every clip of the store."""
     if (Path(run_dir) / "baseline.npz").is_file():
         config, weights = baseline.load(run_dir)
-        return config, lambda found: baseline.predict_store(weights, found, config["tasks"], config["input"])
+
+        def linear(found):
+            try:
+                return baseline.predict_store(weights, found, config["tasks"], config["input"])
+            except ValueError as err:
+                raise ValueError(f"{run_dir}: {err}") from None
+        return config, linear
     config, model = runs.load_run(run_dir, device=device)
     return config, lambda found: predict.predict(model, found, config["input"], device, batch_size)
 
@@ -59,8 +65,13 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
     baseline.py), the runs' outputs are averaged clip by clip -- class probabilities, or years -- and scored as
     one model. With `save`, the scores also go to save/metrics.json (as a run's, `split` in place of "test"), so
     --compare lists an ensemble beside single runs."""
+    if save and any((Path(save) / name).exists() for name in ("metrics.json", "config.json", "best.pt")):
+        raise ValueError(f"--save {save}: that folder holds a run already; choose another")
     config, predictor = load_any(run_dir, device, batch_size)
     tasks, kind, vocabs, denoise = config["tasks"], config["input"], config["vocabs"], config.get("denoise", False)
+    if split != "test" and any((Path(r) / "baseline.npz").is_file() for r in (run_dir, *ensemble)):
+        print(f"warning: baseline.py fits on the training and validation speakers: its {split} scores are not "
+              f"held out", file=sys.stderr)
     run_rows = runs.read_run_manifest(run_dir, config)
     rows = manifest.read_manifest(other, seed=config["seed"]) if other else run_rows
     rows = [r for r in rows if split == "all" or r["split"] == split]
@@ -118,12 +129,16 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
         plot_run(run_dir, split, matrices, extended, vocabs)
     if save:
         members = [str(r) for r in (run_dir, *ensemble)]
-        tasks_out = {t: {f"{split}_mae": round(s["mae"], 4), "baseline_mae": round(s["baseline_mae"], 4)}
-                     if vocabs[t] is None else {f"{split}_acc": round(s["acc"], 4),
-                                                f"{split}_balanced_acc": round(s["balanced_acc"], 4),
-                                                "majority_baseline": round(s["majority"], 4)}
+
+        def number(v):  # JSON has no NaN: a score without clips is null, as in train.py's metrics.json
+            return None if np.isnan(v) else round(float(v), 4)
+        tasks_out = {t: {f"{split}_mae": number(s["mae"]), "baseline_mae": number(s["baseline_mae"])}
+                     if vocabs[t] is None else {f"{split}_acc": number(s["acc"]),
+                                                f"{split}_balanced_acc": number(s["balanced_acc"]),
+                                                "majority_baseline": number(s["majority"])}
                      for t, s in scores.items()}
         recipe = {"model": "ensemble" if ensemble else config["model"], "input": kind, "members": members,
+                  "member_recipes": sorted(recipe_of(files.read_json(Path(r) / "config.json")) for r in members),
                   "split": split, "manifest": other or config["manifest"]}
         runs.save_json({**recipe, "tasks": tasks_out}, Path(save) / "metrics.json")
         runs.save_json(recipe, Path(save) / "config.json")
@@ -154,7 +169,13 @@ def read_metrics(run_dir):
 # what may differ between the runs of one recipe: the seed, where it ran and was written, the run it refits, the
 # manifest (a cross-validation's folds; give --compare --mean the runs of one corpus)
 VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device", "amp", "manifest", "manifest_sha1",
-            "members", "skip_bad"}
+            "members", "skip_bad", "val_speakers", "auto_refit"}
+
+
+def recipe_of(config):
+    """What makes runs one recipe: the config without its VOLATILE settings, and whether it is a refit."""
+    return json.dumps({**{k: v for k, v in config.items() if k not in VOLATILE}, "refit": bool(config.get("refit"))},
+                      sort_keys=True, default=str)
 
 
 def compare_mean(run_dirs, split="test"):
@@ -164,9 +185,13 @@ def compare_mean(run_dirs, split="test"):
     groups = {}  # recipe -> (name, [metrics])
     for run_dir in run_dirs:
         m, config = read_metrics(run_dir), files.read_json(Path(run_dir) / "config.json")
-        recipe = json.dumps({k: v for k, v in config.items() if k not in VOLATILE}, sort_keys=True, default=str)
+        if not isinstance(config, dict):
+            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a moksori config (expected a JSON object)")
+        for t, s in m["tasks"].items():
+            if not isinstance(s, dict) or not all(v is None or isinstance(v, (int, float)) for v in s.values()):
+                raise ValueError(f"{Path(run_dir) / 'metrics.json'}: the scores of {t} are not numbers")
         name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
-        groups.setdefault(recipe, (name, []))[1].append(m)
+        groups.setdefault(recipe_of(config), (name, []))[1].append(m)
     tasks = list(dict.fromkeys(t for _, ms in groups.values() for m in ms for t in m["tasks"]))
     numeric = {t for _, ms in groups.values() for m in ms for t, s in m["tasks"].items() if f"{split}_mae" in s}
     columns = [(t, k) for t in tasks for k in ((f"{split}_mae",) if t in numeric else

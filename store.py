@@ -24,6 +24,7 @@ import hashlib
 import sys
 import time
 import warnings
+import zipfile
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -167,10 +168,17 @@ class _Found:
         self.where, self.shards = {}, []
         self.sums, self.squares = np.zeros(width), np.zeros(width)
 
-    def add(self, shard, keys, offsets, lengths, reasons, sums, squares):
-        """Record a shard's entries whose keys are wanted and not found yet."""
+    def add(self, shard, index):
+        """Record the entries of a shard's index (a dict or a lazily read npz) whose keys are wanted and not found
+        yet -- or found only as unreadable, when this shard holds them readable. A shard without such an entry
+        costs one look at its keys."""
+        keys = index["keys"]  # (m,)
         hits = np.flatnonzero(np.isin(keys, self.wanted))
-        hits = [k for k in hits if keys[k] not in self.where]
+        if not len(hits):
+            return
+        offsets, lengths, reasons, sums, squares = (index[k] for k in ("offsets", "lengths", "reasons", "sums",
+                                                                       "squares"))
+        hits = [k for k in hits if keys[k] not in self.where or (self.where[keys[k]][2] == 0 and lengths[k] > 0)]
         if not hits:
             return
         number = len(self.shards)
@@ -179,8 +187,15 @@ class _Found:
             key = str(keys[k])
             self.where[key] = (number, int(offsets[k]), int(lengths[k]), str(reasons[k]))
             if key in self.weight:  # an original clip: its frames count in the input normalisation
-                self.sums += self.weight[key] * sums[k]
+                self.sums += self.weight[key] * sums[k]  # (an unreadable entry's sums are zeros)
                 self.squares += self.weight[key] * squares[k]
+
+    def drop(self, number, offset, length):
+        """Take one row's original frames back out of the sums (a row left out because another version of it
+        could not be read)."""
+        frames = np.asarray(self.shards[number].data[offset:offset + length], dtype=np.float64)  # (T, R)
+        self.sums -= frames.sum(axis=0)
+        self.squares -= np.square(frames).sum(axis=0)
 
 
 def _scan(root, found, dtype):
@@ -189,17 +204,19 @@ def _scan(root, found, dtype):
     old = 0
     for index_path in sorted(root.glob("shard-*.npz")):
         try:
-            with np.load(index_path, allow_pickle=False) as npz:
+            with open(index_path, "rb") as f, np.load(f, allow_pickle=False) as npz:  # closed on errors too
                 problem = _index_problem(index_path, npz, dtype)
                 if problem is None:
                     old += "format" not in npz.files
                     continue
                 if not problem:
-                    shard = Shard(index_path.with_suffix(".bin"), dtype, npz["n_frames"], npz["width"])
-                    found.add(shard, *(npz[k] for k in ("keys", "offsets", "lengths", "reasons", "sums", "squares")))
+                    found.add(Shard(index_path.with_suffix(".bin"), dtype, npz["n_frames"], npz["width"]), npz)
                     continue
-        except (OSError, ValueError, KeyError, EOFError) as err:
+        except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # a damaged index
             problem = f"unreadable index ({type(err).__name__}: {err})"
+        except OSError as err:  # the file system, not the shard (permissions, a file removed meanwhile): keep it
+            warnings.warn(f"{index_path}: could not be read ({err}); its clips are extracted again elsewhere")
+            continue
         warnings.warn(f"{index_path}: stale or truncated shard ({problem}); removed, its clips are extracted again")
         for path in (index_path, index_path.with_suffix(".bin")):
             path.unlink(missing_ok=True)
@@ -292,7 +309,7 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
     try:
         for c in range(0, total, SHARD_CLIPS):
             shard, index = _write(root, jobs[c:c + SHARD_CLIPS], pool, width, dtype, skip_bad, tick)
-            found.add(shard, *(index[k] for k in ("keys", "offsets", "lengths", "reasons", "sums", "squares")))
+            found.add(shard, index)
     finally:
         if pool:
             pool.terminate()
@@ -305,6 +322,8 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
         if not skip_bad:
             raise AudioError(reason)
         skipped.append((rows[i]["path"], reason.removeprefix(f"{rows[i]['path']}: ")))
+        if where[i, 0, 2] > 0:  # the original was readable, another version was not: its frames leave the sums
+            found.drop(*where[i, 0])
     kept = [r for r, ok in zip(rows, readable) if ok]
     if skipped:
         shown = "; ".join(f"{Path(p).name} ({why})" for p, why in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")

@@ -21,7 +21,6 @@ import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
 import random
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -47,10 +46,10 @@ AUGMENTS = {"spec": (), "speed": ("speed0.9", "speed1.1"), "babble": ("babble",)
 # The x-vector's was chosen on speechocean762's validation speakers, piece by piece (README, "Results on real
 # speech"); the slides' networks keep the settings of the original project's comparison.
 RECIPE = dict(epochs=50, patience=20, lr=3e-3, schedule="constant", warmup_epochs=0.0, weight_decay=0.01,
-              dropout=0.0, label_smoothing=0.0, crop_s=0.0, augment="", auto_refit=False)
-RECIPES = {"xvector": dict(RECIPE, epochs=20, patience=10, lr=1e-3, schedule="cosine", warmup_epochs=1.0,
+              dropout=0.0, label_smoothing=0.0, crop_s=0.0, augment="", select="best", auto_refit=False)
+RECIPES = {"xvector": dict(RECIPE, epochs=20, patience=0, lr=1e-3, schedule="cosine", warmup_epochs=1.0,
                            weight_decay=0.05, dropout=0.2, label_smoothing=0.1, crop_s=2.0, augment="spec",
-                           auto_refit=True)}
+                           select="last", auto_refit=True)}
 SPEC_AUGMENT = {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}  # masks: frames, feature rows
 
 # ----------------------------------------------------------------------------- 1. arguments
@@ -105,6 +104,9 @@ parser.add_argument("--refit", metavar="RUN", help="the last step of model selec
                     "training and validation speakers together, with RUN's settings, seed and learning-rate schedule, "
                     "for the epochs of RUN's best.pt, then test once; only --out, --workers, --device, --amp may be "
                     "given with it")
+parser.add_argument("--select", choices=("best", "last"), help="which epoch becomes best.pt (and the refit's epoch "
+                    "count): best = the best validation score, with early stopping (--patience); last = the end of the "
+                    "schedule, validation only reported (default: the trunk's recipe; last for xvector)")
 parser.add_argument("--auto-refit", action=argparse.BooleanOptionalAction, help="when the run is tested, refit "
                     "it at once (--refit RUN) into RUN/refit: the final model, trained on the training and validation "
                     "speakers for the epochs validation chose (default: the trunk's recipe; on for xvector)")
@@ -120,6 +122,9 @@ def fail(message):
     sys.exit(2)
 
 
+LEGACY = {"select": "best", "auto_refit": False}  # what runs saved before these settings existed did
+
+
 def take_settings(args, flag, checkpoint, allowed):
     """args with the settings saved in a run's checkpoint (--resume RUN, --refit RUN): a flag given beside them
     that is not in `allowed` is refused -> (args, the checkpoint)."""
@@ -132,7 +137,7 @@ def take_settings(args, flag, checkpoint, allowed):
         parser.error(f"--{flag} {run}: no {checkpoint} there to {'continue' if flag == 'resume' else 'start'} from")
     try:
         ckpt = runs.load_checkpoint(Path(run) / checkpoint)  # weights only: nothing in it can execute
-        saved = {k: v for k, v in ckpt["config"].items()
+        saved = {k: v for k, v in {**LEGACY, **ckpt["config"]}.items()
                  if (k in vars(args) or k == "manifest_sha1") and k not in allowed and k != flag}
         return argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"])}), ckpt
     except (runs.CheckpointError, KeyError, TypeError) as err:
@@ -146,8 +151,10 @@ def check_args(args):
     the settings of the run it refits and the epoch count of that run's best.pt."""
     ckpt, args.refit_epochs = None, None
     if args.resume:
-        args, ckpt = take_settings(args, "resume", "last.pt", ("epochs",))
+        args, ckpt = take_settings(args, "resume", "last.pt", ("epochs", "auto_refit"))
         args.out, args.epochs = args.resume, ckpt["config"]["epochs"] if args.epochs is None else args.epochs
+        if args.auto_refit is None:
+            args.auto_refit = ckpt["config"].get("auto_refit", False)
     elif args.refit:
         args, best = take_settings(args, "refit", "best.pt", ("out", "workers", "device", "amp"))
         if best["config"].get("refit"):
@@ -462,10 +469,10 @@ while epoch < (args.refit_epochs or args.epochs) and not stopped_early:
     totals = {k: sum(s[k] for s in runs.gather(sums)) for k in sums}  # all processes' batches
     if args.refit:  # no validation speakers: each epoch counts as better, so best.pt ends as the last epoch
         val, score = {t: dict.fromkeys(("acc", "balanced_acc", "mae", "skill"), math.nan) for t in tasks}, epoch + 1.0
-    else:
+    else:  # with --select last every epoch counts as better too, and validation is only reported
         val = predict.task_scores(predict.predict_everywhere(raw_model, stores["val"], args.input, device),
                                   labels["val"], labels["train"], tasks, vocabs)
-        score = predict.selection_score(val)
+        score = predict.selection_score(val) if args.select == "best" else epoch + 1.0
     epoch, step = epoch + 1, 0
     if score > best_score:
         best_score, bad_epochs = score, 0
@@ -532,11 +539,16 @@ if torch.distributed.is_initialized():
 # ----------------------------------------------------------------------------- 8. refit, with the recipe's auto_refit
 # Validation chose the epoch count; the final model also learns from the validation speakers (scikit-learn's
 # refit=True). On a small corpus that is a quarter more voices, and it is what beats the classic baseline.
-if args.auto_refit and not args.refit and n_val_speakers and rank == 0:
+if args.auto_refit and not args.refit and rank == 0:
     refit = ["train.py", "--refit", str(out), "--out", str(out / "refit"), "--workers", str(args.workers),
              "--device", args.device] + (["--amp"] if args.amp else [])
-    if world > 1:  # one process cannot start the others: say what to run
+    if not len(labels["test"]):
+        say(f"no test rows (a cross-validation fold?): no refit; to make one: python {' '.join(refit)}")
+    elif (out / "refit" / "last.pt").exists():
+        say(f"{out / 'refit'} holds a refit already; to continue it: python train.py --resume {out / 'refit'}")
+    elif world > 1:  # one process cannot start the others: say what to run
         say(f"next, the refit: torchrun --nproc_per_node {world} {' '.join(refit)}")
-    else:
+    else:  # this process becomes the refit: its memory and DataLoader workers go first, Ctrl-C reaches the refit
         say(f"\nrefit on the training and validation speakers: python {' '.join(refit)}", flush=True)
-        sys.exit(subprocess.run([sys.executable, str(Path(__file__).resolve()), *refit[1:]]).returncode)
+        del loader
+        os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve()), *refit[1:]])

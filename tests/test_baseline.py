@@ -83,28 +83,36 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     row = next(line for line in compare.stdout.splitlines() if line.startswith("baseline "))
     assert f"{m['tasks']['gender']['test_acc']:.3f}" in row  # its own test accuracy, in the slides' table
 
-    # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one above; beside
-    # the tiny run, the ensemble scores the mean of the two runs' probabilities (the baseline's recomputed here
-    # from baseline.npz with NumPy: softmax([z, 1] W) on the standardised clip statistics)
-    evaluated = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out), str(tiny["run"])],
-                               cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=300)
-    assert evaluated.returncode == 0 and evaluated.stdout.startswith(f"ensemble of {out}"), evaluated.stderr
+    # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one in
+    # metrics.json; its probabilities are softmax([z, 1] W) on the standardised clip statistics (recomputed here
+    # with NumPy from baseline.npz); beside the tiny run, the ensemble scores the mean of the two runs'
+    import evaluate
     import manifest
     import predict
     import runs
     import store
     monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
+    alone = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out)], cwd=tiny["root"], env=tiny["env"],
+                           capture_output=True, text=True, timeout=300)
+    assert alone.returncode == 0, alone.stderr
+    row = next(line.split() for line in alone.stdout.splitlines() if line.startswith("gender "))
+    assert row[2] == f"{m['tasks']['gender']['test_acc']:.3f}", (row, m["tasks"]["gender"])
     rows = [r for r in manifest.read_manifest(out / "manifest.csv") if r["split"] == "test"]
     found, rows, _ = store.build(rows, "mfcc_f0")
+    linear = evaluate.load_any(out, "cpu", 64)[1](found)
     config, model = runs.load_run(tiny["run"])
     deep = predict.predict(model, found, "mfcc_f0")
     labels = manifest.encode_labels(rows, config["vocabs"], config["tasks"])
+    Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]
+                  for k in range(len(found))])  # (n, 105)
+    evaluated = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out), str(tiny["run"])],
+                               cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=300)
+    assert evaluated.returncode == 0 and evaluated.stdout.startswith(f"ensemble of {out}"), evaluated.stderr
     for i, task in enumerate(config["tasks"]):
-        Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]
-                      for k in range(len(found))])  # (n, 105)
         logits = np.hstack([Z, np.ones((len(Z), 1))]) @ weights[task]  # (n, K)
-        linear = np.exp(logits - logits.max(axis=1, keepdims=True))
-        linear /= linear.sum(axis=1, keepdims=True)
-        mean = (deep[task] + linear) / 2
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(linear[task], p, rtol=1e-6, atol=1e-9)
+        mean = (deep[task] + p) / 2
         row = next(line.split() for line in evaluated.stdout.splitlines() if line.startswith(task + " "))
         assert float(row[2]) == pytest.approx(np.mean(mean.argmax(1) == labels[:, i]), abs=5e-4), (task, row)

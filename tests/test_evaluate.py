@@ -285,12 +285,35 @@ def test_compare_mean_makes_one_row_per_recipe_with_mean_and_spread(tiny, tmp_pa
 
 
 def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_path):
-    code, out, err = evaluate_cli(tiny, str(tiny["run"]), str(tiny["run"]), "--save", str(tmp_path / "ens"))
+    """The tiny run and a copy with other head weights: --save writes the scores the report prints (those of the
+    averaged probabilities, test_an_ensemble_...), refuses a folder that holds a run, and --compare lists it."""
+    import runs
+    import torch
+    other = tmp_path / "other"
+    shutil.copytree(tiny["run"], other)
+    best = runs.load_checkpoint(other / "best.pt")
+    generator = torch.Generator().manual_seed(2)
+    best["model"] = {k: v + 3 * torch.randn(v.shape, generator=generator) if k.startswith("heads.") else v
+                     for k, v in best["model"].items()}
+    runs.save_checkpoint(best, other / "best.pt")
+    code, out, err = evaluate_cli(tiny, str(tiny["run"]), str(other), "--save", str(tmp_path / "ens"))
     assert code == 0, err
     saved = json.loads((tmp_path / "ens" / "metrics.json").read_text(encoding="utf-8"))
-    single = json.loads((tiny["run"] / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["model"] == "ensemble" and saved["members"] == [str(tiny["run"])] * 2
-    for task, m in saved["tasks"].items():  # a run averaged with itself is the run
-        assert m["test_acc"] == pytest.approx(single["tasks"][task]["test_acc"], abs=1e-4), task
+    assert saved["model"] == "ensemble" and saved["members"] == [str(tiny["run"]), str(other)]
+    for task, m in saved["tasks"].items():
+        row = next(line.split() for line in out.splitlines() if line.startswith(task + " "))
+        assert (f"{m['test_acc']:.3f}", f"{m['test_balanced_acc']:.3f}") == (row[2], row[3]), (task, row, m)
     code, out, err = evaluate_cli(tiny, "--compare", str(tmp_path / "ens"), "--mean")
     assert code == 0 and out.splitlines()[1].startswith("ensemble mfcc_f0"), out + err
+    code, out, err = evaluate_cli(tiny, str(tiny["run"]), "--save", str(other))
+    assert code == 2 and "holds a run already" in err and err.count("\n") == 1, err
+
+
+def test_a_damaged_baseline_run_folder_is_one_line(tiny, tmp_path):
+    folder = tmp_path / "linear"
+    folder.mkdir()
+    shutil.copy(tiny["run"] / "config.json", folder / "config.json")
+    (folder / "baseline.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
+    code, out, err = evaluate_cli(tiny, str(folder))
+    assert code == 2 and err.startswith(f"evaluate.py: error: {folder / 'baseline.npz'}: unreadable"), err
+    assert err.count("\n") == 1, err

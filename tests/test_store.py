@@ -84,6 +84,9 @@ def test_built_once_then_reused_by_any_manifest_of_the_same_clips(rows, tmp_path
     fold, _, _ = store.build([rows[4], rows[0], rows[2]], "mfcc", root=tmp_path / "s")  # another split's clips
     assert len(counted) == 5, "clips of other shards, in another order: nothing is extracted"
     assert all(np.array_equal(fold.read(k), first.read(i)) for k, i in enumerate((4, 0, 2)))
+    part, _, _ = store.build([rows[4], rows[1]], "mfcc", root=tmp_path / "s")  # the middle shard is not used
+    assert len(part.shards) == 2 and np.array_equal(part.read(0), first.read(4)) and \
+        np.array_equal(part.read(1), first.read(1))
     sf.write(tmp_path / "new.wav", 0.3 * np.sin(2 * np.pi * 200 * np.arange(SR) / SR), SR)
     grown = rows + [dict(rows[0], speaker="x"), {"path": str(tmp_path / "new.wav"), "speaker": "n"}]
     store.build(grown, "mfcc", root=tmp_path / "s")
@@ -159,7 +162,8 @@ def test_float16_is_within_float16_rounding_of_float32(rows, tmp_path):
     for i in range(5):
         a, b = full.read(i), half.read(i)
         assert b.dtype == np.float32 and np.all(np.abs(a - b) <= np.abs(a) * 2 ** -11 + 1e-7)  # half an ulp
-    assert os.path.getsize(next((tmp_path / "s" / "mfcc_f0").glob("*.bin"))) > 0
+    assert [s.dtype for s in full.shards + half.shards] == ["float32", "float16"]
+    assert full.shards[0].data_path.stat().st_size == 2 * half.shards[0].data_path.stat().st_size
     with pytest.raises(ValueError, match="float64"):
         store.build(rows, "mfcc", root=tmp_path / "s", dtype="float64")
 
@@ -187,3 +191,32 @@ def test_two_writers_at_once_on_one_store(rows, tmp_path):
     assert np.allclose(a, b)
     assert not list((tmp_path / "s").rglob("*.tmp"))
     assert len(list((tmp_path / "s" / "mfcc").glob("*.npz"))) == 1
+
+
+def test_a_row_dropped_for_another_version_leaves_the_normalisation(rows, tmp_path, monkeypatch):
+    """The originals are in the store already; the speed1.1 copy of clip 2 cannot be made. With skip_bad the
+    row is left out, and the input normalisation is that of the four rows kept, not of all five originals."""
+    store.build(rows, "mfcc", root=tmp_path / "s")
+    real = cache.compute_features
+
+    def failing(path, kind, denoise=False, version="orig", others=()):
+        if path == rows[2]["path"] and version == "speed1.1":
+            raise AudioError(f"{path}: made-up failure")
+        return real(path, kind, denoise, version, others)
+
+    monkeypatch.setattr(cache, "compute_features", failing)
+    found, kept, skipped = store.build(rows, "mfcc", versions=("orig", "speed1.1"), root=tmp_path / "s",
+                                       skip_bad=True)
+    assert [r["speaker"] for r in kept] == ["s0", "s1", "s3", "s4"] and "made-up failure" in skipped[0][1]
+    frames = np.concatenate([real(r["path"], "mfcc").astype(np.float64) for r in kept], axis=-1)
+    mean, std = found.statistics()
+    assert np.allclose(mean, frames.mean(axis=-1), atol=1e-4) and np.allclose(std, frames.std(axis=-1), atol=1e-4)
+
+
+def test_a_damaged_index_file_is_reported_and_rebuilt(rows, tmp_path, counted):
+    store.build(rows, "mfcc", root=tmp_path / "s")
+    index = next((tmp_path / "s" / "mfcc").glob("*.npz"))
+    index.write_bytes(index.read_bytes()[:100])  # not a zip archive any more
+    with pytest.warns(UserWarning, match="stale or truncated shard .*unreadable index"):
+        again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    assert len(counted) == 10 and np.array_equal(again.read(3), cache.compute_features(rows[3]["path"], "mfcc"))

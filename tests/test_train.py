@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -84,6 +85,23 @@ def test_the_run_folder_holds_config_manifest_history_checkpoints_and_metrics(ti
     stdout = (tiny["root"] / "train_stdout.txt").read_text(encoding="utf-8")
     assert "parameters" in stdout and "majority" in stdout
     assert sum(line.strip()[:1].isdigit() for line in stdout.splitlines() if " | " in line) == 2, "one row per epoch"
+
+
+def test_select_best_keeps_the_best_validation_epoch_and_select_last_the_final_one(tiny, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """--select best: best.pt is the epoch whose mean validation score (balanced accuracies, history.csv) is the
+    highest; --select last: best.pt is the last epoch, whatever validation says."""
+    import csv
+    for select in ("best", "last"):
+        run = tmp_path / select
+        flags = [f if f != "2" else "4" for f in TINY]  # 4 epochs
+        code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *flags, "--lr", "0.01",
+                                    "--select", select, "--out", str(run))
+        assert code == 0, err
+        history = list(csv.DictReader((run / "history.csv").open(encoding="utf-8")))
+        scores = [np.mean([float(h[f"{t}_val_balanced_acc"]) for t in ("age", "gender", "dialect")]) for h in history]
+        chosen = 1 + int(np.argmax(scores)) if select == "best" else len(history)
+        assert len(history) == 4 and torch.load(run / "best.pt", weights_only=True)["epoch"] == chosen, (select, scores)
 
 
 def uninterrupted(tiny, tmp_path, monkeypatch, capsys):
@@ -186,7 +204,7 @@ def test_bad_flags_fail_at_start_up_with_one_line(argv, reason, tiny, monkeypatc
 
 def test_resume_refuses_changed_settings(tiny, monkeypatch, capsys):
     code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(tiny["run"]), "--lr", "0.1")
-    assert code == 2 and "only --epochs may change (got --lr)" in err, err
+    assert code == 2 and "only --epochs, --auto-refit may change (got --lr)" in err, err
 
 
 def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path, monkeypatch, capsys):
