@@ -8,8 +8,8 @@ then, per task, multinomial logistic regression with class-balanced weights (eac
 others in the loss) and an L2 penalty, objective 0.5 ||W||^2 + C sum_i w_i CE_i (scikit-learn's convention),
 minimised with L-BFGS; a numeric task (age_years) gets ridge regression instead. A linear model needs no
 validation split for early stopping, so it learns from the training AND validation speakers -- every labelled
-voice outside the test split, as the deep models see them -- and C is chosen by 5-fold cross-validation over
-those speakers (speaker-grouped, so no voice is in a fold's train and test), by balanced accuracy (MAE for a
+voice outside the test split, as the deep models' refit sees them (--fit train: the training split only, so the
+validation split is scored as held out) -- and C is chosen by 5-fold cross-validation over those speakers (speaker-grouped, so no voice is in a fold's train and test), by balanced accuracy (MAE for a
 numeric task). The test split is only scored, once. The run folder holds
 config.json, metrics.json (as train.py's, so `evaluate.py --compare` lists it beside the deep models) and
 baseline.npz (the weights and the standardisation, no pickle).
@@ -172,6 +172,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (empty split cells) and the folds")
     parser.add_argument("--out", required=True, help="run folder to write")
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning")
+    parser.add_argument("--fit", default="train+val", choices=("train+val", "train"), help="speakers the linear models "
+                        "learn from: every non-test voice (default), or the training split only, so that the validation "
+                        "split is scored as held out (the folds of a cross-validation, data.py folds)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
@@ -189,17 +192,21 @@ def main(argv=None):
         for s in ("train", "val", "test"):
             found, kept, _ = store.build([r for r in rows if r["split"] == s], args.input, workers=args.workers,
                                          skip_bad=args.skip_bad, progress=sys.stderr.isatty())
-            X[s] = np.array([clip_statistics(found.read(i), args.input) for i in range(len(found))]).reshape(len(found), -1)
+            X[s] = np.array([clip_statistics(found.read(i), args.input) for i in range(len(found))])  # (n, D)
             y[s], speakers[s] = manifest.encode_labels(kept, vocabs, tasks), np.array([r["speaker"] for r in kept])
+        X = {s: x if len(x) else np.zeros((0, X["train"].shape[1])) for s, x in X.items()}  # a split without rows
     except (ValueError, OSError) as err:
         print(f"baseline.py: error: {err}", file=sys.stderr)
         return 2
-    X["fit"], y["fit"] = np.vstack([X["train"], X["val"]]), np.vstack([y["train"], y["val"]])  # every non-test voice
-    speakers["fit"] = np.concatenate([speakers["train"], speakers["val"]])
+    fitted = ("train", "val") if args.fit == "train+val" else ("train",)  # every non-test voice, or train only
+    X["fit"], y["fit"] = np.vstack([X[s] for s in fitted]), np.vstack([y[s] for s in fitted])
+    speakers["fit"] = np.concatenate([speakers[s] for s in fitted])
+    scored = ("fit", "test") if args.fit == "train+val" else ("fit", "val", "test")
     mean, std = X["fit"].mean(axis=0), X["fit"].std(axis=0) + 1e-9  # standardise with the fitting statistics
     Z = {s: (X[s] - mean) / std for s in X}
     results, weights = {"model": "baseline", "input": args.input, "tasks": {}}, {"mean": mean, "std": std}
-    print(f"{'task':10} {'C':>7} {'cv':>6} {'train':>6} {'cv bal':>7} {'test':>6} {'test bal':>8}   (train = train + val)")
+    print(f"{'task':10} {'C':>7} {'cv':>6} {'train':>6} {'val':>6} {'val bal':>7} {'test':>6} {'test bal':>8}   "
+          f"(train = {args.fit})")
     for i, t in enumerate(tasks):
         numeric = vocabs[t] is None
         known = {s: ~np.isnan(y[s][:, i]) for s in y}
@@ -210,7 +217,7 @@ def main(argv=None):
             fit_logistic(Z["fit"][known["fit"]], yt.astype(int), len(vocabs[t]), C)
         weights[t] = W
         m = {"cv_mae" if numeric else "cv_balanced_acc": -cv if numeric else cv}
-        for s in ("fit", "test"):
+        for s in scored:
             truth, out = y[s][known[s], i], predict(W, Z[s][known[s]])
             name = "train" if s == "fit" else s
             if numeric:
@@ -220,10 +227,11 @@ def main(argv=None):
                 m[f"{name}_balanced_acc"] = metrics.balanced_accuracy(truth.astype(int), out.argmax(axis=1))
         if not numeric:
             m["majority_baseline"] = metrics.majority_baseline(yt.astype(int), y["test"][known["test"], i].astype(int))
-            print(f"{t:10} {C:7.3g} {cv:6.3f} {m['train_acc']:6.3f} {cv:7.3f} {m['test_acc']:6.3f} "
-                  f"{m['test_balanced_acc']:8.3f}")
+            print(f"{t:10} {C:7.3g} {cv:6.3f} {m['train_acc']:6.3f} {m.get('val_acc', math.nan):6.3f} "
+                  f"{m.get('val_balanced_acc', math.nan):7.3f} {m['test_acc']:6.3f} {m['test_balanced_acc']:8.3f}")
         else:
-            print(f"{t:10} {C:7.3g} {-cv:6.2f} MAE train {m['train_mae']:.2f} cv {-cv:.2f} test {m['test_mae']:.2f}")
+            print(f"{t:10} {C:7.3g} {-cv:6.2f} MAE train {m['train_mae']:.2f} val {m.get('val_mae', math.nan):.2f} "
+                  f"test {m['test_mae']:.2f}")
         results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}
     results.update({"seconds": round(time.perf_counter() - start, 1), "device": "cpu"})
     runs.save_json({**config, "vocabs": vocabs}, Path(args.out) / "config.json")

@@ -69,7 +69,9 @@ def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0
         raise ValueError(f"--save {save}: that folder holds a run already; choose another")
     config, predictor = load_any(run_dir, device, batch_size)
     tasks, kind, vocabs, denoise = config["tasks"], config["input"], config["vocabs"], config.get("denoise", False)
-    if split != "test" and any((Path(r) / "baseline.npz").is_file() for r in (run_dir, *ensemble)):
+    if split != "test" and any((Path(r) / "baseline.npz").is_file() and
+                               files.read_json(Path(r) / "config.json").get("fit", "train+val") == "train+val"
+                               for r in (run_dir, *ensemble)):
         print(f"warning: baseline.py fits on the training and validation speakers: its {split} scores are not "
               f"held out", file=sys.stderr)
     run_rows = runs.read_run_manifest(run_dir, config)

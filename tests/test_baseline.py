@@ -116,3 +116,22 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
         mean = (deep[task] + p) / 2
         row = next(line.split() for line in evaluated.stdout.splitlines() if line.startswith(task + " "))
         assert float(row[2]) == pytest.approx(np.mean(mean.argmax(1) == labels[:, i]), abs=5e-4), (task, row)
+
+
+def test_fit_train_leaves_the_validation_speakers_out_and_scores_them(tiny, tmp_path, monkeypatch):
+    """--fit train: the standardisation is that of the training clips alone (so validation clips took no part),
+    and the validation split gets held-out scores; the default learns from train + val and scores no val."""
+    import manifest
+    import store
+    monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
+    for fit in ("train", "train+val"):
+        assert baseline.main(["--manifest", tiny["manifest"], "--workers", "0", "--fit", fit,
+                              "--out", str(tmp_path / fit)]) == 0
+    rows = manifest.read_manifest(tmp_path / "train" / "manifest.csv")
+    for fit, splits in (("train", ("train",)), ("train+val", ("train", "val"))):
+        found, _, _ = store.build([r for r in rows if r["split"] in splits], "mfcc_f0")
+        X = np.array([baseline.clip_statistics(found.read(i)) for i in range(len(found))])
+        np.testing.assert_allclose(np.load(tmp_path / fit / "baseline.npz")["mean"], X.mean(axis=0), rtol=1e-9)
+    held = json.loads((tmp_path / "train" / "metrics.json").read_text(encoding="utf-8"))["tasks"]["gender"]
+    default = json.loads((tmp_path / "train+val" / "metrics.json").read_text(encoding="utf-8"))["tasks"]["gender"]
+    assert 0.0 <= held["val_acc"] <= 1.0 and "val_acc" not in default
