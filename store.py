@@ -39,6 +39,7 @@ SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, 
 DTYPES = ("float32", "float16")  # float16 halves the disk and the reads; tests/test_store.py bounds its error
 INDEX_FORMAT = 2  # a shard index's layout: one entry per (clip, version); shards of another format are not read
 BABBLE_TALKERS = 3  # other speakers' clips mixed into a clip's babble version (augment.version_of)
+LEFTOVER_S = 3600  # a temporary or index-less shard file untouched this long was left by a killed extraction
 
 
 class Shard:
@@ -198,9 +199,32 @@ class _Found:
         self.squares -= np.square(frames).sum(axis=0)
 
 
+def _sweep(root, now=None):
+    """Remove what a killed extraction left under root: temporary files (*.tmp) and data files without an index,
+    untouched for LEFTOVER_S seconds. A live writer appends frames clip after clip, so its file is never that
+    old; a data file gets its index within microseconds of its rename. -> number of files removed."""
+    now = time.time() if now is None else now
+    leftovers = [p for p in root.glob("shard-*.tmp")] + \
+        [p for p in root.glob("shard-*.bin") if not p.with_suffix(".npz").exists()]
+    removed, size = 0, 0
+    for path in leftovers:
+        try:
+            stat = path.stat()
+            if now - stat.st_mtime > LEFTOVER_S:
+                path.unlink()
+                removed, size = removed + 1, size + stat.st_size
+        except OSError:  # removed meanwhile by another builder, or not ours to remove: leave it
+            continue
+    if removed:
+        warnings.warn(f"{root}: removed {removed} file(s) ({size / 1e9:.2f} GB) left by an interrupted extraction")
+    return removed
+
+
 def _scan(root, found, dtype):
     """Read every finished shard index under root into `found`. A shard whose index does not match its name or
-    its data file (a foreign index, a truncated file) is reported and removed, so its clips are extracted again."""
+    its data file (a foreign index, a truncated file) is reported and removed, so its clips are extracted again.
+    Files that a killed extraction left behind are removed first (_sweep)."""
+    _sweep(root)
     old = 0
     for index_path in sorted(root.glob("shard-*.npz")):
         try:

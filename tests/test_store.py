@@ -156,6 +156,27 @@ def test_a_kill_keeps_every_finished_shard(rows, tmp_path, counted, monkeypatch)
     assert len(found) == 5
 
 
+def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_path):
+    """kill -9 runs no cleanup: a half-written temporary file, or a data file whose index never came, stays.
+    The next build removes such files once untouched for LEFTOVER_S seconds, and leaves fresh ones (a live
+    writer's) and every finished shard alone."""
+    store.build(rows[:2], "mfcc", root=tmp_path / "s")
+    root = tmp_path / "s" / "mfcc"
+    finished = sorted(root.iterdir())
+    old = [root / "shard-dead.bin.x1.tmp", root / "shard-dead.bin"]  # a dead writer's temp; a bin without index
+    fresh = [root / "shard-live.bin.x2.tmp", root / "shard-live.bin"]
+    for path in old + fresh:
+        path.write_bytes(b"\0" * 1000)
+    long_ago = os.stat(finished[0]).st_mtime - store.LEFTOVER_S - 10
+    for path in old + finished:  # the finished shard is as old as the leftovers: age alone removes nothing
+        os.utime(path, (long_ago, long_ago))
+    with pytest.warns(UserWarning, match=r"removed 2 file\(s\) \(0.00 GB\) left by an interrupted extraction"):
+        found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    assert not any(p.exists() for p in old) and all(p.exists() for p in fresh + finished) and len(found) == 5
+    with pytest.warns(UserWarning, match="removed 2 file"):  # later, they go too
+        assert store._sweep(root, now=os.stat(fresh[0]).st_mtime + store.LEFTOVER_S + 1) == 2
+
+
 def test_float16_is_within_float16_rounding_of_float32(rows, tmp_path):
     full, _, _ = store.build(rows, "mfcc_f0", root=tmp_path / "s")
     half, _, _ = store.build(rows, "mfcc_f0", root=tmp_path / "s", dtype="float16")
