@@ -176,8 +176,16 @@ VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device
 
 def recipe_of(config):
     """What makes runs one recipe: the config without its VOLATILE settings, and whether it is a refit."""
+    config = {**runs.LEGACY_SETTINGS, **config}  # a run saved before a setting existed did what its default did
     return json.dumps({**{k: v for k, v in config.items() if k not in VOLATILE}, "refit": bool(config.get("refit"))},
                       sort_keys=True, default=str)
+
+
+def _differences(config, namesakes):
+    """' key=value' for each setting (not VOLATILE) in which `config` differs from another recipe of the same
+    printed name, so two rows of "xvector mfcc_f0" say what tells them apart (e.g. ' cmn=True')."""
+    keys = sorted({k for c in namesakes for k in {*c, *config}} - VOLATILE - {"refit"})
+    return "".join(f" {k}={config.get(k)}" for k in keys if any(c.get(k) != config.get(k) for c in namesakes))
 
 
 def compare_mean(run_dirs, split="test"):
@@ -193,20 +201,23 @@ def compare_mean(run_dirs, split="test"):
             if not isinstance(s, dict) or not all(v is None or isinstance(v, (int, float)) for v in s.values()):
                 raise ValueError(f"{Path(run_dir) / 'metrics.json'}: the scores of {t} are not numbers")
         name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
-        groups.setdefault(recipe_of(config), (name, []))[1].append(m)
+        groups.setdefault(recipe_of(config), (name, [], {**runs.LEGACY_SETTINGS, **config}))[1].append(m)
+    groups = {recipe: (name + _differences(config, [c for n, _, c in groups.values() if n == name]), ms)
+              for recipe, (name, ms, config) in groups.items()}
     tasks = list(dict.fromkeys(t for _, ms in groups.values() for m in ms for t in m["tasks"]))
     numeric = {t for _, ms in groups.values() for m in ms for t, s in m["tasks"].items() if f"{split}_mae" in s}
     columns = [(t, k) for t in tasks for k in ((f"{split}_mae",) if t in numeric else
                                                (f"{split}_acc", f"{split}_balanced_acc"))]
     label = {f"{split}_acc": "acc", f"{split}_balanced_acc": "bal acc", f"{split}_mae": "MAE"}
-    print(f"{'recipe':24} {'runs':>4} " + " ".join(f"{t[:9] + ' ' + label[k]:>15}" for t, k in columns))
+    width = max([24] + [len(name) for name, _ in groups.values()])
+    print(f"{'recipe':{width}} {'runs':>4} " + " ".join(f"{t[:9] + ' ' + label[k]:>15}" for t, k in columns))
     for name, ms in groups.values():
         cells = []
         for t, k in columns:
             values = [m["tasks"][t][k] for m in ms if m["tasks"].get(t, {}).get(k) is not None]
             spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
             cells.append(f"{np.mean(values):7.3f} ± {spread:5.3f}" if values else f"{'-':>15}")
-        print(f"{name:24} {len(ms):4d} " + " ".join(cells))
+        print(f"{name:{width}} {len(ms):4d} " + " ".join(cells))
 
 
 def compare(run_dirs, metric="both"):

@@ -141,6 +141,18 @@ def input_shape(kind):
     return {"mfcc_f0": (3, N_MFCC + 1), "mfcc": (3, N_MFCC), "mel": (1, N_MELS), "raw": (1,)}[kind]
 
 
+def cepstral_rows(kind):
+    """(C, F) bool, True on the rows that cepstral mean normalisation centres (train.py --cmn): the static
+    cepstra of mfcc and mfcc_f0 (their deltas have no fixed offset to remove; the F0 row is kept, its level is
+    the voice itself) and every log-mel band of mel. A fixed channel adds a constant to each of them."""
+    _check_kind(kind)
+    if kind == "raw":
+        raise ValueError("cepstral mean normalisation works on feature rows; raw is the waveform")
+    rows = np.zeros(input_shape(kind), dtype=bool)
+    rows[0, :N_MFCC if kind != "mel" else N_MELS] = True
+    return rows
+
+
 def window_length(kind):
     """Length of one model window along the last axis, in that input's steps: WINDOW_FRAMES frames (400), or
     WINDOW_SAMPLES samples (64000) for "raw" -- 4 s either way."""

@@ -10,7 +10,9 @@ masked mean/std over real frames only, and the recurrent trunks read their state
 log-mel in dB). Every frame trunk starts with `InputNorm`: each row is standardised with the mean and standard
 deviation of that row over every real training frame (CMVN, computed once by the data floor and passed in;
 saved with the weights). It is fixed, not learnt per batch, so padding cannot move it and several processes
-(torchrun) normalise identically.
+(torchrun) normalise identically. With `centre` (train.py --cmn) the cepstral rows are then also centred on
+their own mean over the window's real frames -- cepstral mean normalisation, as Kaldi's x-vector recipes do:
+a fixed channel (a microphone, a room) adds a constant to every cepstral row, and this removes it.
 
     python -m pytest tests/test_models.py
 """
@@ -96,6 +98,7 @@ class InputNorm(nn.Module):
         C, F = in_shape
         self.register_buffer("mean", torch.zeros(C, F))
         self.register_buffer("std", torch.ones(C, F))
+        self.register_buffer("centre", torch.zeros(C, F, dtype=torch.bool), persistent=False)  # rows to CMN
         self.augment = None  # e.g. {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}
 
     def set_statistics(self, mean, std):
@@ -103,9 +106,18 @@ class InputNorm(nn.Module):
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.mean.shape))
         self.std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(self.std.shape).clamp(min=1e-3))
 
+    def set_centring(self, rows):
+        """rows: (C, F) bool, True for the rows that are centred on their mean over each window's real frames
+        (cepstral mean normalisation). Not saved with the weights: the run's config.json says so (--cmn)."""
+        self.centre.copy_(torch.as_tensor(rows, dtype=torch.bool).reshape(self.centre.shape))
+
     def forward(self, x, mask):
         x = (x - self.mean[..., None]) / self.std[..., None]  # (B, C, F, T)
         keep = mask[:, None, None, :]  # (B, 1, 1, T)
+        if self.centre.any():  # per-window mean of every row over real frames, taken off the centred rows
+            m = keep.to(x.dtype)
+            window_mean = (x * m).sum(dim=-1, keepdim=True) / m.sum(dim=-1, keepdim=True)  # (B, C, F, 1)
+            x = x - window_mean * self.centre[..., None].to(x.dtype)
         if self.training and self.augment:
             B, C, F, T = x.shape
             keep = keep & spec_augment_mask(mask.sum(dim=1), F, T, **self.augment).to(x.device)[:, None]

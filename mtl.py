@@ -145,14 +145,16 @@ def check(name, kind, n_tasks, cascade=False, spec_augment=None):
         raise ValueError(f"SpecAugment masks feature rows and frames; {trunk_name} reads the raw waveform")
 
 
-def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, **options):
+def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, centre=None,
+                **options):
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
     n_classes: {task: number of classes, or 0 for a regression task}, in the order of the targets' columns
     (and of the cascade's chain). in_shape: the input's non-time dims, features.input_shape(kind) (this floor
     does not import the signal floor: the front doors pass it). options go
     to the trunk (e.g. depth="m11" for rawcnn, hidden=128 for rnn, channels=256 for xvector). spec_augment:
-    models.spec_augment_mask's settings, applied to training batches after the input normalisation.
+    models.spec_augment_mask's settings, applied to training batches after the input normalisation. centre:
+    (C, F) bool, the rows that cepstral mean normalisation centres per window (features.cepstral_rows), or None.
     Returns an nn.Module whose forward(x, lengths=None, targets=None) gives {task: output}.
     Raises ValueError on an unknown name, a (model, kind) pair the trunk cannot read (naming the valid inputs),
     or a cascade of fewer than two tasks; TypeError when n_classes is not a non-empty dict.
@@ -165,6 +167,8 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
     if spec_augment:
         trunk.norm.augment = dict(spec_augment)
+    if centre is not None:
+        trunk.norm.set_centring(centre)
     return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout)
 
 

@@ -28,6 +28,10 @@ import torch
 
 import features
 import mtl
+
+# Settings added after runs were first saved, and what a run saved before them did: a config.json without
+# them reads as these (train.py --resume/--refit, evaluate.py --compare --mean).
+LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False}
 from files import atomic_write, atomic_write_text
 from manifest import read_manifest, write_manifest
 
@@ -171,6 +175,7 @@ def model_from_config(config, spec_augment=None):
     return mtl.build_model(config["model"], config["input"], n_classes(config), features.input_shape(config["input"]),
                            cascade=config.get("cascade", False), spec_augment=spec_augment,
                            dropout=config.get("dropout", 0.0),
+                           centre=features.cepstral_rows(config["input"]) if config.get("cmn") else None,
                            **config.get("trunk_options", {}))
 
 

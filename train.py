@@ -46,7 +46,7 @@ AUGMENTS = {"spec": (), "speed": ("speed0.9", "speed1.1"), "babble": ("babble",)
 # The x-vector's was chosen on speechocean762's validation speakers, piece by piece (README, "Results on real
 # speech"); the slides' networks keep the settings of the original project's comparison.
 RECIPE = dict(epochs=50, patience=20, lr=3e-3, schedule="constant", warmup_epochs=0.0, weight_decay=0.01,
-              dropout=0.0, label_smoothing=0.0, crop_s=0.0, augment="", select="best", auto_refit=False)
+              dropout=0.0, label_smoothing=0.0, crop_s=0.0, augment="", select="best", auto_refit=False, cmn=False)
 RECIPES = {"xvector": dict(RECIPE, epochs=20, patience=0, lr=1e-3, schedule="cosine", warmup_epochs=1.0,
                            weight_decay=0.05, dropout=0.2, label_smoothing=0.1, crop_s=2.0, augment="spec",
                            select="last", auto_refit=True)}
@@ -110,6 +110,9 @@ parser.add_argument("--select", choices=("best", "last"), help="which epoch beco
 parser.add_argument("--auto-refit", action=argparse.BooleanOptionalAction, help="when the run is tested, refit "
                     "it at once (--refit RUN) into RUN/refit: the final model, trained on the training and validation "
                     "speakers for the epochs validation chose (default: the trunk's recipe; on for xvector)")
+parser.add_argument("--cmn", action=argparse.BooleanOptionalAction, help="cepstral mean normalisation: centre "
+                    "the static cepstra (every log-mel band for mel) on their mean over each window, which removes a "
+                    "fixed channel (default: the recipe; off)")
 parser.add_argument("--patience", type=int, help="stop after this many epochs without a better validation score "
                     "(mean balanced accuracy; skill for a numeric task); 0 = never (default: the recipe)")
 parser.add_argument("--denoise", action="store_true", help="Wiener-filter denoising (denoise.py) before features")
@@ -122,7 +125,6 @@ def fail(message):
     sys.exit(2)
 
 
-LEGACY = {"select": "best", "auto_refit": False}  # what runs saved before these settings existed did
 
 
 def take_settings(args, flag, checkpoint, allowed):
@@ -137,7 +139,7 @@ def take_settings(args, flag, checkpoint, allowed):
         parser.error(f"--{flag} {run}: no {checkpoint} there to {'continue' if flag == 'resume' else 'start'} from")
     try:
         ckpt = runs.load_checkpoint(Path(run) / checkpoint)  # weights only: nothing in it can execute
-        saved = {k: v for k, v in {**LEGACY, **ckpt["config"]}.items()
+        saved = {k: v for k, v in {**runs.LEGACY_SETTINGS, **ckpt["config"]}.items()
                  if (k in vars(args) or k == "manifest_sha1") and k not in allowed and k != flag}
         return argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"])}), ckpt
     except (runs.CheckpointError, KeyError, TypeError) as err:
@@ -212,6 +214,8 @@ def check_tasks(tasks, args):
                      f"{', '.join(classes)}")
     try:
         mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment)
+        if args.cmn:
+            features.cepstral_rows(args.input)  # raw has no rows to centre
     except ValueError as err:
         parser.error(str(err))
 

@@ -277,11 +277,29 @@ def test_compare_mean_makes_one_row_per_recipe_with_mean_and_spread(tiny, tmp_pa
     code, out, err = evaluate_cli(tiny, "--compare", *folders, "--mean")
     assert code == 0, err
     rows = [line for line in out.splitlines() if line.startswith("xvector")]
-    assert len(rows) == 2 and rows[0].split()[2] == "3" and rows[1].split()[2] == "1", out
+    assert len(rows) == 2 and rows[0].split()[2:4] == ["lr=0.001", "3"] and rows[1].split()[2:4] == ["lr=0.1", "1"], out
     # mean 0.75; deviations -0.05, -0.01, 0.06: sqrt((0.0025 + 0.0001 + 0.0036) / 2) = 0.0557
     assert "0.750 ± 0.056" in rows[0] and "0.500 ± 0.000" in rows[1], out
     code, out, err = evaluate_cli(tiny, "--compare", *folders, "--mean", "--split", "val")  # e.g. a k-fold's folds
     assert code == 0 and "0.650 ± 0.056" in out.splitlines()[1], out + err
+
+
+def test_compare_mean_reads_a_missing_setting_as_its_old_default_and_names_what_differs(tiny, tmp_path):
+    """A run saved before --cmn existed (no "cmn" key) is the same recipe as one with cmn=False; a run with
+    cmn=True is another row, and rows of the same model and input say which setting tells them apart."""
+    config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
+    metrics = (tiny["run"] / "metrics.json").read_text(encoding="utf-8")
+    old = {k: v for k, v in config.items() if k != "cmn"}
+    folders = []
+    for name, c in [("old", old), ("new", {**config, "cmn": False}), ("cmn", {**config, "cmn": True})]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({**c, "seed": len(folders)}), encoding="utf-8")
+        (tmp_path / name / "metrics.json").write_text(metrics, encoding="utf-8")
+        folders.append(str(tmp_path / name))
+    code, out, err = evaluate_cli(tiny, "--compare", *folders, "--mean")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines() if line.startswith(config["model"])]
+    assert [(r[2], r[3]) for r in rows] == [("cmn=False", "2"), ("cmn=True", "1")], out
 
 
 def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_path):

@@ -79,6 +79,56 @@ def test_input_norm_is_a_fixed_per_row_zscore_and_zeroes_padding():
         assert diff < 1e-5
 
 
+def test_cmn_centres_the_cepstra_on_their_real_frames_and_nothing_else():
+    """--cmn: each static cepstral row has mean 0 over a window's real frames (NumPy reference); the F0 row and
+    the deltas are standardised only; padding stays 0."""
+    rng = np.random.default_rng(1)
+    mean, std = rng.normal(size=(3, 14)) * 50, rng.uniform(1, 30, size=(3, 14))
+    norm = InputNorm((3, 14))
+    norm.set_statistics(mean, std)
+    norm.set_centring(features.cepstral_rows("mfcc_f0"))
+    x = torch.from_numpy(rng.normal(size=(2, 3, 14, 20)).astype(np.float32) * 40)
+    mask = torch.arange(20)[None, :] < torch.tensor([[20], [12]])
+    z = (x.numpy() - mean[..., None]) / std[..., None]
+    for b, n in enumerate((20, 12)):
+        z[b, 0, :13, :n] -= z[b, 0, :13, :n].mean(axis=-1, keepdims=True)
+    expected = z * mask.numpy()[:, None, None, :]
+    assert np.abs(norm(x, mask).detach().numpy() - expected).max() < 1e-4
+    assert features.cepstral_rows("mfcc_f0").sum() == 13 and features.cepstral_rows("mfcc").sum() == 13
+    assert features.cepstral_rows("mel").all()
+    with pytest.raises(ValueError, match="raw"):
+        features.cepstral_rows("raw")
+
+
+@pytest.mark.parametrize("kind", ["mfcc_f0", "mel"])
+def test_cmn_makes_the_prediction_deaf_to_a_fixed_channel(kind):
+    """A fixed channel (a microphone's response) adds the same constant to a static cepstral row, or a log-mel
+    band, in every frame. With --cmn the x-vector's embedding of a padded clip does not move; without it, it
+    does, and an offset on the F0 row (the voice's pitch, not the channel) moves it either way."""
+    torch.manual_seed(0)
+    C, F = SHAPES[kind]
+    clip = torch.randn(1, C, F, 150)
+    x = torch.nn.functional.pad(clip, (0, 250))
+    channel = torch.zeros(1, C, F, 1)
+    rows = 13 if kind == "mfcc_f0" else F
+    channel[0, 0, :rows, 0] = torch.randn(rows) * 3
+    moved = torch.nn.functional.pad(clip + channel, (0, 250))
+    lengths = torch.tensor([150])
+    plain, centred = XVector((C, F)).eval(), XVector((C, F)).eval()
+    centred.load_state_dict(plain.state_dict())
+    centred.norm.set_centring(features.cepstral_rows(kind))
+
+    def change(trunk, y):  # largest change of the embedding, relative to its largest value
+        with torch.no_grad():
+            a = trunk(x, lengths)
+            return ((a - trunk(y, lengths)).abs().max() / a.abs().max()).item()
+
+    assert change(centred, moved) < 1e-4 and change(plain, moved) > 0.05
+    if kind == "mfcc_f0":
+        pitch = torch.nn.functional.pad(clip + 3 * (torch.arange(F) == 13).float()[None, None, :, None], (0, 250))
+        assert change(centred, pitch) > 0.05
+
+
 def test_masked_stats_and_logreg_match_numpy_on_the_real_frames():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 3, 13, 80)) * 5.0 + 2.0

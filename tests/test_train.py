@@ -104,6 +104,26 @@ def test_select_best_keeps_the_best_validation_epoch_and_select_last_the_final_o
         assert len(history) == 4 and torch.load(run / "best.pt", weights_only=True)["epoch"] == chosen, (select, scores)
 
 
+def test_cmn_is_saved_with_the_run_and_evaluation_applies_it(tiny, tmp_path, monkeypatch, capsys):
+    """--cmn travels in config.json: the model that evaluation rebuilds centres the same cepstral rows (and
+    predicts otherwise than the same weights without the centring)."""
+    import features
+    import runs
+    run = tmp_path / "cmn"
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--cmn",
+                                "--out", str(run))
+    assert code == 0, err
+    config, model = runs.load_run(run)
+    assert config["cmn"] is True
+    assert torch.equal(model.trunk.norm.centre, torch.from_numpy(features.cepstral_rows(config["input"])))
+    _, plain = runs.load_run(run)
+    plain.trunk.norm.centre.zero_()
+    x = torch.randn(2, *features.input_shape(config["input"]), 300)
+    with torch.no_grad():
+        a, b = model(x), plain(x)
+    assert any((a[t] - b[t]).abs().max() > 1e-4 for t in a)
+
+
 def uninterrupted(tiny, tmp_path, monkeypatch, capsys):
     """A 2-epoch reference run made in this process: the same torch thread count as the runs it is compared
     with (float sums come out bit-identical only with the same number of threads; other test modules call
@@ -182,6 +202,7 @@ BAD_FLAGS = [
     (["--tasks", "age,age"], "distinct"),
     (["--augment", "spec,reverb"], "unknown reverb"),
     (["--model", "rawcnn", "--input", "raw", "--augment", "spec"], "raw waveform"),
+    (["--model", "rawcnn", "--input", "raw", "--cmn"], "raw is the waveform"),
     (["--epochs", "0"], "--epochs must be positive"),
     (["--batch-size", "-4"], "--batch-size must be positive"),
     (["--lr", "0"], "--lr must be positive"),
