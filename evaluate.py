@@ -174,16 +174,30 @@ VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device
             "members", "skip_bad", "val_speakers", "auto_refit"}
 
 
+def _settings(config):
+    """A run's config as a recipe reads it: a setting saved before it existed reads as what the run did
+    (runs.LEGACY_SETTINGS), and an ensemble's member recipes are read the same way, so an ensemble saved before
+    a setting existed is still the recipe of the same members saved today."""
+    if "member_recipes" in config:  # an ensemble: the settings are its members'
+        return {**config, "member_recipes": sorted(recipe_of(json.loads(r)) for r in config["member_recipes"])}
+    return {**runs.LEGACY_SETTINGS, **config}
+
+
 def recipe_of(config):
     """What makes runs one recipe: the config without its VOLATILE settings, and whether it is a refit."""
-    config = {**runs.LEGACY_SETTINGS, **config}  # a run saved before a setting existed did what its default did
+    config = _settings(config)
     return json.dumps({**{k: v for k, v in config.items() if k not in VOLATILE}, "refit": bool(config.get("refit"))},
                       sort_keys=True, default=str)
 
 
 def _differences(config, namesakes):
     """' key=value' for each setting (not VOLATILE) in which `config` differs from another recipe of the same
-    printed name, so two rows of "xvector mfcc_f0" say what tells them apart (e.g. ' cmn=True')."""
+    printed name, so two rows of "xvector mfcc_f0" say what tells them apart (e.g. ' cmn=True'); an ensemble
+    is told apart by its first member's settings."""
+    def shown(c):
+        members = [json.loads(r) for r in c.get("member_recipes", ())]
+        return {**(members[0] if members else {}), **{k: v for k, v in c.items() if k != "member_recipes"}}
+    config, namesakes = shown(config), [shown(c) for c in namesakes]
     keys = sorted({k for c in namesakes for k in {*c, *config}} - VOLATILE - {"refit"})
     return "".join(f" {k}={config.get(k)}" for k in keys if any(c.get(k) != config.get(k) for c in namesakes))
 
@@ -201,7 +215,7 @@ def compare_mean(run_dirs, split="test"):
             if not isinstance(s, dict) or not all(v is None or isinstance(v, (int, float)) for v in s.values()):
                 raise ValueError(f"{Path(run_dir) / 'metrics.json'}: the scores of {t} are not numbers")
         name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
-        groups.setdefault(recipe_of(config), (name, [], {**runs.LEGACY_SETTINGS, **config}))[1].append(m)
+        groups.setdefault(recipe_of(config), (name, [], _settings(config)))[1].append(m)
     groups = {recipe: (name + _differences(config, [c for n, _, c in groups.values() if n == name]), ms)
               for recipe, (name, ms, config) in groups.items()}
     tasks = list(dict.fromkeys(t for _, ms in groups.values() for m in ms for t in m["tasks"]))

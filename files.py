@@ -3,6 +3,7 @@
 One helper per idea, imported wherever it is needed:
     cache_root()        $MOKSORI_CACHE or <repo>/.cache: the built-in corpus, the feature cache and store
     atomic_write()      write to a unique temporary file in the target folder, then os.replace onto the target
+    remove_if_abandoned()   remove such a temporary file that no live writer holds (a killed process's)
     is_file()           Path.is_file() that answers False for names no file system takes (too long, NUL)
     read_bytes()        a file's bytes, or a zip member's ("ARCHIVE.zip::MEMBER", archive.py)
     read_text()         UTF-8 with or without a BOM, UTF-16 with a BOM; CP949 (Korean Excel) with a warning
@@ -21,6 +22,11 @@ from pathlib import Path
 
 import archive
 
+try:
+    import fcntl  # POSIX: a writer holds an advisory lock on its temporary file (not on Windows)
+except ImportError:
+    fcntl = None
+
 
 UMASK = os.umask(0o022)  # the process's umask: reading it means setting it ...
 os.umask(UMASK)  # ... so put it straight back
@@ -37,20 +43,42 @@ def atomic_write(path, write):
     The temporary name is unique per call (tempfile.mkstemp in the target folder), so two processes writing
     the same target never touch each other's half-written file; os.replace is atomic on POSIX and Windows, so
     a reader sees the old file or the new one, never a mixture. On any exception (a full disk, Ctrl-C) the
-    temporary file is removed and the old `path`, if any, is left untouched.
+    temporary file is removed and the old `path`, if any, is left untouched. While it writes, the writer holds
+    an exclusive lock on the temporary file (flock, on POSIX), so a cleaner can tell a live writer's file from
+    one that a killed process left (is_abandoned).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed, or when the process dies
         with os.fdopen(fd, "wb") as f:
             write(f)
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes the file private (0600); a manifest is not a secret
-        os.replace(tmp, path)
+            f.flush()
+            os.chmod(tmp, _file_mode(path))  # mkstemp makes the file private (0600); a manifest is not a secret
+            if fcntl:  # renamed while still open and locked: a cleaner never finds it unlocked before the rename
+                os.replace(tmp, path)
+        if not fcntl:  # Windows renames only a closed file
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_if_abandoned(path):
+    """Remove the temporary file `path` of atomic_write if no live writer holds it (its lock is free) -> True
+    if removed. Without flock (Windows) nothing is removed: a live writer cannot be told from a dead one."""
+    if not fcntl:
+        return False
+    try:
+        with open(path, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails at once while its writer lives
+            os.unlink(path)  # a writer renames while it holds the lock, so this one never will
+            return True
+    except OSError:  # BlockingIOError: a live writer's; FileNotFoundError: renamed or removed meanwhile
+        return False
 
 
 def _file_mode(path):

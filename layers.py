@@ -12,7 +12,8 @@ deviation of that row over every real training frame (CMVN, computed once by the
 saved with the weights). It is fixed, not learnt per batch, so padding cannot move it and several processes
 (torchrun) normalise identically. With `centre` (train.py --cmn) the cepstral rows are then also centred on
 their own mean over the window's real frames -- cepstral mean normalisation, as Kaldi's x-vector recipes do:
-a fixed channel (a microphone, a room) adds a constant to every cepstral row, and this removes it.
+a fixed channel (a microphone, a telephone line) adds a constant to every cepstral row, and this removes it.
+(Reverberation lasts longer than a frame, so it is no constant, and CMN does not remove it.)
 
     python -m pytest tests/test_models.py
 """
@@ -88,7 +89,8 @@ class InputNorm(nn.Module):
     """Fixed per-row standardisation (CMVN): (B, C, F, T) -> (B, C, F, T), padding set to 0.
 
     y = (x - mean_row) / std_row on real frames, 0 on padding; mean and std (C, F) are buffers (saved with the
-    state_dict), identity until set_statistics() gives them the training set's values. When `augment` holds
+    state_dict), identity until set_statistics() gives them the training set's values. On the rows that
+    set_centring() marks, y is then centred on its mean over the window's real frames: y -= mean_t(y). When `augment` holds
     spec_augment_mask's settings, training batches also get SpecAugment: the masked cells are set to 0 -- the
     training mean, as padding -- in every channel (a masked MFCC row loses its deltas too).
     """
@@ -99,6 +101,7 @@ class InputNorm(nn.Module):
         self.register_buffer("mean", torch.zeros(C, F))
         self.register_buffer("std", torch.ones(C, F))
         self.register_buffer("centre", torch.zeros(C, F, dtype=torch.bool), persistent=False)  # rows to CMN
+        self.centring = False  # whether any row is centred (a Python flag: no GPU sync in forward)
         self.augment = None  # e.g. {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}
 
     def set_statistics(self, mean, std):
@@ -109,13 +112,16 @@ class InputNorm(nn.Module):
     def set_centring(self, rows):
         """rows: (C, F) bool, True for the rows that are centred on their mean over each window's real frames
         (cepstral mean normalisation). Not saved with the weights: the run's config.json says so (--cmn)."""
-        self.centre.copy_(torch.as_tensor(rows, dtype=torch.bool).reshape(self.centre.shape))
+        rows = torch.as_tensor(rows, dtype=torch.bool)
+        assert rows.shape == self.centre.shape, f"centring rows {tuple(rows.shape)}, expected {tuple(self.centre.shape)}"
+        self.centre.copy_(rows)
+        self.centring = bool(rows.any())
 
     def forward(self, x, mask):
         x = (x - self.mean[..., None]) / self.std[..., None]  # (B, C, F, T)
         keep = mask[:, None, None, :]  # (B, 1, 1, T)
-        if self.centre.any():  # per-window mean of every row over real frames, taken off the centred rows
-            m = keep.to(x.dtype)
+        if self.centring:  # per-window mean of every row over real frames, taken off the centred rows
+            m = keep.to(x.dtype)  # (B, 1, 1, T)
             window_mean = (x * m).sum(dim=-1, keepdim=True) / m.sum(dim=-1, keepdim=True)  # (B, C, F, 1)
             x = x - window_mean * self.centre[..., None].to(x.dtype)
         if self.training and self.augment:

@@ -28,14 +28,13 @@ import torch
 
 import features
 import mtl
-
-# Settings added after runs were first saved, and what a run saved before them did: a config.json without
-# them reads as these (train.py --resume/--refit, evaluate.py --compare --mean).
-LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False}
 from files import atomic_write, atomic_write_text
 from manifest import read_manifest, write_manifest
 
 CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
+# What a run saved before these settings existed did, where that differs from today's recipes: a config.json
+# without them reads as these (train.py --resume/--refit, evaluate.py --compare --mean).
+LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False}
 
 
 # ----------------------------------------------------------------------------- files of a run

@@ -33,13 +33,13 @@ import numpy as np
 import features
 from audio import AudioError
 from cache import cache_key, default_store_dir, extraction_job, feature_settings
-from files import atomic_write
+from files import atomic_write, remove_if_abandoned
 
 SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, a few seconds of work to redo
 DTYPES = ("float32", "float16")  # float16 halves the disk and the reads; tests/test_store.py bounds its error
 INDEX_FORMAT = 2  # a shard index's layout: one entry per (clip, version); shards of another format are not read
 BABBLE_TALKERS = 3  # other speakers' clips mixed into a clip's babble version (augment.version_of)
-LEFTOVER_S = 3600  # a temporary or index-less shard file untouched this long was left by a killed extraction
+LEFTOVER_S = 3600  # seconds (1 h) a temporary or index-less shard file must be untouched before _sweep removes it
 
 
 class Shard:
@@ -200,23 +200,32 @@ class _Found:
 
 
 def _sweep(root, now=None):
-    """Remove what a killed extraction left under root: temporary files (*.tmp) and data files without an index,
-    untouched for LEFTOVER_S seconds. A live writer appends frames clip after clip, so its file is never that
-    old; a data file gets its index within microseconds of its rename. -> number of files removed."""
+    """Remove what a killed extraction (kill -9, a power cut: no clean-up ran) left under root, once untouched
+    for LEFTOVER_S seconds -> number of files removed:
+      - temporary files (*.tmp) that no live writer holds: a writer keeps its temporary file locked until it is
+        renamed (files.atomic_write), so a stopped or hung writer's file stays, however old;
+      - data files without an index: the process died in the milliseconds between the two renames. Should a
+        new writer of the same shard replace one just as it is removed, that shard has an index and no data:
+        the next build reports it and extracts it again (_scan)."""
     now = time.time() if now is None else now
-    leftovers = [p for p in root.glob("shard-*.tmp")] + \
-        [p for p in root.glob("shard-*.bin") if not p.with_suffix(".npz").exists()]
     removed, size = 0, 0
-    for path in leftovers:
+    for path in [*root.glob("shard-*.tmp"), *root.glob("shard-*.bin")]:
         try:
             stat = path.stat()
-            if now - stat.st_mtime > LEFTOVER_S:
+            if now - stat.st_mtime <= LEFTOVER_S:
+                continue
+            if path.suffix == ".tmp":
+                gone = remove_if_abandoned(path)
+            elif not path.with_suffix(".npz").exists():
                 path.unlink()
-                removed, size = removed + 1, size + stat.st_size
+                gone = True
+            else:
+                gone = False
+            removed, size = removed + gone, size + stat.st_size * gone
         except OSError:  # removed meanwhile by another builder, or not ours to remove: leave it
             continue
     if removed:
-        warnings.warn(f"{root}: removed {removed} file(s) ({size / 1e9:.2f} GB) left by an interrupted extraction")
+        warnings.warn(f"{root}: removed {removed} file(s) ({size / 1e6:.1f} MB) left by an interrupted extraction")
     return removed
 
 

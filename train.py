@@ -125,8 +125,6 @@ def fail(message):
     sys.exit(2)
 
 
-
-
 def take_settings(args, flag, checkpoint, allowed):
     """args with the settings saved in a run's checkpoint (--resume RUN, --refit RUN): a flag given beside them
     that is not in `allowed` is refused -> (args, the checkpoint)."""
@@ -216,6 +214,9 @@ def check_tasks(tasks, args):
         mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment)
         if args.cmn:
             features.cepstral_rows(args.input)  # raw has no rows to centre
+            if mtl.resolve(args.model)[0] == "logreg":
+                raise ValueError("--cmn: logreg reads each row's mean and std over the window, and centring sets "
+                                 "the means of the cepstral rows to 0")
     except ValueError as err:
         parser.error(str(err))
 

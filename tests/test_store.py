@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 import cache
+import files
 import store
 from audio import AudioError
 
@@ -156,25 +157,46 @@ def test_a_kill_keeps_every_finished_shard(rows, tmp_path, counted, monkeypatch)
     assert len(found) == 5
 
 
+@pytest.mark.skipif(files.fcntl is None, reason="needs flock (POSIX)")
 def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_path):
-    """kill -9 runs no cleanup: a half-written temporary file, or a data file whose index never came, stays.
-    The next build removes such files once untouched for LEFTOVER_S seconds, and leaves fresh ones (a live
-    writer's) and every finished shard alone."""
+    """kill -9 runs no clean-up: a half-written temporary file, or a data file whose index never came, stays.
+    The next build removes such files once untouched for LEFTOVER_S seconds, and leaves alone fresh ones, the
+    temporary file a live (stopped, hung) writer still holds however old, and every finished shard."""
     store.build(rows[:2], "mfcc", root=tmp_path / "s")
     root = tmp_path / "s" / "mfcc"
     finished = sorted(root.iterdir())
     old = [root / "shard-dead.bin.x1.tmp", root / "shard-dead.bin"]  # a dead writer's temp; a bin without index
     fresh = [root / "shard-live.bin.x2.tmp", root / "shard-live.bin"]
-    for path in old + fresh:
-        path.write_bytes(b"\0" * 1000)
+    held = root / "shard-stopped.bin.x3.tmp"  # a writer stopped for hours (Ctrl-Z) still holds its lock
+    for path in old + fresh + [held]:
+        path.write_bytes(b"\0" * 500_000)
     long_ago = os.stat(finished[0]).st_mtime - store.LEFTOVER_S - 10
-    for path in old + finished:  # the finished shard is as old as the leftovers: age alone removes nothing
+    for path in old + finished + [held]:  # the finished shard is as old as the leftovers: age alone removes nothing
         os.utime(path, (long_ago, long_ago))
-    with pytest.warns(UserWarning, match=r"removed 2 file\(s\) \(0.00 GB\) left by an interrupted extraction"):
-        found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
-    assert not any(p.exists() for p in old) and all(p.exists() for p in fresh + finished) and len(found) == 5
-    with pytest.warns(UserWarning, match="removed 2 file"):  # later, they go too
-        assert store._sweep(root, now=os.stat(fresh[0]).st_mtime + store.LEFTOVER_S + 1) == 2
+    with open(held, "rb") as writer:
+        files.fcntl.flock(writer, files.fcntl.LOCK_EX)
+        with pytest.warns(UserWarning, match=r"removed 2 file\(s\) \(1.0 MB\) left by an interrupted extraction"):
+            found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+        assert not any(p.exists() for p in old) and all(p.exists() for p in fresh + finished + [held])
+        assert len(found) == 5
+    with pytest.warns(UserWarning, match="removed 3 file"):  # later, and once the stopped writer has died
+        assert store._sweep(root, now=os.stat(fresh[0]).st_mtime + store.LEFTOVER_S + 1) == 3
+
+
+def test_atomic_write_holds_its_temporary_file_locked_until_the_rename(tmp_path):
+    """While write() runs, a cleaner cannot take the temporary file (remove_if_abandoned says no); after the
+    rename the target holds the bytes and no temporary file is left."""
+    seen = []
+
+    def write(f):
+        f.write(b"frames")
+        tmp = next(tmp_path.glob("shard.bin.*.tmp"))
+        seen.append(files.remove_if_abandoned(tmp))
+        seen.append(tmp.exists())
+
+    files.atomic_write(tmp_path / "shard.bin", write)
+    assert seen == [False, True]
+    assert (tmp_path / "shard.bin").read_bytes() == b"frames" and not list(tmp_path.glob("*.tmp"))
 
 
 def test_float16_is_within_float16_rounding_of_float32(rows, tmp_path):

@@ -117,7 +117,7 @@ def test_cmn_is_saved_with_the_run_and_evaluation_applies_it(tiny, tmp_path, mon
     assert config["cmn"] is True
     assert torch.equal(model.trunk.norm.centre, torch.from_numpy(features.cepstral_rows(config["input"])))
     _, plain = runs.load_run(run)
-    plain.trunk.norm.centre.zero_()
+    plain.trunk.norm.set_centring(torch.zeros_like(plain.trunk.norm.centre))
     x = torch.randn(2, *features.input_shape(config["input"]), 300)
     with torch.no_grad():
         a, b = model(x), plain(x)
@@ -203,6 +203,7 @@ BAD_FLAGS = [
     (["--augment", "spec,reverb"], "unknown reverb"),
     (["--model", "rawcnn", "--input", "raw", "--augment", "spec"], "raw waveform"),
     (["--model", "rawcnn", "--input", "raw", "--cmn"], "raw is the waveform"),
+    (["--model", "logreg", "--cmn"], "centring sets the means"),
     (["--epochs", "0"], "--epochs must be positive"),
     (["--batch-size", "-4"], "--batch-size must be positive"),
     (["--lr", "0"], "--lr must be positive"),
