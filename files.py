@@ -45,7 +45,7 @@ def atomic_write(path, write):
     a reader sees the old file or the new one, never a mixture. On any exception (a full disk, Ctrl-C) the
     temporary file is removed and the old `path`, if any, is left untouched. While it writes, the writer holds
     an exclusive lock on the temporary file (flock, on POSIX), so a cleaner can tell a live writer's file from
-    one that a killed process left (is_abandoned).
+    one that a killed process left (remove_if_abandoned).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -90,8 +90,8 @@ class InputNorm(nn.Module):
 
     y = (x - mean_row) / std_row on real frames, 0 on padding; mean and std (C, F) are buffers (saved with the
     state_dict), identity until set_statistics() gives them the training set's values. On the rows that
-    set_centring() marks, y is then centred on its mean over the window's real frames: y -= mean_t(y). When `augment` holds
-    spec_augment_mask's settings, training batches also get SpecAugment: the masked cells are set to 0 -- the
+    set_centring() marks, y is then centred on its mean over the window's real frames: y -= mean_t(y). When
+    `augment` holds spec_augment_mask's settings, training batches also get SpecAugment: the masked cells are set to 0 -- the
     training mean, as padding -- in every channel (a masked MFCC row loses its deltas too).
     """
 

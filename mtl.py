@@ -132,9 +132,10 @@ def valid_inputs(name):
     return VALID_INPUTS[resolve(name)[0]]
 
 
-def check(name, kind, n_tasks, cascade=False, spec_augment=None):
+def check(name, kind, n_tasks, cascade=False, spec_augment=None, cmn=False):
     """Raise ValueError when model `name` cannot be built this way: an unknown name, an input its trunk cannot
-    read (naming the valid ones), a cascade of fewer than two tasks, SpecAugment on the raw waveform."""
+    read (naming the valid ones), a cascade of fewer than two tasks, SpecAugment or cepstral mean normalisation
+    on the raw waveform, cepstral mean normalisation under logreg (whose features are the rows' means)."""
     trunk_name, cascade = resolve(name, cascade)
     if kind not in VALID_INPUTS[trunk_name]:
         raise ValueError(f"model {name!r} cannot read input {kind!r}: valid inputs are "
@@ -143,6 +144,11 @@ def check(name, kind, n_tasks, cascade=False, spec_augment=None):
         raise ValueError(f"cascade needs two or more tasks to chain, got {n_tasks}")
     if spec_augment and kind == "raw":
         raise ValueError(f"SpecAugment masks feature rows and frames; {trunk_name} reads the raw waveform")
+    if cmn and kind == "raw":
+        raise ValueError("cepstral mean normalisation centres feature rows; raw is the waveform")
+    if cmn and trunk_name == "logreg":
+        raise ValueError("cepstral mean normalisation: logreg reads each row's mean and std over the window, and "
+                         "centring sets the means of the cepstral rows to 0")
 
 
 def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, centre=None,
@@ -162,7 +168,7 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     if not isinstance(n_classes, dict) or not n_classes:
         raise TypeError(f"n_classes must be a non-empty dict task -> number of classes, got {n_classes!r} "
                         "(call build_model(name, kind, n_classes, in_shape))")
-    check(name, kind, len(n_classes), cascade, spec_augment)
+    check(name, kind, len(n_classes), cascade, spec_augment, centre is not None)
     trunk_name, cascade = resolve(name, cascade)
     trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
     if spec_augment:

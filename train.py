@@ -211,12 +211,7 @@ def check_tasks(tasks, args):
         parser.error(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
                      f"{', '.join(classes)}")
     try:
-        mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment)
-        if args.cmn:
-            features.cepstral_rows(args.input)  # raw has no rows to centre
-            if mtl.resolve(args.model)[0] == "logreg":
-                raise ValueError("--cmn: logreg reads each row's mean and std over the window, and centring sets "
-                                 "the means of the cepstral rows to 0")
+        mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment, args.cmn)
     except ValueError as err:
         parser.error(str(err))
 

@@ -301,11 +301,11 @@ def test_compare_mean_reads_a_missing_setting_as_its_old_default_and_names_what_
     rows = [line.split() for line in out.splitlines() if line.startswith(config["model"])]
     assert [(r[2], r[3]) for r in rows] == [("cmn=False", "2"), ("cmn=True", "1")], out
     # ensembles (evaluate.py --save) keep their members' recipes: saved before and after --cmn, one recipe
-    import evaluate
+    import tables
     ensembles = []
     for name, members in [("e-old", ["old"]), ("e-new", ["new"]), ("e-cmn", ["cmn"])]:
         recipes = [json.dumps({k: v for k, v in json.loads((tmp_path / f / "config.json").read_text()).items()
-                               if k not in evaluate.VOLATILE} | {"refit": False}, sort_keys=True) for f in members]
+                               if k not in tables.VOLATILE} | {"refit": False}, sort_keys=True) for f in members]
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(json.dumps(
             {"model": "ensemble", "input": config["input"], "members": members, "member_recipes": recipes,
