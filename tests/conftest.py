@@ -4,6 +4,7 @@ librosa is used only by tests/make_reference.py (to produce the saved reference 
 Blocking it here proves that no test needs it: `import librosa` inside a test raises ImportError.
 """
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0", "--no-auto-refit"]  # train.py flags
+
+
+def evaluate_cli(tiny, *argv):
+    """Run `python evaluate.py ARGV` in a subprocess on the tiny run's folder -> (exit code, stdout, stderr)."""
+    result = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *argv], cwd=tiny["root"], env=tiny["env"],
+                            capture_output=True, text=True, encoding="utf-8", timeout=300)
+    return result.returncode, result.stdout, result.stderr
 
 
 def timit_sample_dir():
