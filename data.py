@@ -1,39 +1,469 @@
-"""Data floor: model windows cut from the feature store, the epoch plan, balanced sampling, and the data CLI.
+"""Data: from audio files and a manifest to balanced batches of feature windows -- NumPy only, no torch.
 
-The manifest and its splits live in manifest.py, audio loading in audio.py, corpus adapters in corpora.py,
-aihub.py and kaldi.py, the features on disk in store.py. This module knows nothing of models and imports no torch: a DataLoader accepts
-any object with __getitem__, and `Batches` is one -- its items are whole batches, cut in worker processes.
+Five steps, in the order train.py takes them:
+  1. audio      load_audio: one file -> float32 mono at 16 kHz, or one line saying what is wrong with it
+  2. manifest   read_manifest: one CSV row per clip (path, speaker, labels, split), speaker-disjoint splits,
+                label vocabularies, labels as numbers (NaN = unknown)
+  3. features   load_features: every clip's model input (features.py), computed once and held in memory
+  4. windows    Batches: fixed-length windows cut from the features, each with its real length
+  5. sampling   epoch_plan + balance_weights: which windows each optimiser step reads, classes balanced
+The on-disk feature store for corpora larger than memory (scale/store.py) serves the same windows through the
+same four methods as `Features`; corpus adapters that write manifests live in corpora/ (`python data.py kaldi`).
 
-    python data.py synth --out /tmp/synth            # the built-in synthetic corpus (synth_corpus.py)
-    python data.py timit --root ../shared/data/timit_sample --out timit.csv
-    python data.py describe timit.csv                # label tables per split (describe.py)
-    python data.py folds timit.csv --k 5 --out folds # cross-validation manifests (manifest.speaker_folds)
-    python -m pytest tests/test_data.py
+    python data.py synth --out /tmp/synth     # the built-in corpus (extras/synth_corpus.py), then its manifest
+    python data.py --help                     # every corpus adapter (corpora/cli.py)
+    python -m pytest tests/test_data.py tests/test_manifest.py tests/test_audio.py
 """
-import argparse
-import importlib.util
+import csv
+import io
 import math
+import os
+import re
+import signal
 import sys
-import time
+import tempfile
 import warnings
+from collections import Counter, defaultdict
+from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
 
-import aihub
-import corpora
-import kaldi
-from describe import check_tasks, describe, plot_describe
-from labels import AGE_BINS_HELP, parse_age_bins
-from manifest import (TASKS, assign_splits, read_manifest, resolve_speaker_conflicts, speaker_folds, split_summary,
-                      write_manifest)
-from synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
+import features
 
+try:
+    import fcntl  # POSIX: a writer holds an advisory lock on its temporary file (not on Windows)
+except ImportError:
+    fcntl = None
+
+MIN_CLIP_S = 0.1  # seconds; shorter clips carry no usable voice (10 frames at a 10 ms hop)
+SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly silent" and gets a warning
+SR_RANGE = (4000, 384000)  # Hz: a header outside this range is damaged, not a recording; refused before decoding
+TASKS = ("age", "gender", "dialect")  # the usual tasks, in the order tables print them
+NUMERIC_TASKS = ("age_years",)  # columns predicted as numbers (regression, scored by MAE), not classes
+COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # what write_manifest writes first
+REQUIRED = ("path", "speaker")  # what a manifest must have; a missing label or split column reads as all empty
+SPLITS = ("train", "val", "test")
+PER_CLIP_COLUMNS = ("path", "speaker", "split", "source", "text", "duration_s", "age_years", "start_s", "end_s",
+                    "corpus")  # columns that describe a clip, not its speaker: never voted on
+PATH_MAX = 4096  # characters: the longest path Linux accepts; a longer manifest cell cannot be a path
+MIN_VAL_SPEAKERS = 25  # validation speakers wanted: with 12, one speaker moves validation accuracy by 0.08
 WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s) unjudged rather than add a window
 MAX_REPLAY = 5.0  # balanced sampling draws no class more than this many times as often as it occurs
+UMASK = os.umask(0o022)  # the process's umask (new files get 0666 minus it): reading it means setting it ...
+os.umask(UMASK)  # ... so put it straight back
 
 
-# ---------------------------------------------------------------- 1. windows and batches
+# ---------------------------------------------------------------- 1. audio
+class AudioError(ValueError):
+    """A clip that cannot be used; the message is one line, "PATH: problem"."""
+
+
+def zip_member(path):
+    """("ARCHIVE.zip", "MEMBER") when a path names a member of a zip archive (AI Hub ships its audio zipped;
+    corpora/archive.py reads members in place), else None."""
+    if ".zip::" not in str(path).lower():
+        return None
+    from corpora.archive import split_member  # seam: zip archives
+    return split_member(path)
+
+
+def _open(path):
+    """What soundfile opens: the path, or a zip member's bytes. AudioError for a missing or unreadable file."""
+    if zip_member(path):
+        from corpora.archive import ArchiveError, read_member
+        try:
+            return io.BytesIO(read_member(path))
+        except (FileNotFoundError, ArchiveError) as err:
+            raise AudioError(str(err)) from None
+    try:
+        if not Path(path).is_file():
+            raise AudioError(f"{path}: file not found")
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, a symlink loop
+        raise AudioError(f"{path}: file not found (not a readable path)") from None
+    return path
+
+
+def _reason(err):
+    """libsndfile's own words for a failed read, one line."""
+    return getattr(err, "error_string", None) or (str(err).splitlines() or [type(err).__name__])[0]
+
+
+def audio_info(path):
+    """(sample rate in Hz, frames, channels) from the file's header; AudioError for a missing or unreadable file
+    and for a rate outside SR_RANGE (a damaged header), before anything is decoded."""
+    try:
+        info = sf.info(_open(path))
+    except (sf.SoundFileError, RuntimeError, TypeError, OSError) as err:
+        raise AudioError(f"{path}: unreadable audio ({_reason(err)})") from None
+    if not SR_RANGE[0] <= info.samplerate <= SR_RANGE[1]:
+        raise AudioError(f"{path}: sample rate {info.samplerate} Hz in the header is outside "
+                         f"{SR_RANGE[0]}-{SR_RANGE[1]} Hz (a damaged file?)")
+    return info.samplerate, info.frames, info.channels
+
+
+def load_audio(path, sr=features.SR, start_s=None, end_s=None):
+    """Read an audio file (or the span start_s..end_s of it, in seconds) as float32 mono at `sr` Hz -> (N,).
+
+    soundfile decodes (WAV, FLAC, OGG, MP3, NIST SPHERE); integer formats are scaled to [-1, 1]; channels are
+    averaged; the rate is converted with scipy.signal.resample_poly(up, down), up/down = sr/file_sr reduced by
+    their gcd (a polyphase FIR low-pass, so no aliasing). Only the span is decoded (soundfile seeks).
+    Raises AudioError naming the file when it is missing, unreadable, has a rate outside SR_RANGE, is empty,
+    holds NaN/inf samples, is all zeros, is shorter than MIN_CLIP_S, or the span lies outside it. A nearly
+    silent clip (peak below -80 dBFS) only warns. Clips shorter than the 4 s model window are fine (padded later).
+    """
+    file_sr, frames, _ = audio_info(path)
+    first = 0 if start_s is None else int(round(start_s * file_sr))
+    last = frames if end_s is None else int(round(end_s * file_sr))
+    if start_s is not None or end_s is not None:
+        if not 0 <= first < last <= frames + file_sr // 100:  # 10 ms of slack for rounded end times
+            raise AudioError(f"{path}: span {start_s}-{end_s} s lies outside the file (0-{frames / file_sr:.2f} s)")
+    try:
+        y, _ = sf.read(_open(path), start=first, stop=min(last, frames), dtype="float32", always_2d=True)  # (N, ch)
+    except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
+        raise AudioError(f"{path}: unreadable audio ({_reason(err)})") from None
+    if y.shape[0] == 0:
+        raise AudioError(f"{path}: empty audio (0 samples)")
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if bad:
+        raise AudioError(f"{path}: {bad} NaN/inf samples")
+    if y.shape[0] / file_sr < MIN_CLIP_S:
+        raise AudioError(f"{path}: too short ({y.shape[0] / file_sr:.3f} s < {MIN_CLIP_S} s)")
+    y = y.mean(axis=1)  # (N,) mono
+    peak = float(np.max(np.abs(y)))
+    if peak == 0.0:
+        raise AudioError(f"{path}: all-silent (every sample is 0)")
+    if peak < SILENT_PEAK:
+        warnings.warn(f"{path}: nearly silent (peak {20 * np.log10(peak):.0f} dBFS)", stacklevel=2)
+    if file_sr != sr:
+        g = math.gcd(int(sr), int(file_sr))
+        y = resample_poly(y, sr // g, file_sr // g)  # (N * sr / file_sr,)
+    return y.astype(np.float32)
+
+
+# ---------------------------------------------------------------- 2. the manifest
+def _absolute(cell, folder):
+    """A manifest path cell as an absolute path (a zip member: its archive part), resolved against `folder`."""
+    member = zip_member(cell)
+    return f"{(folder / member[0]).resolve()}::{member[1]}" if member else str((folder / cell).resolve())
+
+
+def _relative(path, folder):
+    """An absolute path (a zip member: its archive part) relative to `folder` when inside it, else absolute."""
+    member = zip_member(path)
+    audio = Path(member[0] if member else path).resolve()
+    written = str(audio.relative_to(folder)) if audio.is_relative_to(folder) else str(audio)
+    return f"{written}::{member[1]}" if member else written
+
+
+def read_text(path):
+    """The text of a manifest: UTF-8, with or without the byte-order mark Excel writes. Anything else -- UTF-16,
+    CP949 from Korean Excel, a binary file -- corpora/text.py reads, or names in one line."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+        if "\x00" not in text:
+            return text
+    except UnicodeDecodeError:
+        pass
+    from corpora.text import read_text as read_any  # seam: other encodings
+    return read_any(path)
+
+
+def read_manifest(path, seed=0):
+    """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute).
+
+    A manifest needs `path` and `speaker`; an absent label or split column reads as all empty, and an empty
+    label cell means "unknown". Relative paths are resolved against the manifest's folder. Optional
+    `start_s`, `end_s` columns make a row an utterance segment of its file (seconds). A speaker whose labels
+    differ between clips is resolved by majority vote with one warning (corpora/speakers.py). Empty split cells
+    are filled by assign_splits(rows, seed): speaker-disjoint, the same for the same seed.
+    Raises FileNotFoundError for a missing file and ValueError naming the file (and line) for a missing or
+    duplicated column, no rows, an empty path/speaker cell, a bad split or segment, or a speaker in two splits.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: manifest not found")
+    with io.StringIO(read_text(path), newline="") as f:
+        reader = csv.DictReader(f)
+        try:
+            rows = _read_rows(reader, path)
+        except csv.Error as err:  # a cell longer than csv.field_size_limit(), a stray quote in strict mode
+            raise ValueError(f"{path}: line {reader.line_num + 1}: unreadable CSV ({err})") from None
+    if not rows:
+        raise ValueError(f"{path}: manifest has no rows")
+    check_speaker_disjoint(rows, path)
+    labels_of = defaultdict(set)  # speaker -> the distinct label sets of its clips
+    for row in rows:
+        labels_of[row["speaker"]].add(tuple(v for k, v in row.items() if k not in PER_CLIP_COLUMNS))
+    if any(len(sets) > 1 for sets in labels_of.values()):  # some speaker's clips disagree (or leave cells empty)
+        from corpora.speakers import resolve_speaker_conflicts  # seam: one set of labels per speaker, by vote
+        rows = resolve_speaker_conflicts(rows, path)
+    return assign_splits(rows, seed=seed) if any(not r["split"] for r in rows) else rows
+
+
+def _read_rows(reader, path):
+    """The checked rows of a csv.DictReader over a manifest (see read_manifest)."""
+    names = reader.fieldnames or []
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise ValueError(f"{path}: column(s) {', '.join(map(repr, doubled))} appear more than once in the header")
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected at least {', '.join(REQUIRED)} "
+                         f"(usually {', '.join(COLUMNS)})")
+    absent = {c: "" for c in COLUMNS if c not in names}  # e.g. no dialect column: all unknown
+    rows = []
+    for row in reader:
+        row = {**absent, **{k: (v or "").strip() for k, v in row.items() if k is not None}}
+        where = f"{path}: line {reader.line_num}"
+        if row["split"] not in SPLITS + ("",):
+            raise ValueError(f"{where}: split {row['split'][:40]!r} is not one of train, val, test or empty")
+        if not row["path"] or not row["speaker"]:
+            raise ValueError(f"{where}: empty {'path' if not row['path'] else 'speaker'} cell")
+        if "\x00" in row["path"] or len(row["path"]) > PATH_MAX:
+            problem = "a NUL character" if "\x00" in row["path"] else f"{len(row['path'])} characters (> {PATH_MAX})"
+            raise ValueError(f"{where}: the path cell holds {problem}; it cannot name a file")
+        if row.get("start_s") or row.get("end_s"):
+            start, end = _number(row.get("start_s") or "0"), _number(row.get("end_s") or "inf")
+            if not 0 <= start < end:
+                raise ValueError(f"{where}: segment start_s {row.get('start_s')!r}, end_s {row.get('end_s')!r}: "
+                                 "expected 0 <= start_s < end_s (seconds)")
+        row["path"] = _absolute(row["path"], path.parent)
+        rows.append(row)
+    return rows
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def segment(row):
+    """(start_s, end_s) of a row that is an utterance segment of its file, or (None, None) for a whole file."""
+    start, end = row.get("start_s", ""), row.get("end_s", "")
+    return (float(start) if start else None, float(end) if end else None)
+
+
+def check_speaker_disjoint(rows, source="manifest"):
+    """Raise ValueError (naming `source`, the speaker and the splits) if a speaker has rows in two splits."""
+    splits_of = defaultdict(set)
+    for row in rows:
+        if row.get("split"):
+            splits_of[row["speaker"]].add(row["split"])
+    for speaker, splits in splits_of.items():
+        if len(splits) > 1:
+            raise ValueError(f"{source}: speaker {speaker!r} appears in splits {' and '.join(sorted(splits))}; "
+                             "splits must be speaker-disjoint")
+
+
+def write_manifest(rows, path):
+    """Write rows to a manifest CSV atomically. Audio paths inside the manifest's folder are written relative
+    to it (a corpus folder can be moved), any other path absolute."""
+    path = Path(path)
+    extras = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in COLUMNS]
+    folder = path.parent.resolve()
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(COLUMNS) + extras, restval="")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "path": _relative(row["path"], folder)})
+    atomic_write_text(path, text.getvalue())
+
+
+def validation_fraction(n_speakers):
+    """Share of speakers to hold out for validation: 10 %, raised towards MIN_VAL_SPEAKERS speakers on small
+    corpora, but never above 20 % (model selection needs voices; training needs them more)."""
+    return max(0.1, min(MIN_VAL_SPEAKERS / max(n_speakers, 1), 0.2))
+
+
+def assign_splits(rows, fractions=None, seed=0):
+    """Fill empty `split` cells by speaker; return new row dicts (pre-set splits, e.g. TIMIT's, are kept).
+
+    Stratified on each task's own labels (a simplified "iterative stratification", Sechidis et al. 2011): the
+    speakers are taken in a seeded random order and each goes to the split that is furthest behind its quota,
+        need(s) = sum over the speaker's known labels (t, v) of [f_s * n(t, v) - have_s(t, v)] + [f_s * n - have_s],
+    where n(t, v) counts the speakers with label v for task t and f_s is split s's fraction. A split that
+    already holds ceil(f_s * n) speakers takes no more, so the split sizes are exact to one speaker.
+    `fractions` = (train, val, test); default: validation_fraction(speakers to assign) for val, 0.1 for test.
+    """
+    if fractions is None:
+        val = validation_fraction(len({row["speaker"] for row in rows if not row.get("split")}))
+        fractions = (0.9 - val, val, 0.1)
+    if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+        raise ValueError(f"split fractions {fractions} must be three non-negative numbers summing to 1")
+    rows = [dict(row) for row in rows]
+    check_speaker_disjoint(rows, "assign_splits")
+    split_of = {row["speaker"]: row["split"] for row in rows if row.get("split")}  # pre-set splits stay
+    labels = {row["speaker"]: [(t, row.get(t, "")) for t in TASKS if row.get(t, "")] for row in rows}
+    todo = sorted(s for s in labels if s not in split_of)
+    todo = [todo[i] for i in np.random.default_rng(seed).permutation(len(todo))]
+    f = np.asarray(fractions, dtype=np.float64)  # (3,)
+    target = {key: f * n for key, n in Counter(key for s in todo for key in labels[s]).items()}  # (t, v) -> (3,)
+    have = defaultdict(lambda: np.zeros(3))  # (t, v) -> speakers per split so far
+    cap, count = np.ceil(f * len(todo) - 1e-9), np.zeros(3)  # most speakers each split may take; taken so far
+    for k, speaker in enumerate(todo):
+        need = f * (k + 1) - count  # (3,) how far each split is behind on speakers
+        for key in labels[speaker]:
+            need = need + target[key] - have[key]  # ... and on this speaker's labels
+        need[(count >= cap) | (f == 0)] = -np.inf  # full splits, and splits nobody asked for, take no one
+        choice = int(np.argmax(need))
+        count[choice] += 1
+        for key in labels[speaker]:
+            have[key][choice] += 1
+        split_of[speaker] = SPLITS[choice]
+    return [dict(row, split=split_of[row["speaker"]]) for row in rows]
+
+
+def label_order(label):
+    """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""
+    return (label == "", [(0, int(part), "") if part.isdigit() else (1, 0, part)
+                          for part in re.split(r"(\d+)", label) if part])
+
+
+def default_tasks(rows):
+    """The tasks to train when none are named: those of TASKS and NUMERIC_TASKS that some training row and
+    some validation row label (speechocean762: age, gender, age_years; the built-in corpus: age, gender, dialect)."""
+    labelled = [t for t in TASKS + NUMERIC_TASKS
+                if all(any(r.get(t) for r in rows if r["split"] == s) for s in ("train", "val"))]
+    if not labelled:
+        raise ValueError(f"no clip of the train and val splits has a {', '.join(TASKS + NUMERIC_TASKS)} label; "
+                         "name the columns to predict with --tasks")
+    return labelled
+
+
+def build_vocabs(rows, tasks=TASKS):
+    """{task: sorted class names seen in rows} (an empty cell is unknown, not a class); None for a numeric task."""
+    return {t: None if t in NUMERIC_TASKS else sorted({row[t] for row in rows if row.get(t)}, key=label_order)
+            for t in tasks}
+
+
+def encode_labels(rows, vocabs, tasks=None):
+    """Labels of many rows -> float32 (n_rows, n_tasks): a class index, or the number itself for a numeric task
+    (vocab None); NaN where the label is unknown (empty cell). A class missing from its vocabulary or a numeric
+    cell that is not a finite number raises ValueError naming the file, the task and the value."""
+    tasks = list(vocabs) if tasks is None else list(tasks)
+    index = {t: None if vocabs[t] is None else {name: k for k, name in enumerate(vocabs[t])} for t in tasks}
+    codes = np.full((len(rows), len(tasks)), np.nan, dtype=np.float32)
+    for r, row in enumerate(rows):
+        for i, task in enumerate(tasks):
+            value = row.get(task, "")
+            if not value:
+                continue
+            if index[task] is None:
+                number = _number(value)
+                if not math.isfinite(number):
+                    raise ValueError(f"{row['path']}: {task} value {value[:40]!r} is not a finite number")
+                if abs(number) > 1e6:  # a value no label means, which would wreck the regression head's scale
+                    raise ValueError(f"{row['path']}: {task} value {value[:40]!r} is not a plausible number")
+                codes[r, i] = number
+            elif value in index[task]:
+                codes[r, i] = index[task][value]
+            else:
+                raise ValueError(f"{row['path']}: {task} label {value[:40]!r} is not in the vocabulary "
+                                 f"{vocabs[task]} (the run's label vocabulary)")
+    return codes
+
+
+# ---------------------------------------------------------------- 3. features, held in memory
+def clip_features(row, kind, denoise=False):
+    """One manifest row's model input: load_audio (its segment, if any) -> [denoise] -> features.extract.
+    Returns float32 (*features.input_shape(kind), T)."""
+    y = load_audio(row["path"], features.SR, *segment(row))  # (N,) float32 at 16 kHz
+    if denoise:
+        from extras.denoise import denoise as remove_noise  # seam: the course's Wiener filter (--denoise)
+        y = remove_noise(y, features.SR)
+    return features.extract(y, features.SR, kind)
+
+
+class Features:
+    """The model inputs of a list of clips, in memory: read(i, v, start, stop) -> float32 (*shape, n).
+
+    v indexes a clip's versions; in memory there is one, the clip itself ("orig"). scale/store.py's Store
+    serves the same methods from disk, with augmented versions too.
+    """
+
+    def __init__(self, kind, arrays):
+        self.kind, self.versions, self.arrays = kind, ("orig",), list(arrays)
+        self.shape = features.input_shape(kind)  # non-time dims, e.g. (3, 14)
+        assert all(x.shape[:-1] == self.shape for x in self.arrays), f"arrays must be {self.shape} + (frames,)"
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def length(self, i, v=0):
+        """Frames (samples for raw) of clip i."""
+        return self.arrays[i].shape[-1]
+
+    def lengths(self, v=0):
+        return np.array([x.shape[-1] for x in self.arrays], dtype=np.int64)  # (n,)
+
+    def read(self, i, v=0, start=0, stop=None):
+        return np.asarray(self.arrays[i][..., start:stop], dtype=np.float32)  # (*shape, n)
+
+    def statistics(self):
+        """Mean and standard deviation of every feature row over all real frames, each (*shape,): what
+        models.InputNorm standardises with (fixed CMVN, from the training clips)."""
+        rows = [x.reshape(-1, x.shape[-1]).astype(np.float64) for x in self.arrays]  # (R, T) each
+        count = max(sum(r.shape[1] for r in rows), 1)
+        mean = sum(r.sum(axis=1) for r in rows) / count  # (R,)
+        var = sum(np.square(r - mean[:, None]).sum(axis=1) for r in rows) / count
+        return mean.reshape(self.shape), np.sqrt(var).reshape(self.shape)
+
+
+def _features_job(job):
+    """Worker: (row, kind, denoise) -> (features, None) or (None, the one-line problem)."""
+    row, kind, denoise = job
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a nearly silent clip still trains
+            return clip_features(row, kind, denoise), None
+    except (AudioError, ValueError, MemoryError) as err:
+        return None, str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def ignore_ctrl_c():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the main process alone, which stops the pool
+
+
+def load_features(rows, kind, denoise=False, workers=1, skip_bad=False):
+    """Every row's features, in memory -> (Features, kept rows, skipped [(path, reason)]).
+
+    workers > 1 extracts in that many processes. An unreadable clip raises AudioError naming it, unless
+    skip_bad: then it is left out, listed, and counted on stderr ("skipped 3 of 1200 clips: ...").
+    """
+    jobs = [(row, kind, denoise) for row in rows]
+    pool = Pool(workers, initializer=ignore_ctrl_c) if workers > 1 and len(jobs) > 1 else None
+    try:
+        results = pool.map(_features_job, jobs, chunksize=8) if pool else list(map(_features_job, jobs))
+    finally:
+        if pool:
+            pool.terminate()
+    arrays, kept, skipped = [], [], []
+    for row, (x, problem) in zip(rows, results):
+        if problem is not None:
+            if not skip_bad:
+                raise AudioError(problem)
+            skipped.append((row["path"], problem))
+            continue
+        arrays.append(x)
+        kept.append(row)
+    report_skipped(skipped, len(rows))
+    return Features(kind, arrays), kept, skipped
+
+
+def report_skipped(skipped, total):
+    """One line on stderr: how many clips were skipped, and the first three with their reasons."""
+    if skipped:
+        shown = "; ".join(why if why.startswith(str(p)) else f"{p}: {why}" for p, why in skipped[:3])  # path: reason
+        print(f"skipped {len(skipped)} of {total} clips: {shown}{'; ...' if len(skipped) > 3 else ''}",
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------- 4. windows and batches
 def window_starts(T, length):
     """Where the evaluation windows of a clip of T frames start: evenly spaced, together covering the clip.
 
@@ -46,38 +476,30 @@ def window_starts(T, length):
     return [0] if n == 1 else np.round(np.linspace(0, T - length, n)).astype(np.int64).tolist()
 
 
-def evaluation_windows(store, length, clips=None):
-    """(n_windows, 3) int64 rows (clip, version 0, start) covering every clip (or the given clips)."""
-    clips = range(len(store)) if clips is None else clips
-    return np.array([(i, 0, s) for i in clips for s in window_starts(store.length(i), length)],
-                    dtype=np.int64).reshape(-1, 3)
-
-
 class Batches:
-    """Batches cut from a Store: batches[spec] -> (x, lengths, y), all NumPy.
+    """Batches cut from features (in memory, or scale/store.py's store): batches[spec] -> (x, lengths, y).
 
     spec: (B, 3) int64 rows of (clip, version, start frame). x: float32 (B, *input_shape, length), each window
     frames [start, start + length) of that clip's version, zero-padded where the clip ends; lengths: int64 (B,)
     real frames of each window (the models ignore the padding); y: float32 (B, n_tasks) labels, NaN = unknown.
-    Picklable (the store maps its files anew in each worker process).
     """
 
-    def __init__(self, store, labels, length):
-        self.store, self.labels, self.length = store, np.asarray(labels, dtype=np.float32), length
-        assert len(self.labels) == len(store), "one label row per clip"
+    def __init__(self, feats, labels, length):
+        self.feats, self.labels, self.length = feats, np.asarray(labels, dtype=np.float32), length
+        assert len(self.labels) == len(feats), "one label row per clip"
 
     def __getitem__(self, spec):
         spec = np.asarray(spec, dtype=np.int64).reshape(-1, 3)
-        x = np.zeros((len(spec), *self.store.shape, self.length), dtype=np.float32)  # (B, *shape, L)
-        lengths = np.zeros(len(spec), dtype=np.int64)
+        x = np.zeros((len(spec), *self.feats.shape, self.length), dtype=np.float32)  # (B, *shape, L)
+        lengths = np.zeros(len(spec), dtype=np.int64)  # (B,)
         for b, (i, v, start) in enumerate(spec):
-            window = self.store.read(i, v, start, start + self.length)  # (*shape, <= L)
+            window = self.feats.read(i, v, start, start + self.length)  # (*shape, <= L)
             x[b, ..., :window.shape[-1]] = window
             lengths[b] = window.shape[-1]
         return x, lengths, self.labels[spec[:, 0]]
 
 
-# ---------------------------------------------------------------- 2. the epoch plan and balanced sampling
+# ---------------------------------------------------------------- 5. the epoch plan and balanced sampling
 def epoch_plan(seed, epoch, lengths, length, batch_size, weights=None):
     """Every training batch of one epoch, drawn from a generator seeded with (seed, epoch) alone.
 
@@ -85,7 +507,7 @@ def epoch_plan(seed, epoch, lengths, length, batch_size, weights=None):
     (balance_weights) or None for a plain shuffle. Each draw is a clip (by weight, with replacement; or a
     permutation), one of its versions (uniformly) and a crop start (uniform in [0, T - length]). Returns a list
     of (B, 3) int64 specs for Batches; the last partial batch is dropped when there are at least batch_size clips.
-    Whatever the number of workers or processes, a resumed run sees exactly these batches.
+    Whatever the number of processes, a resumed run sees exactly these batches.
     """
     rng = np.random.default_rng([seed, epoch])
     n, V = lengths.shape
@@ -117,13 +539,13 @@ def class_targets(counts, cap=None):
 def balance_weights(labels, columns, iterations=500):
     """Sampling weights (n,), mean 1, that flatten the class shares of every label column in `columns` at once.
 
-    labels: float (n, n_tasks), NaN = unknown; columns: the indices of the classification tasks to balance (one
-    for a single task, all trained ones for "joint"). Each class's target share of its column is equal, except
-    that no class is drawn more than MAX_REPLAY times as often as it occurs (class_targets): so a class of one
-    clip in 100 is drawn 5 times per epoch, not 50. Iterative proportional fitting (raking, Deming & Stephan 1940)
-    then finds weights that meet every column's targets at once: for each column in turn, scale the weights of
-    each class's known rows to its target share of the known weight. Rows whose label is unknown keep their
-    weight, so they still train the other tasks. With one column this is exactly target_k / (clips of class k).
+    labels: float (n, n_columns), NaN = unknown; columns: the indices of the columns to balance (the trained
+    classification tasks; a corpus column too, when several corpora train together). Each class's target share
+    of its column is equal, except that no class is drawn more than MAX_REPLAY times as often as it occurs
+    (class_targets): so a class of one clip in 100 is drawn 5 times per epoch, not 50. Iterative proportional
+    fitting (raking, Deming & Stephan 1940) then finds weights that meet every column's targets at once: for
+    each column in turn, scale the weights of each class's known rows to its target share of the known weight.
+    Rows whose label is unknown keep their weight. With one column this is exactly target_k / (clips of class k).
     """
     labels = np.asarray(labels, dtype=np.float64)
     w = np.ones(len(labels))
@@ -143,121 +565,55 @@ def balance_weights(labels, columns, iterations=500):
     return w / w.mean()
 
 
-# ---------------------------------------------------------------- 3. command line
-def _import_corpus(args):
-    """Run one adapter (corpora.py, aihub.py, kaldi.py), make each speaker's labels consistent, assign the
-    missing splits by speaker, write the manifest atomically, print a summary."""
-    roots = args.root if isinstance(args.root, list) else [args.root]
-    for root in roots:
-        if not Path(root).is_dir():
-            raise FileNotFoundError(f"{root}: corpus folder not found")
-    bins = parse_age_bins(args.age_bins)
-    if args.command == "aihub":
-        rows = aihub.aihub_rows(args.root, bins=bins, region_codes=args.region_codes)
-    elif args.command == "commonvoice":
-        rows = corpora.commonvoice_rows(args.root, bins=bins)
-    elif args.command == "timit":
-        rows = corpora.timit_rows(args.root, seed=args.seed, bins=bins)
-    else:
-        rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed)
-    if not rows:
-        raise ValueError(f"{', '.join(map(str, roots))}: no labelled audio found for the {args.command} layout")
-    rows = resolve_speaker_conflicts(rows, f"{args.command} {' '.join(map(str, roots))}")
-    rows = assign_splits(rows, seed=args.seed)
-    write_manifest(rows, args.out)
-    print(f"wrote {args.out}: {split_summary(rows)}")
+# ---------------------------------------------------------------- 6. files
+def cache_root():
+    """The folder for what is generated once and reused (the built-in corpus, the feature store):
+    $MOKSORI_CACHE, or .cache in the repository."""
+    return Path(os.environ.get("MOKSORI_CACHE") or Path(__file__).resolve().parent / ".cache")
 
 
-def _describe(args):
-    """Print the label tables of a manifest for --tasks; with --plot, write the figures too."""
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    if not tasks:
-        raise ValueError(f"--tasks {args.tasks!r}: expected column names separated by commas")
-    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before reading anything
-        raise ValueError("--plot needs matplotlib: pip install matplotlib")
-    rows = read_manifest(args.manifest)
-    check_tasks(rows, tasks, args.manifest)
-    print(describe(rows, tasks))
-    if args.plot:
-        written = plot_describe(rows, tasks, args.plot, seed=args.seed)
-        print(f"wrote {len(written)} figures to {args.plot}: {', '.join(p.name for p in written)}")
+def atomic_write(path, write):
+    """Call write(binary file) on a temporary file next to `path`, then rename it onto `path`.
+
+    The temporary name is unique (mkstemp) and os.replace is atomic: a reader sees the old file or the new one,
+    never a mixture; on any exception (a full disk, Ctrl-C) the old file is left untouched. The writer holds a
+    lock (flock) on its temporary file, so a cleaner can tell a live writer's file from a killed one's
+    (scale/store.py). A failure names the path: OSError "PATH: could not write (reason)".
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    except OSError as err:
+        raise OSError(f"{path}: could not write ({err.strerror or err})") from None
+    try:
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed, or when the process dies
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)  # not mkstemp's 0600
+            if fcntl:  # renamed while still locked: a cleaner never finds it unlocked before the rename
+                os.replace(tmp, path)
+        if not fcntl:  # Windows renames only a closed file
+            os.replace(tmp, path)
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(err, OSError) and not str(err).startswith(str(path)):
+            raise OSError(f"{path}: could not write ({err.strerror or err})") from None
+        raise
 
 
-def _folds(args):
-    """Write k cross-validation manifests (fold0.csv ...) of a manifest's training and validation speakers."""
-    if args.k < 2:
-        raise ValueError(f"--k {args.k}: cross-validation needs at least 2 folds")
-    for i, rows in enumerate(speaker_folds(read_manifest(args.manifest), args.k, args.seed)):
-        path = Path(args.out) / f"fold{i}.csv"
-        write_manifest(rows, path)
-        print(f"wrote {path}: {split_summary(rows)}")
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    """warnings.showwarning for the command line: "warning: MESSAGE" on stderr, no source line."""
-    print(f"warning: {message}", file=sys.stderr)
+def atomic_write_text(path, text):
+    """Write a str as UTF-8 to `path` atomically."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def main(argv=None):
-    """`python data.py {synth,aihub,commonvoice,timit,kaldi,describe} ...`; returns the exit code (2 on bad input)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("synth", help="write the built-in synthetic corpus (synth.py) and its manifest")
-    p.add_argument("--out", required=True, help="output folder (WAVs under wav/, then manifest.csv)")
-    p.add_argument("--speakers", type=int, default=SYNTH_SPEAKERS, help=f"number of speakers (default {SYNTH_SPEAKERS})")
-    p.add_argument("--utterances", type=int, default=SYNTH_UTTERANCES,
-                   help=f"utterances per speaker, 4 s each (default {SYNTH_UTTERANCES})")
-    p.add_argument("--seed", type=int, default=0, help="random seed for voices and splits (default 0)")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    for name, what in [("aihub", "AI Hub speech data (JSON labels + audio, loose or in .zip archives)"),
-                       ("commonvoice", "a Common Voice release folder (TSV + clips/)"),
-                       ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)"),
-                       ("kaldi", "Kaldi data directories (wav.scp, utt2spk, spk2gender, spk2age, ...)")]:
-        p = commands.add_parser(name, help=f"build a manifest from {what}")
-        if name == "kaldi":
-            p.add_argument("--root", required=True, nargs="+", metavar="DIR",
-                           help="data directories; train/test/dev(val) keep their split")
-            p.add_argument("--audio-root", help="folder that relative wav.scp paths are relative to "
-                                                "(default: the data directory's parent, grandparent, itself)")
-        else:
-            p.add_argument("--root", required=True, help="the corpus folder")
-        if name == "aihub":
-            p.add_argument("--region-codes", choices=("legal", "kostat"),
-                           help="how to read 2-digit region codes: legal-district (26 = 부산) or KOSTAT "
-                                "(21 = 부산); without it a 2-digit code is an error")
-        p.add_argument("--out", required=True, help="manifest CSV to write")
-        p.add_argument("--age-bins", default="decades", help=f"age groups: {AGE_BINS_HELP}")
-        p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")
-    p = commands.add_parser("describe", help="print label tables per split for a manifest (and figures)")
-    p.add_argument("manifest", help="manifest CSV")
-    p.add_argument("--tasks", default=",".join(TASKS),
-                   help=f"columns to tabulate, comma-separated (default {','.join(TASKS)}); any column works")
-    p.add_argument("--plot", metavar="DIR", help="also write PNG figures into DIR (needs matplotlib)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split fill-in and the F0 sample (default 0)")
-    p = commands.add_parser("folds", help="write k speaker-disjoint cross-validation manifests of the training and "
-                            "validation speakers (test rows left out)")
-    p.add_argument("manifest", help="manifest CSV")
-    p.add_argument("--k", type=int, default=5, help="number of folds (default 5)")
-    p.add_argument("--out", required=True, help="folder for fold0.csv ... fold{k-1}.csv")
-    p.add_argument("--seed", type=int, default=0, help="seed of the dealing (default 0)")
-    args = parser.parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.showwarning = _one_line_warning
-        try:
-            if args.command == "synth":
-                start = time.perf_counter()
-                path = make_synth_corpus(args.out, args.speakers, args.utterances, args.seed, args.workers)
-                print(f"{path}: {split_summary(read_manifest(path))} [{time.perf_counter() - start:.1f} s]")
-            elif args.command == "describe":
-                _describe(args)
-            elif args.command == "folds":
-                _folds(args)
-            else:
-                _import_corpus(args)
-        except (ValueError, OSError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    return 0
+    """`python data.py COMMAND ...`: the corpus commands (synth, aihub, kaldi, timit, describe, folds, ...)."""
+    from corpora.cli import main as commands  # seam: the corpus adapters live in corpora/
+    return commands(argv)
 
 
 if __name__ == "__main__":

@@ -1,153 +1,181 @@
-"""Front door: look at trained runs -- scores on any labelled manifest, the comparison table, profiles, plots.
+"""Evaluate: what a trained model says about whole clips, and how good that is -- on a split of its corpus, on
+another corpus, or on your own recordings.
 
 Every prediction is utterance-level: the model reads every 4 s window of a clip and the windows' class
-probabilities are averaged (predict.predict). Scores stand beside the majority-class baseline (always answer
-the training set's most frequent class), the number every model has to beat.
+probabilities are averaged (`predict`). Scores stand beside the majority-class baseline (always answer the
+training set's most frequent class), the number every model has to beat, and balanced accuracy stands beside
+accuracy, so a model that only learnt the commonest class shows it.
 
     python evaluate.py RUN                                   # the run's test split: accuracy, balanced accuracy,
                                                              # macro-F1, confusion tables (--split val|train|all)
     python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
-    python evaluate.py RUN1 RUN2 RUN3                        # an ensemble: the runs' outputs averaged per clip
-                                                             # (any run folders: train.py's and baseline.py's)
-    python evaluate.py --compare runs/table/* --metric both  # the slides' results table
-    python evaluate.py --compare runs/so762/* --mean         # one row per recipe: mean +- std over its seeds
-    python evaluate.py R1 R2 R3 --save runs/ens              # an ensemble's scores as a run folder (metrics.json)
-    python evaluate.py RUN --wav my_voice.flac               # profile a recording (or many, or a folder:
-    python evaluate.py RUN --wav recordings/ --out profiles.csv          # one CSV row per file)
-    python evaluate.py RUN --plot                            # training curves and confusion matrices as PNG
+    python evaluate.py RUN --wav my_voice.flac               # profile recordings (files or folders; --out CSV)
+    python evaluate.py RUN1 RUN2 RUN3 [--save DIR]           # an ensemble, outputs averaged (scale/ensemble.py)
+    python evaluate.py --compare runs/* [--mean]             # the results table (scale/tables.py)
+    python evaluate.py RUN --plot                            # curves and confusion matrices (extras/plots.py)
 """
 import argparse
 import csv
 import importlib.util
 import io
+import math
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
-import audio
-import baseline
+import data
 import features
-import files
-import manifest
 import metrics
-import plots
-import predict
 import runs
-import store
-import tables
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".sph")  # what --wav DIR collects
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")  # what --wav DIR collects
 
 
-# ----------------------------------------------------------------------------- scores on a manifest
-def load_any(run_dir, device, batch_size):
-    """(config, predictor) of a run folder of train.py (a model) or of baseline.py (linear models on whole-clip
-    statistics); predictor(store) -> {task: (n, K) probabilities or (n,) values} on every clip of the store."""
-    if (Path(run_dir) / "baseline.npz").is_file():
-        config, weights = baseline.load(run_dir)
+# ----------------------------------------------------------------------------- 1. predictions of whole clips
+@torch.no_grad()
+def predict(model, feats, kind, device="cpu", batch_size=64, clips=None):
+    """Outputs of `model` for whole clips of `feats` (data.Features or a scale/store.py store), every clip or
+    the indices in `clips` -> {task: float64 (n, n_classes) probabilities, or (n,) values}.
 
-        def linear(found):
-            try:
-                return baseline.predict_store(weights, found, config["tasks"], config["input"])
-            except ValueError as err:
-                raise ValueError(f"{run_dir}: {err}") from None
-        return config, linear
-    config, model = runs.load_run(run_dir, device=device)
-    return config, lambda found: predict.predict(model, found, config["input"], device, batch_size)
+    Each clip is cut into evenly spaced windows of features.window_length(kind) (data.window_starts), and its
+    output is the mean over its K windows: p = (1/K) sum_k softmax(logits_k), or the mean of the K values.
+    """
+    clips = np.arange(len(feats)) if clips is None else np.asarray(clips, dtype=np.int64)
+    if len(clips) == 0:
+        return {}
+    model.eval()
+    length = features.window_length(kind)
+    windows = [(i, 0, s) for i in clips for s in data.window_starts(feats.length(i), length)]  # (clip, version, start)
+    batches = data.Batches(feats, np.zeros((len(feats), 0)), length)
+    outputs = {}  # task -> list of (b, n_classes) or (b,) arrays, one row per window
+    for k in range(0, len(windows), batch_size):
+        x, lengths, _ = batches[windows[k:k + batch_size]]  # (b, *shape, L), (b,)
+        for task, z in model(torch.from_numpy(x).to(device), torch.from_numpy(lengths).to(device)).items():
+            z = z.float()
+            outputs.setdefault(task, []).append((z.softmax(dim=-1) if z.dim() == 2 else z).cpu().double().numpy())
+    # A clip's windows are consecutive rows: its mean is a sum over its block of rows divided by their number.
+    counts = np.array([len(data.window_starts(feats.length(i), length)) for i in clips])  # (n,) K per clip
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (n,) each clip's first window
+    return {task: np.add.reduceat(np.concatenate(rows), first, axis=0) / counts.reshape(-1, *[1] * (rows[0].ndim - 1))
+            for task, rows in outputs.items()}
 
 
-def split_report(run_dir, split, device, batch_size, plot, other=None, workers=0, ensemble=(), save=None):
+def task_scores(outputs, labels, train_labels, tasks, vocabs):
+    """Scores of utterance-level outputs against labels (float (n, n_tasks), NaN = unknown) -> {task: dict}.
+
+    A classification task: acc, balanced_acc, macro_f1, and majority (the accuracy of always answering the
+    training set's most frequent class). A numeric task: mae (mean absolute error, in its unit), baseline_mae
+    (always answering the training median) and skill = max(0, 1 - mae / baseline_mae) -- 0 for a model no better
+    than the constant, 1 for a perfect one, so it averages with balanced accuracies (selection_score).
+    A split without known labels scores NaN.
+    """
+    scores = {}
+    for i, task in enumerate(tasks):
+        y, known = labels[:, i], ~np.isnan(labels[:, i])
+        y_train = train_labels[:, i][~np.isnan(train_labels[:, i])]
+        if vocabs[task] is None:
+            pred = outputs[task][known] if task in outputs else np.zeros(0)
+            mae = metrics.mean_absolute_error(y[known], pred)
+            base = metrics.mean_absolute_error(y[known], np.full(known.sum(), np.median(y_train))) \
+                if len(y_train) else math.nan
+            scores[task] = {"mae": mae, "baseline_mae": base, "skill": max(0.0, 1.0 - mae / base) if base > 0 else math.nan}
+        else:
+            truth = y[known].astype(np.int64)
+            pred = outputs[task][known].argmax(axis=1) if task in outputs else np.zeros(0, np.int64)
+            scores[task] = {"acc": metrics.accuracy(truth, pred), "balanced_acc": metrics.balanced_accuracy(truth, pred),
+                            "macro_f1": metrics.macro_f1(truth, pred),
+                            "majority": metrics.majority_baseline(y_train.astype(np.int64), truth)}
+    return scores
+
+
+def selection_score(scores):
+    """The one number model selection and early stopping maximise: the mean over tasks of the balanced accuracy
+    (classification) or the skill (numeric task); tasks without a score (NaN) are left out."""
+    values = [s["balanced_acc"] if "balanced_acc" in s else s["skill"] for s in scores.values()]
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def load_features(rows, kind, denoise=False, workers=1, skip_bad=False, store=False):
+    """Features of rows, in memory (data.load_features) or from the on-disk store (scale/store.py, --store)
+    -> (features, kept rows, skipped)."""
+    if store:
+        from scale import store as disk  # seam: features of corpora larger than memory
+        return disk.build(rows, kind, denoise=denoise, workers=workers, skip_bad=skip_bad, progress=sys.stderr.isatty())
+    return data.load_features(rows, kind, denoise=denoise, workers=workers, skip_bad=skip_bad)
+
+
+# ----------------------------------------------------------------------------- 2. scores on a manifest
+def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None, workers=1, skip_bad=False,
+                 store=False, save=None, plot=False):
     """Print accuracy, balanced accuracy, macro-F1 and a confusion table per task on one split of the run's own
-    manifest (as trained), or of `other`, another labelled manifest (cross-corpus). With `ensemble` (more run
-    folders with the same tasks and classes: other seeds of one recipe, other models, the classic baseline of
-    baseline.py), the runs' outputs are averaged clip by clip -- class probabilities, or years -- and scored as
-    one model. With `save`, the scores also go to save/metrics.json (as a run's, `split` in place of "test"), so
-    --compare lists an ensemble beside single runs."""
-    if save and any((Path(save) / name).exists() for name in ("metrics.json", "config.json", "best.pt")):
-        raise ValueError(f"--save {save}: that folder holds a run already; choose another")
-    config, predictor = load_any(run_dir, device, batch_size)
-    tasks, kind, vocabs, denoise = config["tasks"], config["input"], config["vocabs"], config.get("denoise", False)
-    if split != "test" and any((Path(r) / "baseline.npz").is_file() and
-                               files.read_json(Path(r) / "config.json").get("fit", "train+val") == "train+val"
-                               for r in (run_dir, *ensemble)):
-        print(f"warning: baseline.py fits on the training and validation speakers: its {split} scores are not "
-              f"held out", file=sys.stderr)
-    run_rows = runs.read_run_manifest(run_dir, config)
-    rows = manifest.read_manifest(other, seed=config["seed"]) if other else run_rows
+    manifest (as trained), or of `other`, another labelled manifest (cross-corpus). Several run folders (or a
+    baseline.py folder) are an ensemble: scale/ensemble.py loads them, and their outputs are averaged clip by
+    clip. `save` writes the scores as a run folder (scale/ensemble.py), `plot` draws them (extras/plots.py)."""
+    if len(run_dirs) > 1 or (Path(run_dirs[0]) / "baseline.npz").is_file() or save:
+        from scale import ensemble  # seam: ensembles, the classic baseline's run folders, --save
+        config, members = ensemble.load_members(run_dirs, device, batch_size, split, save)
+    else:
+        config, model = runs.load_run(run_dirs[0], device=device)
+        members = [(config, lambda feats: predict(model, feats, config["input"], device, batch_size))]
+    tasks, kind, vocabs = config["tasks"], config["input"], config["vocabs"]
+    run_rows = runs.read_run_manifest(run_dirs[0], config)
+    rows = data.read_manifest(other, seed=config["seed"]) if other else run_rows
     rows = [r for r in rows if split == "all" or r["split"] == split]
     if not rows:
-        raise ValueError(f"{other or Path(run_dir) / 'manifest.csv'}: no {split} rows")
+        raise ValueError(f"{other or Path(run_dirs[0]) / 'manifest.csv'}: no {split} rows")
     scored = [t for t in tasks if any(r.get(t) for r in rows)]
     where = f"{other} (cross-corpus: trained on {config['manifest']})" if other else config["manifest"]
-    name = f"ensemble of {run_dir}, {', '.join(map(str, ensemble))}" if ensemble else run_dir
+    name = f"ensemble of {', '.join(map(str, run_dirs))}" if len(run_dirs) > 1 else run_dirs[0]
     print(f"{name}: {config['model']} on {kind}, {split} split of {where}, {len(rows)} clips")
     for t in tasks:
         if t not in scored:
             print(f"  {t}: skipped, the manifest has no {t} labels")
     # The run's classes, then any class the run never saw (it cannot answer those: each such clip is an error)
-    unseen = {t: sorted({r[t] for r in rows if r.get(t)} - set(vocabs[t]), key=manifest.label_order)
+    unseen = {t: sorted({r[t] for r in rows if r.get(t)} - set(vocabs[t]), key=data.label_order)
               for t in scored if vocabs[t] is not None}
     extended = {t: None if vocabs[t] is None else vocabs[t] + unseen[t] for t in scored}
     for t, names in unseen.items():
         if names:
             counts = ", ".join(f"{n} ({sum(r[t] == n for r in rows)} clips)" for n in names)
             print(f"  {t}: classes the run never saw: {counts}; they count as errors")
-    found, rows, _ = store.build(rows, kind, denoise=denoise, workers=workers, skip_bad=config.get("skip_bad", False),
-                                 progress=sys.stderr.isatty())
-    outputs = predictor(found)
-    for member in ensemble:  # each run's outputs added, then the mean
-        their_config, their_predictor = load_any(member, device, batch_size)
-        differ = [k for k in ("tasks",) if their_config[k] != config[k]] + \
-            (["denoise"] if their_config.get("denoise", False) != denoise else []) + \
-            [f"{t} classes" for t in tasks if their_config["vocabs"].get(t) != vocabs[t]]
-        if differ:
-            raise ValueError(f"{member}: its {', '.join(differ)} differ from {run_dir}'s; an ensemble needs the same")
-        their_kind = their_config["input"]
-        their_store = found if their_kind == kind else store.build(rows, their_kind, denoise=denoise, workers=workers)[0]
-        for t, value in their_predictor(their_store).items():
-            outputs[t] = outputs[t] + value
-    outputs = {t: value / (1 + len(ensemble)) for t, value in outputs.items()}
-    labels = manifest.encode_labels(rows, extended, scored)  # (n, n_scored), NaN = unknown
-    train = manifest.encode_labels([r for r in run_rows if r["split"] == "train"], vocabs, scored)
-    scores = predict.task_scores(outputs, labels, train, scored, extended)
+    cache, kept = {}, rows  # features per input kind, extracted once for every member that reads it
+    for member_config, _ in members:
+        if member_config["input"] not in cache:
+            cache[member_config["input"]], kept, _ = load_features(
+                kept, member_config["input"], config.get("denoise", False), workers, skip_bad, store)
+    outputs = {}
+    for member_config, predictor in members:  # an ensemble's outputs are the mean of its members'
+        for t, value in predictor(cache[member_config["input"]]).items():
+            outputs[t] = outputs.get(t, 0.0) + value / len(members)
+    labels = data.encode_labels(kept, extended, scored)  # (n, n_scored), NaN = unknown
+    train = data.encode_labels([r for r in run_rows if r["split"] == "train"], vocabs, scored)
+    scores = task_scores(outputs, labels, train, scored, extended)
     print(f"{'task':10} {'clips':>5} {'acc':>6} {'bal acc':>7} {'macro-F1':>8} {'majority':>8}   (numeric: MAE)")
     matrices = {}
     for i, t in enumerate(scored):
-        n = int((~np.isnan(labels[:, i])).sum())
-        s = scores[t]
+        known, s = ~np.isnan(labels[:, i]), scores[t]
         if vocabs[t] is None:
-            print(f"{t:10} {n:5d} MAE {s['mae']:.2f} years; always the training median: {s['baseline_mae']:.2f}")
+            print(f"{t:10} {known.sum():5d} MAE {s['mae']:.2f} years; always the training median: {s['baseline_mae']:.2f}")
             continue
-        print(f"{t:10} {n:5d} {s['acc']:6.3f} {s['balanced_acc']:7.3f} {s['macro_f1']:8.3f} {s['majority']:8.3f}")
-        known = ~np.isnan(labels[:, i])
+        print(f"{t:10} {known.sum():5d} {s['acc']:6.3f} {s['balanced_acc']:7.3f} {s['macro_f1']:8.3f} {s['majority']:8.3f}")
         matrices[t] = metrics.confusion_matrix(labels[known, i].astype(int), outputs[t][known].argmax(axis=1),
                                                len(extended[t]), len(vocabs[t]))
     for t, cm in matrices.items():
         print(f"\n{t}: confusion matrix (rows = true class, columns = predicted)")
         print(metrics.confusion_table(cm, extended[t], vocabs[t]))
-    if plot:
-        plot_run(run_dir, split, matrices, extended, vocabs)
     if save:
-        members = [str(r) for r in (run_dir, *ensemble)]
-
-        def number(v):  # JSON has no NaN: a score without clips is null, as in train.py's metrics.json
-            return None if np.isnan(v) else round(float(v), 4)
-        tasks_out = {t: {f"{split}_mae": number(s["mae"]), "baseline_mae": number(s["baseline_mae"])}
-                     if vocabs[t] is None else {f"{split}_acc": number(s["acc"]),
-                                                f"{split}_balanced_acc": number(s["balanced_acc"]),
-                                                "majority_baseline": number(s["majority"])}
-                     for t, s in scores.items()}
-        recipe = {"model": "ensemble" if ensemble else config["model"], "input": kind, "members": members,
-                  "member_recipes": sorted(tables.recipe_of(files.read_json(Path(r) / "config.json")) for r in members),
-                  "split": split, "manifest": other or config["manifest"]}
-        runs.save_json({**recipe, "tasks": tasks_out}, Path(save) / "metrics.json")
-        runs.save_json(recipe, Path(save) / "config.json")
-        print(f"\nwrote {Path(save) / 'metrics.json'}")
+        ensemble.save(save, run_dirs, config, split, other, scores, vocabs)
+    if plot:
+        from extras.plots import plot_run  # seam: matplotlib, only when asked for
+        plot_run(run_dirs[0], split, matrices, extended, vocabs)
+    return scores
 
 
-# ----------------------------------------------------------------------------- profiles of recordings
+# ----------------------------------------------------------------------------- 3. profiles of recordings
 def audio_paths(paths):
     """The files named, with every audio file under a named folder (sorted); a missing path stays in the list
     so that it gets its own error row."""
@@ -157,133 +185,102 @@ def audio_paths(paths):
     return found
 
 
-def profile_wavs(run_dir, paths, device, batch_size, out_csv=None, skip_bad=False):
-    """Profile recordings of any length: per file and task the predicted label, its probability and the
-    runner-up (or the predicted value of a numeric task). Printed, and written as one CSV row per file to
-    out_csv. An unreadable file becomes a row with its error (or is skipped with skip_bad); it never stops the
-    rest. Returns (files that could not be read, files)."""
+def profile(model, config, y, device="cpu", batch_size=64):
+    """What the model says about one waveform y (N,) float32 at 16 kHz -> {task: (n_classes,) probabilities,
+    or a value}: its features, every 4 s window, the windows' probabilities averaged (predict)."""
+    if config.get("denoise"):
+        from extras.denoise import denoise  # seam: a run trained on denoised audio hears denoised audio
+        y = denoise(y, features.SR)
+    x = features.extract(y, features.SR, config["input"])  # (*input_shape, T)
+    outputs = predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
+    return {t: out[0] for t, out in outputs.items()}
+
+
+def profile_row(path, config, outputs, seconds):
+    """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value)."""
+    row = {"path": str(path), "duration_s": f"{seconds:.2f}"}
+    for t in config["tasks"]:
+        if config["vocabs"][t] is None:
+            row[t] = f"{outputs[t]:.1f}"
+            continue
+        p, names = outputs[t], config["vocabs"][t]  # (n_classes,)
+        first, second = (list(np.argsort(-p)[:2]) + [None])[:2]
+        row.update({t: names[first], f"{t}_p": f"{p[first]:.2f}", f"{t}_next": "" if second is None else names[second],
+                    f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
+    return row
+
+
+def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, skip_bad=False):
+    """Profile recordings of any length: printed, and one CSV row per file in out_csv. An unreadable file
+    becomes a row with its error (or is skipped with skip_bad); it never stops the rest.
+    Returns (files that could not be read, files)."""
     config, model = runs.load_run(run_dir, device=device)
-    kind, tasks, vocabs = config["input"], config["tasks"], config["vocabs"]
+    tasks, vocabs = config["tasks"], config["vocabs"]
     paths = audio_paths(paths)
     if not paths:
         raise FileNotFoundError("no audio files found under the --wav paths")
-    header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
-                                                                   (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))] + ["error"]
     rows, bad = [], 0
-    for k, path in enumerate(paths, 1):
-        if sys.stderr.isatty():
-            print(f"\rprofiling {k}/{len(paths)}", end="", file=sys.stderr, flush=True)
+    for path in paths:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
-                y = audio.load_audio(path)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
-            if config["denoise"]:
-                from denoise import denoise
-                y = denoise(y, features.SR)
-            x = features.extract(y, features.SR, kind)  # (*input_shape, T)
-        except (audio.AudioError, ValueError) as err:
+                y = data.load_audio(path)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
+            rows.append(profile_row(path, config, profile(model, config, y, device, batch_size), len(y) / features.SR))
+        except (data.AudioError, ValueError, MemoryError) as err:
             bad += 1
             if not skip_bad:
-                rows.append({"path": str(path), "error": str(err)})
-            continue
-        outputs = predict.predict(model, store.MemoryStore(kind, [x]), kind, device, batch_size)
-        row = {"path": str(path), "duration_s": f"{len(y) / features.SR:.2f}"}
-        for t in tasks:
-            if vocabs[t] is None:
-                row[t] = f"{outputs[t][0]:.1f}"
-                continue
-            p = outputs[t][0]  # (n_classes,)
-            first, second = np.argsort(-p)[:2] if len(p) > 1 else (np.argmax(p), None)
-            row.update({t: vocabs[t][first], f"{t}_p": f"{p[first]:.2f}",
-                        f"{t}_next": "" if second is None else vocabs[t][second],
-                        f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
-        rows.append(row)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+                rows.append({"path": str(path), "error": str(err).splitlines()[0]})
     for row in rows:
         if row.get("error"):
             print(f"evaluate.py: error: {row['error']}", file=sys.stderr)
             continue
-        print(f"{row['path']}: {float(row['duration_s']):.1f} s; {config['model']} on {kind}")
+        print(f"{row['path']}: {float(row['duration_s']):.1f} s; {config['model']} on {config['input']}")
         for t in tasks:
             print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else
-                  f"  {t:10} {files.pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
+                  f"  {t:10} {metrics.pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
     if out_csv:
+        header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
+                                                                       (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))]
         text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=header, restval="")
+        writer = csv.DictWriter(text, fieldnames=header + ["error"], restval="")
         writer.writeheader()
         writer.writerows(rows)
-        files.atomic_write_text(out_csv, text.getvalue())
+        data.atomic_write_text(out_csv, text.getvalue())
         print(f"wrote {out_csv}: {len(rows)} rows" + (f", {bad} unreadable" if bad else ""))
     if bad and skip_bad:
         print(f"skipped {bad} unreadable file(s)", file=sys.stderr)
     return bad, len(paths)
 
 
-# ----------------------------------------------------------------------------- plots
-def plot_run(run_dir, split, matrices, true_names, predicted_names):
-    """Training curves (curves.png) and one confusion matrix per task (confusion_<split>_<task>.png)."""
-    plt = plots.pyplot()
-    run_dir = Path(run_dir)
-    history = runs.read_history(run_dir / "history.csv")
-    epochs = [h["epoch"] for h in history]
-    tasks = list(matrices)
-    fig, axes = plt.subplots(1, 1 + len(tasks), figsize=(4 * (1 + len(tasks)), 3.5), squeeze=False)
-    axes = axes[0]
-    axes[0].plot(epochs, [h["loss"] for h in history])
-    axes[0].set(title="training loss", xlabel="epoch")
-    for ax, t in zip(axes[1:], tasks):
-        for key, label in (("train_acc", "train (batches)"), ("val_acc", "val"), ("val_balanced_acc", "val bal")):
-            ax.plot(epochs, [h[f"{t}_{key}"] for h in history], label=label)
-        ax.set(title=t, xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
-        ax.legend()
-    fig.tight_layout()
-    plots.save(fig, run_dir / "curves.png")
-    written = [run_dir / "curves.png"]
-    for t, cm in matrices.items():
-        fig, ax = plt.subplots(figsize=(1 + 0.6 * cm.shape[1], 1 + 0.6 * cm.shape[0]))
-        ax.imshow(cm, cmap="Blues")
-        for (i, j), c in np.ndenumerate(cm):
-            ax.text(j, i, str(c), ha="center", va="center")
-        ax.set(xticks=range(cm.shape[1]), yticks=range(cm.shape[0]), xlabel="predicted", ylabel="true",
-               title=f"{t} ({split})")
-        ax.set_xticklabels(plots.plot_labels(predicted_names[t], plt), rotation=45)
-        ax.set_yticklabels(plots.plot_labels(true_names[t], plt))
-        fig.tight_layout()
-        plots.save(fig, run_dir / f"confusion_{split}_{t}.png")
-        written.append(run_dir / f"confusion_{split}_{t}.png")
-    print("wrote " + ", ".join(str(p) for p in written))
-
-
-# ----------------------------------------------------------------------------- command line
+# ----------------------------------------------------------------------------- 4. command line
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
     parser.add_argument("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several "
-                        "runs with the same tasks (train.py's, or baseline.py's): their ensemble (outputs averaged per "
-                        "clip), scored on the first's manifest")
+                        "runs with the same tasks (train.py's or baseline.py's): their ensemble")
     parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
                         help="split to score (default test; all = every row)")
     parser.add_argument("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
+    parser.add_argument("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders "
+                        "(WAV/FLAC/MP3/OGG, any rate, mono or stereo)")
+    parser.add_argument("--out", help="--wav: write one CSV row per file here")
+    parser.add_argument("--skip-bad", action="store_true", help="leave unreadable clips (or --wav files) out")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="print the results table of these runs")
     parser.add_argument("--metric", default="both", choices=("acc", "balanced", "both"),
                         help="--compare: accuracy, balanced accuracy, or both (default both)")
-    parser.add_argument("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only in "
-                        "seed, run folder or manifest, e.g. the folds of a cross-validation), the mean +- standard deviation of its scores on --split (default test)")
-    parser.add_argument("--save", metavar="DIR", help="a split report (one run or an ensemble): also write "
-                        "DIR/metrics.json and DIR/config.json, so --compare lists it")
-    parser.add_argument("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders "
-                        "(WAV/FLAC/MP3..., any rate, mono or stereo)")
-    parser.add_argument("--out", help="--wav: write one CSV row per file here")
-    parser.add_argument("--skip-bad", action="store_true", help="--wav: leave unreadable files out of the CSV")
+    parser.add_argument("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only "
+                        "in seed, folder or manifest), the mean +- standard deviation of its scores on --split")
+    parser.add_argument("--save", metavar="DIR", help="a split report: also write DIR/metrics.json and "
+                        "DIR/config.json, so --compare lists it (an ensemble, or a cross-corpus score)")
     parser.add_argument("--plot", action="store_true", help="also write curves.png and confusion matrices (matplotlib)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
-    parser.add_argument("--workers", type=int, default=0, help="processes for feature extraction (default 0 = none)")
+    parser.add_argument("--workers", type=int, default=1, help="processes for feature extraction (default 1)")
+    parser.add_argument("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
     args = parser.parse_args(argv)
     if bool(args.compare) == bool(args.run):
         parser.error("give one run folder, or --compare RUN1 RUN2 ...")
-    if args.batch_size <= 0:
-        parser.error(f"--batch-size must be positive, got {args.batch_size}")
+    if args.batch_size <= 0 or args.workers < 0:
+        parser.error(f"--batch-size must be positive and --workers zero or more, got {args.batch_size}, {args.workers}")
     if args.out and not args.wav:
         parser.error("--out goes with --wav")
     if args.mean and not args.compare:
@@ -298,15 +295,16 @@ def main(argv=None):
     try:
         device = runs.choose_device(args.device)
         if args.compare:
+            from scale import tables  # seam: the comparison tables, read from metrics.json alone
             tables.compare_mean(args.compare, args.split) if args.mean else tables.compare(args.compare, args.metric)
         elif args.wav:
-            bad, total = profile_wavs(args.run[0], args.wav, device, args.batch_size, args.out, args.skip_bad)
+            bad, total = profile_files(args.run[0], args.wav, device, args.batch_size, args.out, args.skip_bad)
             return 2 if bad == total else 0  # exit 2 only when no file at all could be profiled
         else:
-            split_report(args.run[0], args.split, device, args.batch_size, args.plot, args.manifest, args.workers,
-                         args.run[1:], args.save)
+            split_report(args.run, args.split, device, args.batch_size, args.manifest, args.workers, args.skip_bad,
+                         args.store, args.save, args.plot)
     except (OSError, ValueError) as err:  # missing files, bad audio, a file that is not a checkpoint
-        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        print(f"evaluate.py: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
     return 0
 

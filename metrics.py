@@ -1,13 +1,14 @@
-"""Front-door helper: metrics of integer label arrays, and the confusion table as aligned text.
+"""Metrics: how good a profile is -- accuracy beside balanced accuracy, macro-F1, MAE, the confusion table.
 
 Pure NumPy functions of class-index arrays (unknown labels already removed); they follow scikit-learn's
 definitions, written out in each docstring.
 
     python -m pytest tests/test_metrics.py
 """
+import unicodedata
+
 import numpy as np
 
-from files import display_width, pad
 
 def confusion_matrix(y_true, y_pred, n_classes, n_predicted=None):
     """Counts C[i, j] = number of examples of true class i predicted as class j.
@@ -91,3 +92,14 @@ def confusion_table(cm, names, predicted_names=None):
     for name, row in zip(names, cm):
         lines.append(pad(name, first) + " " + " ".join(pad(str(c), cell, right=True) for c in row))
     return "\n".join(lines)
+
+
+def display_width(text):
+    """Terminal columns taken by text: East Asian wide characters (Hangul, CJK) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text, width, right=False):
+    """text padded with spaces to `width` terminal columns (on the left when right=True)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill

@@ -1,13 +1,13 @@
-"""Front-door helpers: run folders, checkpoints, devices and processes -- what train.py and evaluate.py share.
+"""Run folders: what a training run leaves behind, and how any tool reads it back safely.
 
 A run folder (runs/<model>-<input>-<time>/) holds
     config.json   every argument of train.py, the tasks and their label vocabularies
     manifest.csv  the manifest as trained: every clip with its resolved split (the source's hash in config.json)
     history.csv   one row per epoch
-    best.pt       the weights with the best validation score (the mean over tasks, selection_score)
+    best.pt       the weights train.py keeps (the best validation score, or the last epoch of the schedule)
     last.pt       everything needed to resume (weights, optimiser, RNG states, epoch, step, ...)
     metrics.json  train/val/test scores per task, computed once at the end with best.pt
-Every file is written atomically (files.atomic_write), so a Ctrl-C or a crash never leaves half a file, and
+Every file is written atomically (data.atomic_write), so a Ctrl-C or a crash never leaves half a file, and
 every checkpoint is read with torch.load(weights_only=True), so nothing in a shared run folder can execute.
 
     python -m pytest tests/test_runs.py tests/test_checkpoints.py
@@ -28,13 +28,9 @@ import torch
 
 import features
 import mtl
-from files import atomic_write, atomic_write_text
-from manifest import read_manifest, write_manifest
+from data import atomic_write, atomic_write_text, read_manifest, write_manifest
 
 CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
-# What a run saved before these settings existed did, where that differs from today's recipes: a config.json
-# without them reads as these (train.py --resume/--refit, evaluate.py --compare --mean).
-LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False}
 
 
 # ----------------------------------------------------------------------------- files of a run
@@ -119,9 +115,6 @@ class CheckpointError(ValueError):
 
 
 CHECKPOINT_KEYS = ("model", "config", "vocabs")  # every moksori checkpoint has these
-# numpy's array reconstruction: checkpoints written before format 2 kept numpy's RNG key as an ndarray. These
-# globals only rebuild arrays of plain numbers; everything else stays refused by the weights-only unpickler.
-LEGACY_NUMPY = [np.ndarray, np.dtype, np.dtypes.UInt32DType, getattr(np, "_core", np.core).multiarray._reconstruct]
 
 
 def _unpickling_reason(err):
@@ -134,23 +127,21 @@ def _unpickling_reason(err):
 def load_checkpoint(path):
     """The dict in a checkpoint file, read with torch.load(weights_only=True): no code in it can run.
 
-    A weights-only load accepts tensors, plain containers and str/int/float/bool/None (plus the numpy arrays of
-    the format-1 RNG state, see LEGACY_NUMPY). A pickle that names any other global -- os.system, a class of
-    its own -- is refused before anything in it executes. Raises FileNotFoundError for a missing file and
-    CheckpointError ("PATH: not a moksori checkpoint (reason)") for anything that is not a dict holding
+    A weights-only load accepts tensors, plain containers and str/int/float/bool/None. A pickle that names any
+    other global -- os.system, a class of its own -- is refused before anything in it executes. (A last.pt of
+    the first format kept numpy's RNG key as an array: scale/legacy.py reads those.) Raises FileNotFoundError
+    for a missing file and CheckpointError ("PATH: not a moksori checkpoint (reason)") for anything that is not a dict holding
     CHECKPOINT_KEYS with a dict config.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
-        with warnings.catch_warnings(), torch.serialization.safe_globals(LEGACY_NUMPY):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols before it refuses
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, a truncated zip (RuntimeError), EOFError, ...
-        reason = _unpickling_reason(err) if isinstance(err, pickle.UnpicklingError) else \
-            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"[:160]
-        raise CheckpointError(f"{path}: not a moksori checkpoint ({reason})") from None
+        ckpt = _old_format(path, err)
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a moksori checkpoint (holds a {type(ckpt).__name__}, not a dict)")
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
@@ -159,6 +150,20 @@ def load_checkpoint(path):
     if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["vocabs"], dict):
         raise CheckpointError(f"{path}: not a moksori checkpoint (config or vocabs is not a dict)")
     return ckpt
+
+
+def _old_format(path, err):
+    """A checkpoint of the first format (numpy RNG arrays), read by scale/legacy.py; CheckpointError naming
+    the reason for anything else."""
+    if isinstance(err, pickle.UnpicklingError) and "_reconstruct" in str(err):
+        from scale.legacy import load_format1  # seam: old run folders
+        try:
+            return load_format1(path)
+        except Exception as again:
+            err = again
+    reason = _unpickling_reason(err) if isinstance(err, pickle.UnpicklingError) else \
+        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"[:160]
+    raise CheckpointError(f"{path}: not a moksori checkpoint ({reason})") from None
 
 
 # ----------------------------------------------------------------------------- models from configs
@@ -211,53 +216,3 @@ def choose_device(name="auto", local_rank=0):
     if name == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", local_rank % torch.cuda.device_count())
-
-
-def distributed():
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) in a plain process."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
-def start_processes(device):
-    """Join torchrun's process group (nccl on CUDA, gloo on CPU) when there is more than one process."""
-    rank, world, _ = distributed()
-    if world > 1 and not torch.distributed.is_initialized():
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return rank, world
-
-
-def barrier():
-    """Wait for every process (nothing to wait for in a single process)."""
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()
-
-
-def gather(obj):
-    """The list of every process's `obj`, in rank order ([obj] in a single process)."""
-    if not torch.distributed.is_initialized():
-        return [obj]
-    objects = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(objects, obj)
-    return objects
-
-
-# ----------------------------------------------------------------------------- the learning rate
-def learning_rate(base, schedule, epoch, step, steps_per_epoch, epochs, warmup_epochs=0.0):
-    """The learning rate of optimiser step `step` of epoch `epoch` (both from 0), from those numbers alone --
-    so a resumed run repeats the uninterrupted one exactly.
-
-    g = epoch * steps_per_epoch + step, G = epochs * steps_per_epoch, W = warmup_epochs * steps_per_epoch:
-        warm-up     lr = base * (g + 1) / W                       while g < W (linear, Goyal et al. 2017)
-        constant    lr = base
-        cosine      lr = base * (1 + cos(pi * (g - W) / (G - W))) / 2    (Loshchilov & Hutter 2017, no restarts)
-    """
-    g, G, W = epoch * steps_per_epoch + step, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
-    if g < W:
-        return base * (g + 1) / W
-    if schedule == "constant":
-        return base
-    if schedule == "cosine":
-        return base * 0.5 * (1.0 + math.cos(math.pi * min(g - W, G - W) / max(G - W, 1)))
-    raise ValueError(f"unknown schedule {schedule!r}; expected constant or cosine")

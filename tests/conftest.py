@@ -61,7 +61,7 @@ def tiny(tmp_path_factory):
     2-epoch run, made once per test session under its base temp folder; $MOKSORI_CACHE points there, so
     nothing is written into the checkout."""
     import subprocess
-    import synth_corpus
+    from extras import synth_corpus
     root = tmp_path_factory.getbasetemp() / "tiny"
     env = {**os.environ, "MOKSORI_CACHE": str(root / "cache"), "PYTHONIOENCODING": "utf-8"}
     manifest_csv = synth_corpus.make_synth_corpus(root / "corpus", n_speakers=12, n_utterances=3, seed=0)

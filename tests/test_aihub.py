@@ -10,9 +10,9 @@ import pytest
 import soundfile as sf
 
 import data
-from aihub import aihub_rows
-from audio import load_audio
-from manifest import read_manifest
+from corpora.aihub import aihub_rows
+from data import load_audio
+from data import read_manifest
 
 SR = 16000  # Hz
 

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import archive
-from audio import AudioError, duration_s, file_identity, load_audio
-from files import read_json, read_text
+from corpora import archive
+from corpora.describe import duration_s
+from data import AudioError, load_audio
+from scale.cache import file_identity
+from corpora.text import read_json, read_text
 
 SR = 16000  # Hz
 
@@ -48,7 +50,7 @@ def test_audio_text_and_json_from_members(zipped):
     y = load_audio(f"{zipped}::원천/서울/clip_1.wav")
     expected = sf.read(io.BytesIO(wav_bytes()), dtype="float32")[0]
     assert y.shape == (SR // 2,) and np.max(np.abs(y - expected)) < 1e-7
-    assert duration_s(f"{zipped}::windows/style/clip_2.wav") == 0.25
+    assert duration_s({"path": f"{zipped}::windows/style/clip_2.wav"}) == 0.25
     assert read_text(f"{zipped}::라벨/clip_1.json") == '{"a": "경상"}'  # the BOM is dropped
     assert read_json(f"{zipped}::라벨/clip_1.json") == {"a": "경상"}
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import audio
-from audio import AudioError
+import data as audio
+from data import AudioError
 
 SR = 16000  # Hz
 

@@ -7,7 +7,7 @@ per talker; every version name is handled and an unknown one is refused.
 import numpy as np
 import pytest
 
-import augment
+from extras import augment
 import f0
 
 SR = 16000

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-import baseline
+from extras import baseline
 import features
 from conftest import ROOT
 
@@ -67,8 +67,8 @@ def test_clip_statistics_of_an_array_with_known_statistics():
 
 def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_path, monkeypatch):
     out = tmp_path / "linear"  # not "baseline": the comparison below must find the model's name, not the folder's
-    result = subprocess.run([sys.executable, str(ROOT / "baseline.py"), "--manifest", tiny["manifest"],
-                             "--workers", "0", "--out", str(out)], cwd=tiny["root"], env=tiny["env"],
+    result = subprocess.run([sys.executable, "-m", "extras.baseline", "--manifest", tiny["manifest"],
+                             "--workers", "0", "--out", str(out)], cwd=ROOT, env=tiny["env"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -86,23 +86,23 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one in
     # metrics.json; its probabilities are softmax([z, 1] W) on the standardised clip statistics (recomputed here
     # with NumPy from baseline.npz); beside the tiny run, the ensemble scores the mean of the two runs'
-    import evaluate
-    import manifest
-    import predict
+    import evaluate as predict
+    import data
     import runs
-    import store
+    from scale import store
     monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
     alone = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out)], cwd=tiny["root"], env=tiny["env"],
                            capture_output=True, text=True, timeout=300)
     assert alone.returncode == 0, alone.stderr
     row = next(line.split() for line in alone.stdout.splitlines() if line.startswith("gender "))
     assert row[2] == f"{m['tasks']['gender']['test_acc']:.3f}", (row, m["tasks"]["gender"])
-    rows = [r for r in manifest.read_manifest(out / "manifest.csv") if r["split"] == "test"]
+    rows = [r for r in data.read_manifest(out / "manifest.csv") if r["split"] == "test"]
     found, rows, _ = store.build(rows, "mfcc_f0")
-    linear = evaluate.load_any(out, "cpu", 64)[1](found)
+    from scale import ensemble
+    linear = ensemble.load_member(out, "cpu", 64)[1](found)
     config, model = runs.load_run(tiny["run"])
     deep = predict.predict(model, found, "mfcc_f0")
-    labels = manifest.encode_labels(rows, config["vocabs"], config["tasks"])
+    labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]
                   for k in range(len(found))])  # (n, 105)
     evaluated = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out), str(tiny["run"])],
@@ -121,13 +121,13 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
 def test_fit_train_leaves_the_validation_speakers_out_and_scores_them(tiny, tmp_path, monkeypatch):
     """--fit train: the standardisation is that of the training clips alone (so validation clips took no part),
     and the validation split gets held-out scores; the default learns from train + val and scores no val."""
-    import manifest
-    import store
+    import data
+    from scale import store
     monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
     for fit in ("train", "train+val"):
         assert baseline.main(["--manifest", tiny["manifest"], "--workers", "0", "--fit", fit,
                               "--out", str(tmp_path / fit)]) == 0
-    rows = manifest.read_manifest(tmp_path / "train" / "manifest.csv")
+    rows = data.read_manifest(tmp_path / "train" / "manifest.csv")
     for fit, splits in (("train", ("train",)), ("train+val", ("train", "val"))):
         found, _, _ = store.build([r for r in rows if r["split"] in splits], "mfcc_f0")
         X = np.array([baseline.clip_statistics(found.read(i)) for i in range(len(found))])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import cache
+from scale import cache
 import features
-from audio import AudioError
+from data import AudioError
 
 SR = 16000  # Hz
 
@@ -65,21 +65,23 @@ def key_in_a_copy_of_the_tree(tmp_path, clip, edit=None):
     tree.mkdir()
     for module in root.glob("*.py"):
         shutil.copy(module, tree / module.name)
+    for room in ("corpora", "scale", "extras"):
+        shutil.copytree(root / room, tree / room, ignore=shutil.ignore_patterns("__pycache__"))
     if edit:
         name, old, new = edit
         text = (tree / name).read_text(encoding="utf-8")
         assert old in text, f"{old!r} not in {name}"
         (tree / name).write_text(text.replace(old, new, 1), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-c", f"import cache; print(cache.cache_key({str(clip)!r}, 'mfcc'))"],
+    result = subprocess.run([sys.executable, "-c", f"from scale import cache; print(cache.cache_key({str(clip)!r}, 'mfcc'))"],
                             cwd=tree, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 def test_an_edit_to_the_audio_loader_changes_the_key(clips, tmp_path):
-    """The loader (audio.py) shapes the features too: an edit to its resampling call must change the key."""
+    """The loader (data.load_audio) shapes the features too: an edit to its resampling call must change the key."""
     plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
-    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("audio.py", "resample_poly(y, sr // g, file_sr // g)",
+    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "resample_poly(y, sr // g, file_sr // g)",
                                                             "resample_poly(y, sr // g, file_sr // g, window=('kaiser', 5.0))"))
     assert plain != edited
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import corpora
-from corpora import commonvoice_rows, timit_rows
-from labels import parse_age_bins
+from corpora import commonvoice, timit
+from corpora.commonvoice import commonvoice_rows
+from corpora.timit import timit_rows
+from corpora.labels import parse_age_bins
 
 SR = 16000  # Hz
 
@@ -85,7 +86,7 @@ def test_timit_sample(timit_dir):
     # ARC0 M 2 born 12/03/57 rec 01/30/86 -> 28 (birthday not yet reached in 1986)
     assert [speakers["FVMH0"][k] for k in ("gender", "age", "dialect")] == ["female", "20s", "new_england"]
     assert [speakers["FALK0"][k] for k in ("age", "dialect")] == ["40s", "north_midland"]
-    assert corpora._timit_age("01/30/86", "12/03/57") == 28
+    assert timit._timit_age("01/30/86", "12/03/57") == 28
     assert speakers["MBCG0"]["dialect"] == "army_brat" and speakers["FBCG1"]["gender"] == "female"
     split_of = {}
     for r in rows:

@@ -12,9 +12,8 @@ import pytest
 import soundfile as sf
 
 import data
-import store
-import synth_corpus
-import manifest
+from scale import store
+from extras import synth_corpus
 
 SR = 16000  # Hz
 
@@ -37,44 +36,44 @@ def test_manifest_round_trip_keeps_extras_and_resolves_relative_paths(tmp_path):
     rows = [row(tmp_path / "a" / "x.wav", "s1", "train", dialect="제주") | {"note": "한국어"},
             row("/elsewhere/y.wav", "s2", "test", age="")]
     path = tmp_path / "m.csv"
-    manifest.write_manifest(rows, path)
+    data.write_manifest(rows, path)
     text = path.read_text(encoding="utf-8")
     assert "a/x.wav" in text and str(tmp_path / "a") not in text, "paths inside the folder become relative"
-    back = manifest.read_manifest(path)
+    back = data.read_manifest(path)
     assert back == [{**r, "note": r.get("note", "")} for r in rows]
 
 
 def test_write_manifest_is_atomic(tmp_path):
     path = tmp_path / "m.csv"
-    manifest.write_manifest([row(tmp_path / "x.wav", "s1")], path)
+    data.write_manifest([row(tmp_path / "x.wav", "s1")], path)
     before = path.read_bytes()
     with pytest.raises(KeyError):  # a row without "path" fails half-way through writing
-        manifest.write_manifest([row(tmp_path / "y.wav", "s2"), {"speaker": "s3"}], path)
+        data.write_manifest([row(tmp_path / "y.wav", "s2"), {"speaker": "s3"}], path)
     assert path.read_bytes() == before, "a failed write must leave the old manifest untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv"], "no temporary file left behind"
 
 
 def test_read_manifest_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
-        manifest.read_manifest(tmp_path / "nope.csv")
+        data.read_manifest(tmp_path / "nope.csv")
     bad = write_csv(tmp_path / "cols.csv", ["path", "gender"], [["x.wav", "male"]])
     with pytest.raises(ValueError, match=r"cols\.csv: missing column\(s\) speaker; expected at least path, speaker"):
-        manifest.read_manifest(bad)
+        data.read_manifest(bad)
     few = write_csv(tmp_path / "few.csv", ["path", "speaker", "gender"], [["x.wav", "s1", "male"]])
-    row, = manifest.read_manifest(few)  # absent label and split columns read as empty; the split is assigned
+    row, = data.read_manifest(few)  # absent label and split columns read as empty; the split is assigned
     assert (row["gender"], row["age"], row["dialect"], row["split"]) == ("male", "", "", "train")
-    header = list(manifest.COLUMNS)
+    header = list(data.COLUMNS)
     bad = write_csv(tmp_path / "split.csv", header, [["x.wav", "s1", "", "", "", "train"],
                                                      ["y.wav", "s2", "", "", "", "training"]])
     with pytest.raises(ValueError, match=r"split\.csv: line 3: split 'training'"):
-        manifest.read_manifest(bad)
+        data.read_manifest(bad)
     bad = write_csv(tmp_path / "overlap.csv", header, [["x.wav", "s1", "", "", "", "train"],
                                                        ["y.wav", "s1", "", "", "", "test"]])
     with pytest.raises(ValueError, match=r"overlap\.csv: speaker 's1' appears in splits test and train"):
-        manifest.read_manifest(bad)
+        data.read_manifest(bad)
     bad = write_csv(tmp_path / "empty.csv", header, [])
     with pytest.raises(ValueError, match=r"empty\.csv: manifest has no rows"):
-        manifest.read_manifest(bad)
+        data.read_manifest(bad)
 
 
 # ---------------------------------------------------------------- splits
@@ -86,28 +85,28 @@ def grid_rows(n_speakers, clips=3):
 
 
 def speakers_per_split(rows):
-    return {s: {r["speaker"] for r in rows if r["split"] == s} for s in manifest.SPLITS}
+    return {s: {r["speaker"] for r in rows if r["split"] == s} for s in data.SPLITS}
 
 
 def test_assign_splits_is_speaker_disjoint_stratified_and_seeded():
-    rows = manifest.assign_splits(grid_rows(200), fractions=(0.8, 0.1, 0.1), seed=1)
+    rows = data.assign_splits(grid_rows(200), fractions=(0.8, 0.1, 0.1), seed=1)
     per = speakers_per_split(rows)
     assert not (per["train"] & per["val"] or per["train"] & per["test"] or per["val"] & per["test"])
-    assert [len(per[s]) for s in manifest.SPLITS] == [160, 20, 20], "80/10/10 of 200 speakers"
-    for task in manifest.TASKS:  # each label value is split ~80/10/10 on its own
+    assert [len(per[s]) for s in data.SPLITS] == [160, 20, 20], "80/10/10 of 200 speakers"
+    for task in data.TASKS:  # each label value is split ~80/10/10 on its own
         for value in {r[task] for r in rows}:
             group = {r["speaker"]: r["split"] for r in rows if r[task] == value}
             counts = Counter(group.values())
             n = len(group)
-            assert all(abs(counts[s] - f * n) <= 2 for s, f in zip(manifest.SPLITS, (0.8, 0.1, 0.1))), (task, value, counts)
-    assert manifest.assign_splits(grid_rows(200), (0.8, 0.1, 0.1), seed=1) == rows, "same seed, same splits"
-    assert manifest.assign_splits(grid_rows(200), (0.8, 0.1, 0.1), seed=2) != rows, "another seed, other splits"
+            assert all(abs(counts[s] - f * n) <= 2 for s, f in zip(data.SPLITS, (0.8, 0.1, 0.1))), (task, value, counts)
+    assert data.assign_splits(grid_rows(200), (0.8, 0.1, 0.1), seed=1) == rows, "same seed, same splits"
+    assert data.assign_splits(grid_rows(200), (0.8, 0.1, 0.1), seed=2) != rows, "another seed, other splits"
 
 
 @pytest.mark.parametrize("n_speakers,n_val", [(40, 8), (125, 25), (200, 25), (240, 25), (1000, 100)])
 def test_validation_grows_to_25_speakers_on_small_corpora(n_speakers, n_val):
     """10 % of the speakers, raised towards 25 but never above 20 %: 12 validation speakers decide nothing."""
-    per = speakers_per_split(manifest.assign_splits(grid_rows(n_speakers, clips=1), seed=0))
+    per = speakers_per_split(data.assign_splits(grid_rows(n_speakers, clips=1), seed=0))
     assert len(per["val"]) == n_val and len(per["test"]) == round(0.1 * n_speakers), {k: len(v) for k, v in per.items()}
 
 
@@ -115,9 +114,9 @@ def test_small_validation_split_still_holds_every_class():
     """120 synthetic-style speakers over 2 x 5 x 6 labels: 12 validation and 12 test speakers must still hold
     both genders about equally, every age group and every dialect (a combination-stratified split did not:
     it left whole dialects out of validation). Greedy stratification is within one speaker of ideal."""
-    import synth
+    from extras import synth
     plan = synth.plan_corpus(120, seed=0)
-    rows = manifest.assign_splits([{"path": f"/{p['speaker']}.wav", "speaker": p["speaker"], "gender": p["gender"],
+    rows = data.assign_splits([{"path": f"/{p['speaker']}.wav", "speaker": p["speaker"], "gender": p["gender"],
                                 "age": p["age"], "dialect": p["dialect"], "split": ""} for p in plan], fractions=(0.8, 0.1, 0.1), seed=0)
     for split in ("val", "test"):
         part = [r for r in rows if r["split"] == split]
@@ -134,8 +133,8 @@ def test_paths_outside_the_manifest_folder_are_written_absolute(tmp_path, monkey
     (tmp_path / "audio").mkdir()
     (tmp_path / "audio" / "a.wav").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
-    manifest.write_manifest([row("audio/a.wav", "s1", split="train")], tmp_path / "out" / "m.csv")
-    back = manifest.read_manifest(tmp_path / "out" / "m.csv")
+    data.write_manifest([row("audio/a.wav", "s1", split="train")], tmp_path / "out" / "m.csv")
+    back = data.read_manifest(tmp_path / "out" / "m.csv")
     assert back[0]["path"] == str((tmp_path / "audio" / "a.wav").resolve()), back[0]["path"]
 
 
@@ -143,10 +142,10 @@ def test_empty_split_cells_are_filled_by_speaker_and_seed(tmp_path):
     rows = grid_rows(40)
     for r in rows[:6]:
         r["split"] = "test"  # two speakers come with a split; the other 38 do not
-    manifest.write_manifest(rows, tmp_path / "m.csv")
-    a, b = manifest.read_manifest(tmp_path / "m.csv", seed=3), manifest.read_manifest(tmp_path / "m.csv", seed=3)
+    data.write_manifest(rows, tmp_path / "m.csv")
+    a, b = data.read_manifest(tmp_path / "m.csv", seed=3), data.read_manifest(tmp_path / "m.csv", seed=3)
     assert [r["split"] for r in a] == [r["split"] for r in b], "same seed, same splits"
-    assert all(r["split"] in manifest.SPLITS for r in a), "no row is left without a split (none silently dropped)"
+    assert all(r["split"] in data.SPLITS for r in a), "no row is left without a split (none silently dropped)"
     assert [r["split"] for r in a[:6]] == ["test"] * 6, "given splits are kept"
     per = speakers_per_split(a)
     assert not (per["train"] & per["val"] or per["train"] & per["test"] or per["val"] & per["test"])
@@ -156,27 +155,27 @@ def test_assign_splits_keeps_preset_splits():
     rows = grid_rows(40)
     for r in rows[:30]:  # the first 10 speakers come with TIMIT-style train/test
         r["split"] = "test" if r["speaker"] < "spk005" else "train"
-    out = manifest.assign_splits(rows, seed=0)
+    out = data.assign_splits(rows, seed=0)
     assert [r["split"] for r in out[:30]] == [r["split"] for r in rows[:30]]
-    assert all(r["split"] in manifest.SPLITS for r in out)
+    assert all(r["split"] in data.SPLITS for r in out)
     assert rows[-1]["split"] == "", "the input rows are not modified"
     with pytest.raises(ValueError, match="fractions"):
-        manifest.assign_splits(rows, fractions=(0.5, 0.1, 0.1))
+        data.assign_splits(rows, fractions=(0.5, 0.1, 0.1))
 
 
 # ---------------------------------------------------------------- labels
 def test_vocabs_sort_naturally_and_unknowns_become_nan():
     rows = [row("/a.wav", "s1", age="100s"), row("/b.wav", "s2", age="5s", gender=""),
             row("/c.wav", "s3", age="20s", gender="male") | {"age_years": "27.5"}]
-    vocabs = manifest.build_vocabs(rows, manifest.TASKS + ("age_years",))
+    vocabs = data.build_vocabs(rows, data.TASKS + ("age_years",))
     assert vocabs == {"age": ["5s", "20s", "100s"], "gender": ["female", "male"], "dialect": ["경상"], "age_years": None}
-    codes = manifest.encode_labels(rows, vocabs)  # (3, 4) float32
+    codes = data.encode_labels(rows, vocabs)  # (3, 4) float32
     assert codes.dtype == np.float32 and codes[1, :3].tolist()[::2] == [0.0, 0.0] and np.isnan(codes[1, 1])
     assert codes[2].tolist() == [1.0, 1.0, 0.0, 27.5] and np.isnan(codes[0, 3]), "numeric tasks keep the number"
     with pytest.raises(ValueError, match=r"/d.wav: dialect label '제주'"):
-        manifest.encode_labels([row("/d.wav", "s4", dialect="제주")], vocabs)
+        data.encode_labels([row("/d.wav", "s4", dialect="제주")], vocabs)
     with pytest.raises(ValueError, match=r"/e.wav: age_years value 'inf' is not a finite number"):
-        manifest.encode_labels([row("/e.wav", "s5") | {"age_years": "inf"}], vocabs)
+        data.encode_labels([row("/e.wav", "s5") | {"age_years": "inf"}], vocabs)
 
 
 # ---------------------------------------------------------------- windows, batches and the epoch plan
@@ -191,7 +190,7 @@ def test_batches_cut_pad_and_report_lengths():
     long = np.random.default_rng(0).standard_normal((3, 13, 1000)).astype(np.float32)  # 10 s of "mfcc"
     short = np.ones((3, 13, 150), np.float32)  # 1.5 s
     labels = [[0, 1, np.nan], [1, 0, 2]]
-    batches = data.Batches(store.MemoryStore("mfcc", [long, short]), labels, 400)
+    batches = data.Batches(data.Features("mfcc", [long, short]), labels, 400)
     x, lengths, y = batches[[[0, 0, 250], [1, 0, 0], [0, 0, 900]]]
     assert x.shape == (3, 3, 13, 400) and x.dtype == np.float32 and lengths.tolist() == [400, 150, 100]
     assert np.array_equal(x[0], long[..., 250:650]) and np.array_equal(x[2, ..., :100], long[..., 900:])
@@ -262,7 +261,7 @@ def test_a_rare_class_is_not_replayed_beyond_the_cap():
 # ---------------------------------------------------------------- the synthetic corpus and the CLI
 def test_synth_corpus_is_written_once_and_reused(tmp_path):
     manifest_csv = synth_corpus.make_synth_corpus(tmp_path / "c", n_speakers=10, n_utterances=1, seed=3)
-    rows = manifest.read_manifest(manifest_csv)  # also checks speaker-disjointness
+    rows = data.read_manifest(manifest_csv)  # also checks speaker-disjointness
     assert len(rows) == 10 and len({r["speaker"] for r in rows}) == 10
     assert [len(s) for s in speakers_per_split(rows).values()] == [7, 2, 1]  # validation_fraction(10) = 0.2
     info = sf.info(rows[0]["path"])

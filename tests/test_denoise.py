@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from denoise import denoise
+from extras.denoise import denoise
 
 SR = 16000  # Hz
 INPUT_SNR_DB = 5.0  # dB, speech + white noise

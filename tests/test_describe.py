@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 
 import data
-from describe import describe, median_f0_hz
-from manifest import COLUMNS
-from plots import romanize
+from corpora.describe import describe, median_f0_hz
+from data import COLUMNS
+from extras.plots import romanize
 
 SR = 16000  # Hz
 

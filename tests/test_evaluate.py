@@ -17,7 +17,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 import evaluate
-import manifest
+import data
 from conftest import evaluate_cli
 
 
@@ -53,9 +53,9 @@ def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, m
     """The tiny run and a copy with other head weights, scored together: the accuracy evaluate.py prints is that
     of the two runs' averaged probabilities, computed here from predict.predict; a run trained on other inputs
     is refused with one line."""
-    import predict
+    import evaluate as predict
     import runs
-    import store
+    from scale import store
     import torch
     other = tmp_path / "other"
     shutil.copytree(tiny["run"], other)
@@ -68,13 +68,13 @@ def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, m
     assert code == 0 and out.startswith(f"ensemble of {tiny['run']}, {other}"), out + err
 
     config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
-    found, rows, _ = store.build([r for r in manifest.read_manifest(tiny["run"] / "manifest.csv")
+    found, rows, _ = store.build([r for r in data.read_manifest(tiny["run"] / "manifest.csv")
                                   if r["split"] == "test"], "mfcc_f0")
     single, mean = predict.predict(runs.load_run(tiny["run"])[1], found, "mfcc_f0"), {}
     for run in (tiny["run"], other):
         for task, p in predict.predict(runs.load_run(run)[1], found, "mfcc_f0").items():
             mean[task] = mean.get(task, 0.0) + p / 2
-    labels = manifest.encode_labels(rows, config["vocabs"], config["tasks"])
+    labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     for i, task in enumerate(config["tasks"]):
         assert not np.allclose(mean[task], single[task]), "the copy must answer differently"
         row = next(line.split() for line in out.splitlines() if line.startswith(task + " "))
@@ -90,7 +90,7 @@ def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, m
 def test_wav_profiles_a_stereo_44k_recording(tiny, tmp_path):
     """A training clip resampled to 44.1 kHz and made stereo: a label and a probability for each task."""
 
-    row = next(r for r in manifest.read_manifest(tiny["manifest"]) if r["split"] == "test")
+    row = next(r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "test")
     y16, sr = sf.read(row["path"], dtype="float32")
     y44 = resample_poly(y16, 441, 160)  # 16 kHz -> 44.1 kHz
     wav = tmp_path / "voice.wav"
@@ -141,7 +141,7 @@ def test_run_and_compare_together_is_a_usage_error(tiny, monkeypatch, capsys):
 # ----------------------------------------------------------------------------- cross-corpus, folders, --compare
 def fixed_predictions(monkeypatch, tables):
     """Make predict.predict return known outputs: tables[task] (n_clips, n_classes), the clips in store order."""
-    import predict
+    import evaluate as predict
 
     def known(model, found, kind, device="cpu", batch_size=64, clips=None, workers=0):
         n = len(found) if clips is None else len(clips)
@@ -158,10 +158,10 @@ def test_cross_corpus_report_names_unseen_classes_and_missing_tasks(tiny, tmp_pa
               balanced over the 3 true classes (1/2 + 1 + 0) / 3 = 0.5"""
     config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
     vocab_g, vocab_d = config["vocabs"]["gender"], config["vocabs"]["dialect"]
-    clips = [r for r in manifest.read_manifest(tiny["manifest"]) if r["split"] == "test"][:1] * 4
+    clips = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "test"][:1] * 4
     other = [dict(clips[k], speaker=f"o{k}", split="test", age="", gender=g, dialect=d)
              for k, (g, d) in enumerate([("female", "강원"), ("female", "강원"), ("male", "경상"), ("male", "평안")])]
-    manifest.write_manifest(other, tmp_path / "other.csv")
+    data.write_manifest(other, tmp_path / "other.csv")
     one_hot = lambda names, vocab: np.eye(len(vocab))[[vocab.index(n) for n in names]]  # noqa: E731
     fixed_predictions(monkeypatch, {"gender": one_hot(["female", "male", "male", "male"], vocab_g),
                                     "dialect": one_hot(["강원", "경상", "경상", "경상"], vocab_d),

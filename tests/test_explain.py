@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import explain
+from extras import explain
 import f0
 import features
-import plots
-import synth
+from extras import plots
+from extras import synth
 from features import HOP_LENGTH, SR
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -22,14 +22,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aihub import aihub_rows
-from archive import ArchiveError
-from audio import AudioError, load_audio
-from corpora import commonvoice_rows, timit_rows
-from describe import describe
-from files import EncodingError, read_json
-from kaldi import kaldi_rows
-from manifest import read_manifest, resolve_speaker_conflicts
+from corpora.aihub import aihub_rows
+from corpora.archive import ArchiveError
+from data import AudioError, load_audio
+from corpora.commonvoice import commonvoice_rows
+from corpora.timit import timit_rows
+from corpora.describe import describe
+from corpora.text import EncodingError, read_json
+from corpora.kaldi import kaldi_rows
+from corpora.speakers import resolve_speaker_conflicts
+from data import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000  # Hz

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 import data
-from kaldi import kaldi_rows, split_of
-from labels import parse_age_bins
-from manifest import read_manifest
+from corpora.kaldi import kaldi_rows, split_of
+from corpora.labels import parse_age_bins
+from data import read_manifest
 
 SR = 16000  # Hz
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from labels import (CHILD_TEEN_ADULT, DECADES, DIALECT_GROUPS, age_group, age_years, clean_value, column_name,
+from corpora.labels import (CHILD_TEEN_ADULT, DECADES, DIALECT_GROUPS, age_group, age_years, clean_value, column_name,
                     dialect_group, normalise_gender, parse_age_bins)
 
 

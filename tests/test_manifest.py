@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from manifest import read_manifest, resolve_speaker_conflicts, speaker_columns, write_manifest
+from corpora.speakers import resolve_speaker_conflicts, speaker_columns
+from data import read_manifest, write_manifest
 
 
 def row(speaker, path="/d/x.wav", split="train", gender="female", age="20s", dialect="경상", **extra):
@@ -92,7 +93,7 @@ def test_speaker_folds_are_disjoint_cover_train_and_val_and_spread_every_label()
     every train/val speaker is validated exactly once, never in two folds; test rows never appear; fold sizes
     differ by at most one speaker, and so do each combination's speakers per fold."""
     from collections import Counter
-    from manifest import speaker_folds
+    from corpora.speakers import speaker_folds
     combos = [("male", "20s")] * 12 + [("female", "20s")] * 7 + [("female", "60s")] * 4
     rows = [row(f"s{i:02d}", path=f"/d/s{i}_{u}.wav", split="val" if i % 5 == 0 else "train", gender=g, age=a)
             for i, (g, a) in enumerate(combos) for u in range(2)]

@@ -11,7 +11,6 @@ The worked example (3 classes, 6 examples):
 import numpy as np
 import pytest
 
-import files
 import metrics
 
 Y_TRUE = [0, 0, 0, 1, 1, 2]
@@ -79,7 +78,7 @@ def test_confusion_table_lists_every_class_and_count():
     lines = text.splitlines()
     assert len(lines) == 4  # header + one row per true class
     assert "경상" in lines[0] and lines[3].startswith("경상")
-    assert len({files.display_width(line) for line in lines}) == 1, "columns line up (Hangul is two columns wide)"
+    assert len({metrics.display_width(line) for line in lines}) == 1, "columns line up (Hangul is two columns wide)"
     assert lines[1].split()[-3:] == ["2", "1", "0"]
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import features
-from layers import InputNorm, masked_stats, spec_augment_mask
+from models import InputNorm, masked_stats, spec_augment_mask
 from models import TRUNKS, VALID_INPUTS, LogReg, RawCNN, XVector
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread

@@ -11,7 +11,7 @@ import json
 import shutil
 
 import runs
-import manifest
+import data
 from conftest import TINY
 from test_train import train_here
 
@@ -29,15 +29,16 @@ def refit_of(tiny, tmp_path, best_epoch, schedule_epochs=2):
 def test_refit_trains_on_training_and_validation_speakers_for_the_chosen_epochs(tiny, tmp_path, monkeypatch, capsys):
     run = refit_of(tiny, tmp_path, best_epoch=1, schedule_epochs=4)
     seen = []  # (epoch, total epochs of the schedule) at every optimiser step
-    learning_rate = runs.learning_rate
-    monkeypatch.setattr(runs, "learning_rate", lambda base, schedule, epoch, step, n, epochs, warm=0.0:
+    import train
+    learning_rate = train.learning_rate
+    monkeypatch.setattr(train, "learning_rate", lambda base, schedule, epoch, step, n, epochs, warm=0.0:
                         seen.append((epoch, epochs)) or learning_rate(base, schedule, epoch, step, n, epochs, warm))
     out_dir = tmp_path / "refit"
     code, out, err = train_here(monkeypatch, capsys, tiny, "--refit", str(run), "--out", str(out_dir), "--workers", "0")
     assert code == 0, err
     assert "refit of" in out and "1 epochs (its best.pt) of its 4-epoch schedule" in out, out
 
-    before, after = manifest.read_manifest(run / "manifest.csv"), manifest.read_manifest(out_dir / "manifest.csv")
+    before, after = data.read_manifest(run / "manifest.csv"), data.read_manifest(out_dir / "manifest.csv")
     speakers = {s: {r["speaker"] for r in rows if r["split"] == s} for rows in (before,) for s in ("train", "val", "test")}
     assert {r["speaker"] for r in after if r["split"] == "train"} == speakers["train"] | speakers["val"]
     assert [r["path"] for r in after if r["split"] == "test"] == [r["path"] for r in before if r["split"] == "test"]
@@ -93,8 +94,8 @@ def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(ti
     assert f"python train.py --refit {run} --out {run / 'refit'}" in result.stdout, result.stdout
     config = json.loads((run / "refit" / "config.json").read_text(encoding="utf-8"))
     assert config["refit"] == str(run) and config["refit_epochs"] == runs.load_checkpoint(run / "best.pt")["epoch"]
-    speakers = {r["speaker"] for r in manifest.read_manifest(run / "manifest.csv") if r["split"] in ("train", "val")}
-    assert {r["speaker"] for r in manifest.read_manifest(run / "refit" / "manifest.csv") if r["split"] == "train"} \
+    speakers = {r["speaker"] for r in data.read_manifest(run / "manifest.csv") if r["split"] in ("train", "val")}
+    assert {r["speaker"] for r in data.read_manifest(run / "refit" / "manifest.csv") if r["split"] == "train"} \
         == speakers
     assert (run / "refit" / "metrics.json").is_file() and (run / "metrics.json").is_file()
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import cache
-import files
-import store
-from audio import AudioError
+from scale import cache
+import data
+from scale import store
+from data import AudioError
 
 SR = 16000  # Hz
 
@@ -38,7 +38,7 @@ def counted(monkeypatch):
     real = cache.compute_features
 
     def compute(*args, **kwargs):
-        calls.append(args[0])
+        calls.append(args[0]["path"] if isinstance(args[0], dict) else str(args[0]))  # a row, or a path
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cache, "compute_features", compute)
@@ -133,7 +133,8 @@ def test_bad_clips_raise_or_are_skipped_and_remembered(rows, tmp_path, capsys):
     found, kept, skipped = store.build(both, "mfcc", root=tmp_path / "s", skip_bad=True)
     assert [r["speaker"] for r in kept] == ["s0", "s1", "s2"] and len(found) == 3
     assert [os.path.basename(p) for p, _ in skipped] == ["bad.wav", "zero.wav"] and "all-silent" in skipped[1][1]
-    assert "skipped 2 of 5 clips: bad.wav (unreadable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("skipped 2 of 5 clips: ") and "bad.wav: unreadable" in err and err.count("\n") == 1, err
     with pytest.raises(AudioError, match="bad.wav: unreadable"):  # the shard remembers, and still refuses
         store.build(both, "mfcc", root=tmp_path / "s")
 
@@ -157,7 +158,7 @@ def test_a_kill_keeps_every_finished_shard(rows, tmp_path, counted, monkeypatch)
     assert len(found) == 5
 
 
-@pytest.mark.skipif(files.fcntl is None, reason="needs flock (POSIX)")
+@pytest.mark.skipif(data.fcntl is None, reason="needs flock (POSIX)")
 def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_path):
     """kill -9 runs no clean-up: a half-written temporary file, or a data file whose index never came, stays.
     The next build removes such files once untouched for LEFTOVER_S seconds, and leaves alone fresh ones, the
@@ -174,7 +175,7 @@ def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_pat
     for path in old + finished + [held]:  # the finished shard is as old as the leftovers: age alone removes nothing
         os.utime(path, (long_ago, long_ago))
     with open(held, "rb") as writer:
-        files.fcntl.flock(writer, files.fcntl.LOCK_EX)
+        data.fcntl.flock(writer, data.fcntl.LOCK_EX)
         with pytest.warns(UserWarning, match=r"removed 2 file\(s\) \(1.0 MB\) left by an interrupted extraction"):
             found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
         assert not any(p.exists() for p in old) and all(p.exists() for p in fresh + finished + [held])
@@ -191,10 +192,10 @@ def test_atomic_write_holds_its_temporary_file_locked_until_the_rename(tmp_path)
     def write(f):
         f.write(b"frames")
         tmp = next(tmp_path.glob("shard.bin.*.tmp"))
-        seen.append(files.remove_if_abandoned(tmp))
+        seen.append(store.remove_if_abandoned(tmp))
         seen.append(tmp.exists())
 
-    files.atomic_write(tmp_path / "shard.bin", write)
+    data.atomic_write(tmp_path / "shard.bin", write)
     assert seen == [False, True]
     assert (tmp_path / "shard.bin").read_bytes() == b"frames" and not list(tmp_path.glob("*.tmp"))
 
@@ -242,10 +243,10 @@ def test_a_row_dropped_for_another_version_leaves_the_normalisation(rows, tmp_pa
     store.build(rows, "mfcc", root=tmp_path / "s")
     real = cache.compute_features
 
-    def failing(path, kind, denoise=False, version="orig", others=()):
-        if path == rows[2]["path"] and version == "speed1.1":
-            raise AudioError(f"{path}: made-up failure")
-        return real(path, kind, denoise, version, others)
+    def failing(row, kind, denoise=False, version="orig", others=()):
+        if row["path"] == rows[2]["path"] and version == "speed1.1":
+            raise AudioError(f"{row['path']}: made-up failure")
+        return real(row, kind, denoise, version, others)
 
     monkeypatch.setattr(cache, "compute_features", failing)
     found, kept, skipped = store.build(rows, "mfcc", versions=("orig", "speed1.1"), root=tmp_path / "s",

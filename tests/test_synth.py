@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.fft import dct
 
-import synth
+from extras import synth
 
 SR = 16000  # Hz
 

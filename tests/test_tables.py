@@ -6,7 +6,7 @@ balanced accuracy, means and spreads worked out by hand, settings saved before t
 import json
 import shutil
 
-import tables
+from scale import tables
 from conftest import evaluate_cli
 
 

@@ -2,12 +2,11 @@
 
 The corpus (12 speakers x 3 clips of 4 s, synth_corpus.make_synth_corpus) and one 2-epoch run through the command line
 are made once per test session in a temporary folder; $MOKSORI_CACHE points there, so nothing is written into
-the checkout. Other runs execute train.py in this process (runpy), which skips re-importing torch.
+the checkout. Other runs call train.main in this process, which skips re-importing torch.
 
     python -m pytest tests/test_train.py
 """
 import json
-import runpy
 import signal
 import subprocess
 import sys
@@ -19,7 +18,6 @@ import torch
 
 import data
 import mtl
-import manifest
 from conftest import ROOT, TINY
 
 METRIC_KEYS = {"train_acc", "train_balanced_acc", "val_acc", "val_balanced_acc", "test_acc", "test_balanced_acc",
@@ -27,12 +25,12 @@ METRIC_KEYS = {"train_acc", "train_balanced_acc", "val_acc", "val_balanced_acc",
 
 
 def train_here(monkeypatch, capsys, tiny, *argv):
-    """Run train.py in this process -> (exit code, stdout, stderr); sys.exit("message") counts as stderr."""
+    """Run train.main(argv) in this process -> (exit code, stdout, stderr); sys.exit("message") counts as stderr."""
+    import train
     monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
-    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
     code, message = 0, ""
     try:
-        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+        train.main(list(argv))
     except SystemExit as exit_:
         code, message = exit_.code, exit_.code if isinstance(exit_.code, str) else ""
     captured = capsys.readouterr()
@@ -79,8 +77,8 @@ def test_the_run_folder_holds_config_manifest_history_checkpoints_and_metrics(ti
     assert history[0].startswith("epoch,loss,age_train_acc")
     for name in ("best.pt", "last.pt", "manifest.csv"):
         assert (run / name).is_file()
-    trained = manifest.read_manifest(run / "manifest.csv")
-    assert [r["split"] for r in trained] == [r["split"] for r in manifest.read_manifest(tiny["manifest"])]
+    trained = data.read_manifest(run / "manifest.csv")
+    assert [r["split"] for r in trained] == [r["split"] for r in data.read_manifest(tiny["manifest"])]
     assert not list(run.glob("*.tmp")), "atomic writes leave no temporary files"
     stdout = (tiny["root"] / "train_stdout.txt").read_text(encoding="utf-8")
     assert "parameters" in stdout and "majority" in stdout
@@ -233,9 +231,9 @@ def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path
     """The source manifest changes between the first epoch and --resume (a new speaker with a new dialect, empty
     split cells recomputed): the resumed run still trains on the run's own manifest.csv and the checkpoint's
     vocabularies, says so, and ends where an uninterrupted run ends."""
-    rows = manifest.read_manifest(tiny["manifest"])
+    rows = data.read_manifest(tiny["manifest"])
     source = tmp_path / "source.csv"
-    manifest.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
+    data.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
     reference = tmp_path / "reference"
     code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *TINY, "--out", str(reference))
     assert code == 0, err
@@ -244,12 +242,12 @@ def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path
     code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *first, "--out", str(run))
     assert code == 0, err
     newcomer = dict(rows[0], speaker="newcomer", dialect="평안", split="")
-    manifest.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
+    data.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
     with pytest.warns(UserWarning, match="has changed since"):
         code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
     assert code == 0, err
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    assert "평안" not in config["vocabs"]["dialect"] and len(manifest.read_manifest(run / "manifest.csv")) == len(rows)
+    assert "평안" not in config["vocabs"]["dialect"] and len(data.read_manifest(run / "manifest.csv")) == len(rows)
     same_metrics(run, reference)
     assert_same_weights(run, reference)
 
@@ -264,12 +262,12 @@ def test_bad_flag_through_the_command_line_has_no_traceback(tiny):
 
 def test_bad_audio_is_one_line_error_or_skipped_with_skip_bad(tiny, tmp_path, monkeypatch, capsys):
 
-    rows = manifest.read_manifest(tiny["manifest"])
+    rows = data.read_manifest(tiny["manifest"])
     broken = tmp_path / "broken.wav"
     broken.write_text("not audio")
     rows[0] = {**rows[0], "path": str(broken)}  # a training clip that cannot be read
     manifest_csv = tmp_path / "manifest.csv"
-    manifest.write_manifest(rows, manifest_csv)
+    data.write_manifest(rows, manifest_csv)
     argv = ["--manifest", str(manifest_csv), *TINY, "--epochs", "1"]
     code, out, err = train_here(monkeypatch, capsys, tiny, *argv, "--out", str(tmp_path / "a"))
     assert code not in (0, None) and "Traceback" not in err
@@ -281,18 +279,18 @@ def test_bad_audio_is_one_line_error_or_skipped_with_skip_bad(tiny, tmp_path, mo
 
 def test_hps_overfits_eight_training_windows(tiny):
     """STYLE rule 15: on 8 real feature windows (1 s crops from the store) the multi-task loss falls to near zero."""
-    import store
+    from scale import store
     torch.manual_seed(0)
-    rows = [r for r in manifest.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
-    vocabs = manifest.build_vocabs(rows, manifest.TASKS)
+    rows = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
+    vocabs = data.build_vocabs(rows, data.TASKS)
     found, rows, _ = store.build(rows, "mfcc_f0", root=Path(tiny["env"]["MOKSORI_CACHE"]) / "store")
-    x, lengths, y = data.Batches(found, manifest.encode_labels(rows, vocabs), 100)[[(i, 0, 0) for i in range(8)]]
+    x, lengths, y = data.Batches(found, data.encode_labels(rows, vocabs), 100)[[(i, 0, 0) for i in range(8)]]
     x, lengths, y = torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(y)  # (8, 3, 14, 100), (8,), (8, 3)
-    model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in manifest.TASKS}, (3, 14))
+    model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in data.TASKS}, (3, 14))
     model.trunk.norm.set_statistics(*found.statistics())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(60):
-        loss, _ = mtl.multitask_loss(model(x, lengths), y, list(manifest.TASKS))
+        loss, _ = mtl.multitask_loss(model(x, lengths), y, list(data.TASKS))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -302,11 +300,11 @@ def test_hps_overfits_eight_training_windows(tiny):
 def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, tmp_path, monkeypatch, capsys):
     """The TIMIT sample has no test speakers: training must still finish, saying so, with null test scores."""
 
-    rows = manifest.read_manifest(tiny["manifest"])
+    rows = data.read_manifest(tiny["manifest"])
     for row in rows:
         row["split"] = "val" if row["split"] == "test" else row["split"]
     manifest_csv = tmp_path / "no_test.csv"
-    manifest.write_manifest(rows, manifest_csv)
+    data.write_manifest(rows, manifest_csv)
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest_csv), *TINY[:2], "--batch-size",
                                 "8", "--workers", "0", "--out", str(tmp_path / "run"))
     assert code == 0, err
@@ -326,11 +324,11 @@ def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(broken), *TINY)
     assert code == 2 and "missing column(s) speaker" in err.strip().splitlines()[-1] and "Traceback" not in err, err
 
-    rows = manifest.read_manifest(tiny["manifest"])
+    rows = data.read_manifest(tiny["manifest"])
     for row in rows:
         row["age"] = "" if row["split"] == "val" else row["age"]
     blank = tmp_path / "blank_val_age.csv"
-    manifest.write_manifest(rows, blank)
+    data.write_manifest(rows, blank)
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY, "--tasks",
                                 "age,gender", "--out", str(tmp_path / "run"))
     assert code == 2 and "no validation clip has a known age label" in err.strip().splitlines()[-1], err
@@ -343,9 +341,9 @@ def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path
 @pytest.fixture(scope="module")
 def timit_manifest(tmp_path_factory, timit_dir):
     """The 16-speaker TIMIT sample as a manifest (education and age_years columns included)."""
-    import corpora
+    from corpora import commonvoice, timit
     path = tmp_path_factory.mktemp("timit") / "timit.csv"
-    manifest.write_manifest(corpora.timit_rows(timit_dir), path)
+    data.write_manifest(timit.timit_rows(timit_dir), path)
     return path
 
 
@@ -372,14 +370,14 @@ def test_timit_trains_and_evaluates_any_column_and_years(tasks, timit_manifest, 
     if second == "age_years":
         m = metrics["tasks"]["age_years"]
         assert m["train_mae"] > 0 and m["val_mae"] > 0 and m["test_mae"] is None, m  # no TIMIT test speakers here
-        assert "(MAE" in result.stdout
+        assert "MAE" in result.stdout
     else:
         vocab = json.loads((run / "config.json").read_text(encoding="utf-8"))["vocabs"]["education"]
         assert set(vocab) <= {"HS", "AS", "BS", "MS", "PHD"} and len(vocab) >= 2
     report = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(run), "--split", "val"],
                             cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
     assert report.returncode == 0 and second in report.stdout, report.stdout + report.stderr
-    wav = manifest.read_manifest(timit_manifest)[0]["path"]
+    wav = data.read_manifest(timit_manifest)[0]["path"]
     profile = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(run), "--wav", wav],
                              cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
     assert profile.returncode == 0 and second in profile.stdout, profile.stdout + profile.stderr

@@ -31,14 +31,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+import data
+import evaluate
 import features
-import files
-from files import atomic_write
-import manifest
 import metrics
 import runs
-import store
-import synth_corpus
+from corpora.text import read_json
+from extras import synth_corpus
 
 C_GRID = tuple(10.0 ** np.arange(-4, 2.01, 0.5))  # inverse L2 strengths tried by cross-validation: 1e-4 .. 1e2
 FOLDS = 5  # speaker-grouped cross-validation folds
@@ -123,7 +122,7 @@ def load(run_dir):
             weights = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{run_dir / 'baseline.npz'}: unreadable ({type(err).__name__}: {err})") from None
-    config = files.read_json(run_dir / "config.json")
+    config = read_json(run_dir / "config.json")
     lacking = [k for k in ("tasks", "vocabs", "input", "manifest") if not isinstance(config, dict) or k not in config]
     lacking += [k for k in ("mean", "std", *config.get("tasks", ())) if k not in weights] if not lacking else []
     if lacking:
@@ -131,7 +130,7 @@ def load(run_dir):
     return config, weights
 
 
-def predict_store(weights, found, tasks, kind="mfcc_f0"):
+def predict_features(weights, found, tasks, kind="mfcc_f0"):
     """A fitted baseline's outputs on every clip of a feature store (whole clips) -> {task: (n, K) class
     probabilities, or (n,) values for a numeric task}: what evaluate.py averages into an ensemble."""
     X = np.array([clip_statistics(found.read(i), kind) for i in range(len(found))]).reshape(len(found), -1)
@@ -172,6 +171,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (empty split cells) and the folds")
     parser.add_argument("--out", required=True, help="run folder to write")
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable clips with a warning")
+    parser.add_argument("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
     parser.add_argument("--fit", default="train+val", choices=("train+val", "train"), help="speakers the linear models "
                         "learn from: every non-test voice (default), or the training split only, so that the validation "
                         "split is scored as held out (the folds of a cross-validation, data.py folds)")
@@ -180,20 +180,20 @@ def main(argv=None):
     try:
         if args.manifest is None:
             args.manifest = str(synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=args.workers))
-        rows = manifest.read_manifest(args.manifest, seed=args.seed)
-        tasks = args.tasks.split(",") if args.tasks else manifest.default_tasks(rows)
+        rows = data.read_manifest(args.manifest, seed=args.seed)
+        tasks = args.tasks.split(",") if args.tasks else data.default_tasks(rows)
         missing = [t for t in tasks if t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
         config = {**vars(args), "model": "baseline", "tasks": tasks,
                   **runs.write_run_manifest(rows, args.manifest, args.out)}
-        vocabs = manifest.build_vocabs(rows, tasks)
+        vocabs = data.build_vocabs(rows, tasks)
         X, y, speakers = {}, {}, {}
         for s in ("train", "val", "test"):
-            found, kept, _ = store.build([r for r in rows if r["split"] == s], args.input, workers=args.workers,
-                                         skip_bad=args.skip_bad, progress=sys.stderr.isatty())
+            found, kept, _ = evaluate.load_features([r for r in rows if r["split"] == s], args.input,
+                                                    workers=args.workers, skip_bad=args.skip_bad, store=args.store)
             X[s] = np.array([clip_statistics(found.read(i), args.input) for i in range(len(found))])  # (n, D)
-            y[s], speakers[s] = manifest.encode_labels(kept, vocabs, tasks), np.array([r["speaker"] for r in kept])
+            y[s], speakers[s] = data.encode_labels(kept, vocabs, tasks), np.array([r["speaker"] for r in kept])
         X = {s: x if len(x) else np.zeros((0, X["train"].shape[1])) for s, x in X.items()}  # a split without rows
     except (ValueError, OSError) as err:
         print(f"baseline.py: error: {err}", file=sys.stderr)
@@ -236,7 +236,7 @@ def main(argv=None):
     results.update({"seconds": round(time.perf_counter() - start, 1), "device": "cpu"})
     runs.save_json({**config, "vocabs": vocabs}, Path(args.out) / "config.json")
     runs.save_json(results, Path(args.out) / "metrics.json")
-    atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
+    data.atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
     print(f"baseline in {results['seconds']:.0f} s; run folder {args.out}")
     return 0
 

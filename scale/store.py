@@ -1,4 +1,4 @@
-"""Data floor: the feature store -- many clips' features in a few large files on disk, read window by window.
+"""The feature store -- many clips' features in a few large files on disk, read window by window.
 
 Training reads windows of every clip, epoch after epoch. Holding all features in RAM caps a corpus at a few
 hundred hours (65 KB per 4 s clip of mfcc_f0); the store keeps them on disk instead, per input kind:
@@ -21,6 +21,7 @@ keys or byte count disagree with what is expected (a truncated or foreign file) 
     python -m pytest tests/test_store.py
 """
 import hashlib
+import os
 import sys
 import time
 import warnings
@@ -31,9 +32,8 @@ from pathlib import Path
 import numpy as np
 
 import features
-from audio import AudioError
-from cache import cache_key, default_store_dir, extraction_job, feature_settings
-from files import atomic_write, remove_if_abandoned
+from data import AudioError, atomic_write, fcntl, ignore_ctrl_c, report_skipped
+from scale.cache import cache_key, default_store_dir, extraction_job, feature_settings
 
 SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, a few seconds of work to redo
 DTYPES = ("float32", "float16")  # float16 halves the disk and the reads; tests/test_store.py bounds its error
@@ -101,27 +101,6 @@ class Store:
         mean = self.sums / max(self.count, 1)
         std = np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean ** 2, 0.0))
         return mean.reshape(self.shape), std.reshape(self.shape)
-
-
-class MemoryStore:
-    """A Store's read/length interface over feature arrays already in memory (one recording to profile, tests)."""
-
-    def __init__(self, kind, arrays):
-        self.kind, self.versions, self.arrays = kind, ("orig",), list(arrays)
-        self.shape = features.input_shape(kind)
-        assert all(x.shape[:-1] == self.shape for x in self.arrays), f"arrays must be {self.shape} + (frames,)"
-
-    def __len__(self):
-        return len(self.arrays)
-
-    def length(self, i, v=0):
-        return self.arrays[i].shape[-1]
-
-    def lengths(self, v=0):
-        return np.array([x.shape[-1] for x in self.arrays], dtype=np.int64)
-
-    def read(self, i, v=0, start=0, stop=None):
-        return np.asarray(self.arrays[i][..., start:stop], dtype=np.float32)
 
 
 def _babble_partners(rows, keys):
@@ -197,6 +176,20 @@ class _Found:
         frames = np.asarray(self.shards[number].data[offset:offset + length], dtype=np.float64)  # (T, R)
         self.sums -= frames.sum(axis=0)
         self.squares -= np.square(frames).sum(axis=0)
+
+
+def remove_if_abandoned(path):
+    """Remove the temporary file `path` of data.atomic_write if no live writer holds it (its lock is free) -> True
+    if removed. Without flock (Windows) nothing is removed: a live writer cannot be told from a dead one."""
+    if not fcntl:
+        return False
+    try:
+        with open(path, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails at once while its writer lives
+            os.unlink(path)  # a writer renames while it holds the lock, so this one never will
+            return True
+    except OSError:  # BlockingIOError: a live writer's; FileNotFoundError: renamed or removed meanwhile
+        return False
 
 
 def _sweep(root, now=None):
@@ -313,9 +306,20 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
     root = Path(root or default_store_dir()) / kind
     root.mkdir(parents=True, exist_ok=True)
     settings = feature_settings(kind, denoise)
-    orig = [cache_key(r["path"], kind, denoise, settings=settings) for r in rows]
+    orig, unkeyed = [], []
+    for r in rows:  # a file that is missing (or a dangling link) has no identity, so no key: skipped or refused
+        try:
+            orig.append(cache_key(r, kind, denoise, settings=settings))
+        except AudioError as err:
+            if not skip_bad:
+                raise
+            unkeyed.append((r["path"], str(err)))
+    n_rows = len(rows)
+    if unkeyed:
+        missing = {p for p, _ in unkeyed}
+        rows = [r for r in rows if r["path"] not in missing]
     partners = _babble_partners(rows, orig) if "babble" in versions else [()] * len(rows)
-    keys = np.array([[k if v == "orig" else cache_key(r["path"], kind, denoise, v, p if v == "babble" else (),
+    keys = np.array([[k if v == "orig" else cache_key(r, kind, denoise, v, p if v == "babble" else (),
                                                       settings=settings) for v in versions]
                      for r, k, p in zip(rows, orig, partners)], dtype="U40").reshape(len(rows), len(versions))
     width = int(np.prod(features.input_shape(kind)))
@@ -326,7 +330,7 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
         lacking = [v for v, key in enumerate(keys[i]) if key not in found.where and key not in queued]
         if lacking:
             queued.update(keys[i, lacking].tolist())
-            jobs.append((i, r["path"], kind, denoise, tuple(versions[v] for v in lacking), partners[i],
+            jobs.append((i, r, kind, denoise, tuple(versions[v] for v in lacking), partners[i],
                          keys[i, lacking].tolist()))
     total, done, start = len(jobs), [0], time.perf_counter()
 
@@ -338,7 +342,7 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
             print(f"\rfeatures ({kind}): {done[0]}/{total} clips, {rate:.0f} clips/s, {left / 60:.1f} min left  ",
                   end="" if done[0] < total else "\n", file=sys.stderr, flush=True)
 
-    pool = Pool(workers) if workers > 1 and total > 1 else None
+    pool = Pool(workers, initializer=ignore_ctrl_c) if workers > 1 and total > 1 else None
     try:
         for c in range(0, total, SHARD_CLIPS):
             shard, index = _write(root, jobs[c:c + SHARD_CLIPS], pool, width, dtype, skip_bad, tick)
@@ -349,18 +353,16 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
     n, V = keys.shape
     where = np.array([found.where[key][:3] for key in keys.ravel()], dtype=np.int64).reshape(n, V, 3)
     readable = (where[:, :, 2] > 0).all(axis=1)  # (n,) every version of the clip has frames
-    kept, skipped = [], []
+    kept, skipped = [], list(unkeyed)
     for i in np.flatnonzero(~readable):
         reason = next(found.where[key][3] for key in keys[i] if found.where[key][2] == 0)
         if not skip_bad:
             raise AudioError(reason)
-        skipped.append((rows[i]["path"], reason.removeprefix(f"{rows[i]['path']}: ")))
+        skipped.append((rows[i]["path"], reason))
         if where[i, 0, 2] > 0:  # the original was readable, another version was not: its frames leave the sums
             found.drop(*where[i, 0])
     kept = [r for r, ok in zip(rows, readable) if ok]
-    if skipped:
-        shown = "; ".join(f"{Path(p).name} ({why})" for p, why in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
-        print(f"skipped {len(skipped)} of {len(rows)} clips: {shown}", file=sys.stderr)
+    report_skipped(skipped, n_rows)
     used = np.unique(where[readable][:, :, 0])  # the shards this store reads, renumbered 0, 1, ...
     renumber = np.zeros(len(found.shards), np.int64)
     renumber[used] = np.arange(len(used))
@@ -369,3 +371,17 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
     return Store(kind, versions, [found.shards[s] for s in used], (renumber[where[..., 0]], where[..., 1],
                                                                    where[..., 2]),
                  found.sums, found.squares, count), kept, skipped
+
+
+def build_shared(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=False, dtype="float32"):
+    """build() under torchrun: the first process extracts what the store lacks while the others wait, then they
+    open what it wrote (every process sees the same store on a shared disk) -> (Store, kept rows, skipped)."""
+    import torch.distributed as dist
+    first = not dist.is_initialized() or dist.get_rank() == 0
+    if not first:
+        dist.barrier()
+    found = build(rows, kind, versions, denoise, workers if first else 1, skip_bad, dtype,
+                  progress=first and sys.stderr.isatty())
+    if first and dist.is_initialized():
+        dist.barrier()
+    return found

@@ -1,19 +1,20 @@
-"""Data floor: what every figure needs -- matplotlib only when asked for, a font for Hangul, small PNG files.
+"""Figures: what every figure needs -- matplotlib only when asked for, a font for Hangul, small PNG files.
 
 matplotlib is optional (no test in CI needs it): `pyplot()` imports it with the file-only Agg backend, or raises
 ValueError "needs matplotlib: pip install matplotlib". Korean names (dialect groups, AI Hub fields, the Korean
 figure labels) need a font with Hangul: `hangul_font()` finds one by name or by its character map; without
 one, `plot_labels` romanises (`romanize`: Revised Romanization of Korean, 2000, letter by letter, without the
-sound-change rules; the six dialect groups keep their usual spellings). Never a crash. describe.py,
-evaluate.py and explain.py draw with these.
+sound-change rules; the six dialect groups keep their usual spellings). Never a crash. corpora/describe.py,
+extras/explain.py and `evaluate.py --plot` (plot_run) draw with these.
 
-    from plots import pyplot, plot_labels, save
+    from extras.plots import pyplot, plot_labels, save
     python -m pytest tests/test_describe.py tests/test_explain.py
 """
 import io
 import re
+from pathlib import Path
 
-from files import atomic_write
+from data import atomic_write
 
 # Fonts that hold Hangul, tried first by name; then any installed font whose character map has Hangul.
 KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "UnDotum")
@@ -119,3 +120,40 @@ def save(fig, path):
     plt.close(fig)
     image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     atomic_write(path, lambda f: image.save(f, format="png", optimize=True))  # creates the folder
+
+
+def plot_run(run_dir, split, matrices, true_names, predicted_names):
+    """Training curves (curves.png) and one confusion matrix per task (confusion_<split>_<task>.png)."""
+    import numpy as np
+
+    from runs import read_history
+    plt = pyplot()
+    run_dir = Path(run_dir)
+    history = read_history(run_dir / "history.csv")
+    epochs = [h["epoch"] for h in history]
+    tasks = list(matrices)
+    fig, axes = plt.subplots(1, 1 + len(tasks), figsize=(4 * (1 + len(tasks)), 3.5), squeeze=False)
+    axes = axes[0]
+    axes[0].plot(epochs, [h["loss"] for h in history])
+    axes[0].set(title="training loss", xlabel="epoch")
+    for ax, t in zip(axes[1:], tasks):
+        for key, label in (("train_acc", "train (batches)"), ("val_acc", "val"), ("val_balanced_acc", "val bal")):
+            ax.plot(epochs, [h[f"{t}_{key}"] for h in history], label=label)
+        ax.set(title=t, xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+        ax.legend()
+    fig.tight_layout()
+    save(fig, run_dir / "curves.png")
+    written = [run_dir / "curves.png"]
+    for t, cm in matrices.items():
+        fig, ax = plt.subplots(figsize=(1 + 0.6 * cm.shape[1], 1 + 0.6 * cm.shape[0]))
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), c in np.ndenumerate(cm):
+            ax.text(j, i, str(c), ha="center", va="center")
+        ax.set(xticks=range(cm.shape[1]), yticks=range(cm.shape[0]), xlabel="predicted", ylabel="true",
+               title=f"{t} ({split})")
+        ax.set_xticklabels(plot_labels(predicted_names[t], plt), rotation=45)
+        ax.set_yticklabels(plot_labels(true_names[t], plt))
+        fig.tight_layout()
+        save(fig, run_dir / f"confusion_{split}_{t}.png")
+        written.append(run_dir / f"confusion_{split}_{t}.png")
+    print("wrote " + ", ".join(str(p) for p in written))

@@ -18,10 +18,10 @@ Dialect falls back to Region.
 import warnings
 from pathlib import Path, PureWindowsPath
 
-from archive import join_member, member_names, split_member
-from corpora import labelled, make_row
-from files import read_json
-from labels import DECADES, clean_value, column_name, dialect_group, is_unknown
+from corpora.archive import join_member, member_names, split_member
+from corpora.rows import labelled, make_row
+from corpora.text import read_json
+from corpora.labels import DECADES, clean_value, column_name, dialect_group, is_unknown
 
 AUDIO_SUFFIXES = (".wav", ".flac")  # headerless .pcm (KsponSpeech) is not read: convert it to .wav first
 SPEAKER_ID_KEYS = ("SpeakerId", "SpeakerID", "SpeakerName", "recorderId", "ID")

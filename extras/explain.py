@@ -18,19 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-import audio
 import data
-import store
 import f0
 import features
-import manifest
 import mel
 import mfcc
-import plots
-from explain_text import TEXT
+from extras import plots
+from extras.explain_text import TEXT
 from features import (F0_FMAX, F0_FMIN, FMIN, HOP_LENGTH, N_FFT, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH,
                       YIN_FRAME_LENGTH, YIN_THRESHOLD)
-from synth_corpus import make_synth_corpus
+from extras.synth_corpus import make_synth_corpus
 
 FIRST_FRAME_S = 0.5  # s: by default the frame shown is the first voiced one after this time
 SPECTRUM_TOP_HZ = 1000.0  # Hz: top of the spectrogram under the F0 track (F0 and its first harmonics)
@@ -42,8 +39,8 @@ def builtin_clip():
     """The first clip of the built-in corpus (speaker spk000, utterance 0, seed 0), written as 16-bit WAV and
     read back with audio.load_audio exactly as training reads it. Returns ((N,) float32 at SR, a name)."""
     with tempfile.TemporaryDirectory() as tmp:
-        row = manifest.read_manifest(make_synth_corpus(tmp, n_speakers=1, n_utterances=1, seed=0))[0]
-        y = audio.load_audio(row["path"])  # (N,) float32 at SR
+        row = data.read_manifest(make_synth_corpus(tmp, n_speakers=1, n_utterances=1, seed=0))[0]
+        y = data.load_audio(row["path"])  # (N,) float32 at SR
     return y, f"{Path(row['path']).name} ({row['gender']}, {row['age']}, {row['dialect']})"
 
 
@@ -114,7 +111,7 @@ def analyse(y, frame_s=None):
 def first_window(x):
     """The first model window of a clip's mfcc_f0 features, cut (and padded) as training and evaluation cut it."""
     L = features.window_length("mfcc_f0")
-    windows, _, _ = data.Batches(store.MemoryStore("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
+    windows, _, _ = data.Batches(data.Features("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
     return windows[0]  # (3, 14, L)
 
 
@@ -300,7 +297,7 @@ def main(argv=None):
         parser.error(f"--frame-s must be a time >= 0 s, got {args.frame_s}")
     try:
         plt = plots.pyplot()
-        y, name = builtin_clip() if args.builtin else (audio.load_audio(args.wav), Path(args.wav).name)
+        y, name = builtin_clip() if args.builtin else (data.load_audio(args.wav), Path(args.wav).name)
     except ValueError as err:  # no matplotlib (plots.pyplot); a missing, unreadable or empty file (AudioError)
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2

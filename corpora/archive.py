@@ -10,7 +10,7 @@ Opening an archive reads its whole central directory (slow for 100,000 members),
 one open ZipFile per archive (`_OPEN`), reopened when the archive's size or mtime changes. The key includes
 the process id: a forked worker (multiprocessing) must not share the parent's file offset, so it opens its own.
 
-    from archive import read_member
+    from corpora.archive import read_member
     raw = read_member("/data/[원천]x.zip::a/clip.wav")    # bytes
     python -m pytest tests/test_archive.py
 """

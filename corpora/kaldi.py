@@ -23,9 +23,9 @@ recipe's s5/ holding data/train/), then the data directory itself; --audio-root 
 import re
 from pathlib import Path
 
-from corpora import draw_validation, make_row
-from files import read_text
-from labels import DECADES, age_group, age_years, clean_value, normalise_gender, shown
+from corpora.labels import DECADES, age_group, age_years, clean_value, normalise_gender, shown
+from corpora.rows import draw_validation, make_row
+from corpora.text import read_text
 
 SPLIT_NAMES = {"train": "train", "test": "test", "dev": "val", "valid": "val", "val": "val"}
 

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 import features
-from audio import AudioError, duration_s, load_audio
-from files import display_width
-from manifest import TASKS, label_order
-from plots import plot_labels, pyplot, save
+from data import TASKS, AudioError, audio_info, label_order, load_audio, segment
+from extras.plots import plot_labels, pyplot, save
+from metrics import display_width
 
 DESCRIBE_SPLITS = ("train", "val", "test", "")  # "" = not yet assigned
 F0_SAMPLE = 200  # clips: enough for a histogram per gender, few enough to run in seconds (~10 ms per clip)
@@ -33,12 +32,21 @@ def check_tasks(rows, tasks, source="manifest"):
                          f"the manifest has {', '.join(columns)}")
 
 
+def duration_s(row):
+    """A clip's length in seconds: its segment's (start_s, end_s), or the whole file's from its header."""
+    start, end = segment(row)
+    if end is None:
+        rate, frames, _ = audio_info(row["path"])
+        end = frames / rate
+    return end - (start or 0.0)
+
+
 def clip_durations(rows):
     """(durations in seconds of the readable clips (n_readable,), number of unreadable clips)."""
     durations, bad = [], 0
     for row in rows:
         try:
-            durations.append(duration_s(row["path"]))
+            durations.append(duration_s(row))
         except AudioError:  # missing or unreadable file or member
             bad += 1
     return np.array(durations, dtype=np.float64), bad

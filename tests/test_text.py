@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from files import EncodingError, atomic_write_text, read_bytes, read_json, read_text
+from corpora.text import EncodingError, read_bytes, read_json, read_text
+from data import atomic_write_text
 
 KOREAN = "path,speaker,dialect\nx.wav,화자1,경상\n"
 

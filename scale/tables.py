@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-import files
-import runs
+from corpora.text import read_json
+from scale.legacy import LEGACY_SETTINGS
 
 
 def number(value, digits=3):
@@ -30,7 +30,7 @@ def read_metrics(run_dir):
     path = Path(run_dir) / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found (is the run finished?)")
-    m = files.read_json(path)
+    m = read_json(path)
     if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or "model" not in m or "input" not in m:
         raise ValueError(f"{path}: not a moksori metrics.json (expected model, input and tasks)")
     return m
@@ -44,11 +44,11 @@ VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device
 
 def _settings(config):
     """A run's config as a recipe reads it: a setting saved before it existed reads as what the run did
-    (runs.LEGACY_SETTINGS), and an ensemble's member recipes are read the same way, so an ensemble saved before
+    (LEGACY_SETTINGS), and an ensemble's member recipes are read the same way, so an ensemble saved before
     a setting existed is still the recipe of the same members saved today."""
     if "member_recipes" in config:  # an ensemble: the settings are its members'
         return {**config, "member_recipes": sorted(recipe_of(json.loads(r)) for r in config["member_recipes"])}
-    return {**runs.LEGACY_SETTINGS, **config}
+    return {**LEGACY_SETTINGS, **config}
 
 
 def recipe_of(config):
@@ -76,7 +76,7 @@ def compare_mean(run_dirs, split="test"):
     folds of a cross-validation, each fold's validation scores)."""
     groups = {}  # recipe -> (name, [metrics])
     for run_dir in run_dirs:
-        m, config = read_metrics(run_dir), files.read_json(Path(run_dir) / "config.json")
+        m, config = read_metrics(run_dir), read_json(Path(run_dir) / "config.json")
         if not isinstance(config, dict):
             raise ValueError(f"{Path(run_dir) / 'config.json'}: not a moksori config (expected a JSON object)")
         for t, s in m["tasks"].items():

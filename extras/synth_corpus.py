@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-import synth
+from data import assign_splits, atomic_write, atomic_write_text, cache_root, write_manifest
+from extras import synth
 from features import SR
-from files import atomic_write, atomic_write_text, cache_root
-from manifest import assign_splits, write_manifest
 
 # The built-in corpus: 240 speakers x 5 clips x 4 s = 80 min of audio. Speaker traits are learnt across
 # speakers, not clips, so many speakers with few clips each beat the reverse at the same cost.

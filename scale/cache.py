@@ -1,0 +1,124 @@
+"""What identifies a clip's features, and computing them -- the keys and the jobs of the feature store.
+
+A clip's key is a hash of everything that could change its features: the audio file (file_identity: absolute
+path, size, modification time; a zip member's name and CRC), its segment (start_s, end_s), the input kind, every setting in features.py (SR, N_FFT, HOP_LENGTH,
+...), the denoise flag, the augmentation version (and, for babble, the other clips mixed in), the source code
+of the loader and the signal modules (data, features, mel, mfcc, f0, extras/denoise, extras/augment), the versions of numpy,
+scipy, soundfile and libsndfile, and FEATURE_VERSION. Touch a file or change a setting and the key changes,
+so stale features are never reused. store.py keeps the features under these keys.
+
+    python -m pytest tests/test_cache.py
+"""
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy
+import soundfile as sf
+
+import features
+from corpora import archive
+from data import AudioError, cache_root, load_audio, segment
+from extras import augment
+
+FEATURE_VERSION = 2  # bump by hand when the meaning of stored features changes in a way no setting shows
+SOURCE_MODULES = ("data", "features", "mel", "mfcc", "f0", "extras/denoise", "extras/augment")  # loader, signal
+
+
+def _source_hashes():
+    """{module: SHA-1 of its .py file} for the loader and the signal floor, read once, at import."""
+    folder = Path(features.__file__).resolve().parent
+    return {name: hashlib.sha1((folder / f"{name}.py").read_bytes()).hexdigest()
+            for name in SOURCE_MODULES if (folder / f"{name}.py").is_file()}
+
+
+CODE_SHA1 = _source_hashes()  # the code that this process actually runs (a later edit needs a new process)
+LIBRARIES = {"numpy": np.__version__, "scipy": scipy.__version__, "soundfile": sf.__version__,
+             "libsndfile": sf.__libsndfile_version__}  # decoders and resamplers change numbers between versions
+
+
+def default_store_dir():
+    """Where train.py and evaluate.py keep features: data.cache_root() / store."""
+    return cache_root() / "store"
+
+
+def feature_settings(kind, denoise=False):
+    """Every input to feature extraction except the audio: kind, flags, features.py constants, code, libraries."""
+    constants = {name: value for name, value in vars(features).items()
+                 if name.isupper() and isinstance(value, (int, float, str, tuple, type(None)))}
+    return {"kind": kind, "denoise": bool(denoise), "version": FEATURE_VERSION, "constants": constants,
+            "code": CODE_SHA1, "libraries": LIBRARIES}
+
+
+def file_identity(path):
+    """What identifies one audio file's contents cheaply: {"path": absolute path, "size": bytes, "mtime_ns"}.
+
+    A zip member adds {"member": its name, "crc": its CRC-32, "member_size": bytes} to the archive's own
+    path, size and mtime. Raises AudioError naming a missing file, archive or member.
+    """
+    member = archive.split_member(path)
+    where = Path(member[0] if member else path)
+    try:
+        where = where.resolve()
+        stat = where.stat()
+    except (OSError, ValueError, RuntimeError):  # missing, a NUL byte, a symlink loop
+        raise AudioError(f"{where}: file not found") from None
+    identity = {"path": str(where), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if member:
+        try:
+            info = archive.member_info(path)
+        except (FileNotFoundError, archive.ArchiveError) as err:
+            raise AudioError(str(err)) from None
+        identity.update(path=archive.join_member(where, member[1]), member=member[1], crc=info.CRC,
+                        member_size=info.file_size)
+    return identity
+
+
+def cache_key(row, kind, denoise=False, version="orig", others=(), settings=None):
+    """Hex SHA-1 of (file_identity of the row's audio, its segment, feature_settings(kind, denoise), version,
+    the babble clips). row: a manifest row (its path, start_s, end_s) or a path. settings: feature_settings(kind,
+    denoise) computed once by a caller that keys many clips."""
+    row = row if isinstance(row, dict) else {"path": str(row)}
+    blob = json.dumps({"audio": file_identity(row["path"]), "segment": segment(row),
+                       "settings": settings or feature_settings(kind, denoise),
+                       "augment": version, "others": [file_identity(p) for p in others]},
+                      sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def compute_features(row, kind, denoise=False, version="orig", others=()):
+    """load_audio -> (denoise) -> augment.version_of -> features.extract: float32 (*input_shape(kind), T).
+
+    The babble version mixes the clips `others` (paths) in at an SNR drawn from a generator seeded by the
+    clip's own key, so the same clip always gets the same mixture.
+    """
+    row = row if isinstance(row, dict) else {"path": str(row)}  # a manifest row, or a path
+    y = load_audio(row["path"], features.SR, *segment(row))  # (N,) float32 at features.SR
+    if denoise:
+        from extras.denoise import denoise as remove_noise
+        y = remove_noise(y, features.SR)  # (N,) same length
+    if version != "orig":
+        rng = np.random.default_rng(int(cache_key(row, kind, denoise, version, others)[:15], 16))
+        y = augment.version_of(y, version, [x for x in map(_readable, others) if x is not None], rng)
+    return features.extract(y, features.SR, kind)
+
+
+def _readable(path):
+    """load_audio(path), or None for a clip that cannot be read (a babble partner is simply left out)."""
+    try:
+        return load_audio(path)
+    except AudioError:
+        return None
+
+
+def extraction_job(job):
+    """Worker: (i, row, kind, denoise, versions, others) -> (i, [features per version] or None, problem or None)."""
+    i, row, kind, denoise, versions, others = job
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a nearly silent clip still trains
+            return i, [compute_features(row, kind, denoise, v, others if v == "babble" else ()) for v in versions], None
+    except (AudioError, ValueError, MemoryError) as err:
+        return i, None, str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -1,0 +1,46 @@
+"""Continuing a run: --resume RUN takes RUN's saved settings and its last.pt; --refit RUN takes them from RUN's
+best.pt, with RUN's manifest (its validation speakers join training) and the epoch count validation chose.
+
+    python train.py --resume runs/hps-mfcc_f0-20250101-120000 --epochs 40
+    python train.py --refit runs/so762/xvector-s0            # into runs/so762/xvector-s0/refit
+    python -m pytest tests/test_train.py tests/test_refit.py
+"""
+import argparse
+from pathlib import Path
+
+import runs
+from scale.legacy import LEGACY_SETTINGS
+
+ALLOWED = {"resume": ("epochs", "auto_refit"), "refit": ("out", "workers", "device", "amp")}  # what may change
+CHECKPOINT = {"resume": "last.pt", "refit": "best.pt"}
+
+
+def settings(args, parser):
+    """(args with the saved settings of the run --resume or --refit names, the checkpoint read); a flag given
+    beside them that may not change is refused, as is a refit of a refit (parser.error: one line, exit 2)."""
+    flag = "resume" if args.resume else "refit"
+    run, name, allowed = Path(getattr(args, flag)), CHECKPOINT[flag], ALLOWED[flag]
+    given = {k for k, v in vars(args).items() if v != parser.get_default(k)} - {flag, *allowed}
+    if given:
+        parser.error(f"--{flag} uses {run}'s saved settings; only --{', --'.join(a.replace('_', '-') for a in allowed)}"
+                     f" may change (got --{', --'.join(sorted(g.replace('_', '-') for g in given))})")
+    if not (run / name).is_file():
+        parser.error(f"--{flag} {run}: no {name} there to {'continue' if flag == 'resume' else 'start'} from")
+    try:
+        ckpt = runs.load_checkpoint(run / name)  # weights only: nothing in it can execute
+        saved = {k: v for k, v in {**LEGACY_SETTINGS, **ckpt["config"]}.items()  # older runs: what they did
+                 if k in vars(args) and k not in allowed and k != flag}
+        args = argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"])})
+        config = ckpt["config"]
+    except (runs.CheckpointError, KeyError, TypeError) as err:
+        parser.exit(2, f"train.py: error: {err if isinstance(err, runs.CheckpointError) else f'{run / name}: not a moksori checkpoint (no {err})'}\n")
+    if flag == "resume":
+        args.out, args.epochs = str(run), config["epochs"] if args.epochs is None else args.epochs
+        args.auto_refit = config.get("auto_refit", False) if args.auto_refit is None else args.auto_refit
+        return args, ckpt
+    if config.get("refit"):
+        parser.error(f"--refit {run}: that run is itself a refit (of {config['refit']}); refit {config['refit']} "
+                     "instead")
+    args.manifest, args.refit_epochs = str(run / "manifest.csv"), ckpt["epoch"]  # RUN's splits, its chosen epochs
+    args.out = args.out or str(run / "refit")
+    return args, None
