@@ -32,6 +32,7 @@ import metrics
 import runs
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")  # what --wav DIR collects
+RELEASE = Path(__file__).resolve().parent / "release"  # the released model (release/MODEL_CARD.md), the --wav default
 
 
 # ----------------------------------------------------------------------------- 1. predictions of whole clips
@@ -186,19 +187,24 @@ def audio_paths(paths):
 
 
 def profile(model, config, y, device="cpu", batch_size=64):
-    """What the model says about one waveform y (N,) float32 at 16 kHz -> {task: (n_classes,) probabilities,
-    or a value}: its features, every 4 s window, the windows' probabilities averaged (predict)."""
+    """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
+    or a value}, [warnings]): its features, every 4 s window, the windows' probabilities averaged (predict); and
+    what makes the answer unsure (extras/recording.py: short, quiet, clipped, band-limited, noisy, unfamiliar)."""
     if config.get("denoise"):
         from extras.denoise import denoise  # seam: a run trained on denoised audio hears denoised audio
         y = denoise(y, features.SR)
     x = features.extract(y, features.SR, config["input"])  # (*input_shape, T)
     outputs = predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
-    return {t: out[0] for t, out in outputs.items()}
+    from extras import recording  # seam: the checks of a recording
+    norm = getattr(model.trunk, "norm", None)  # the training frames' statistics, where the trunk has them
+    stats = (norm.mean.cpu().numpy(), norm.std.cpu().numpy()) if norm is not None else (None, None)
+    return {t: out[0] for t, out in outputs.items()}, recording.warnings_of(y, features.SR, x, *stats)
 
 
-def profile_row(path, config, outputs, seconds):
-    """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value)."""
-    row = {"path": str(path), "duration_s": f"{seconds:.2f}"}
+def profile_row(path, config, outputs, warnings, seconds):
+    """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value), and
+    the recording's warnings."""
+    row = {"path": str(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
     for t in config["tasks"]:
         if config["vocabs"][t] is None:
             row[t] = f"{outputs[t]:.1f}"
@@ -225,7 +231,7 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
                 y = data.load_audio(path)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
-            rows.append(profile_row(path, config, profile(model, config, y, device, batch_size), len(y) / features.SR))
+            rows.append(profile_row(path, config, *profile(model, config, y, device, batch_size), len(y) / features.SR))
         except (data.AudioError, ValueError, MemoryError) as err:
             bad += 1
             if not skip_bad:
@@ -238,11 +244,13 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
         for t in tasks:
             print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else
                   f"  {t:10} {metrics.pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
+        for warning in filter(None, row["warnings"].split("; ")):
+            print(f"  warning: {warning}")
     if out_csv:
         header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
                                                                        (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))]
         text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=header + ["error"], restval="")
+        writer = csv.DictWriter(text, fieldnames=header + ["warnings", "error"], restval="")
         writer.writeheader()
         writer.writerows(rows)
         data.atomic_write_text(out_csv, text.getvalue())
@@ -256,7 +264,8 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
     parser.add_argument("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several "
-                        "runs with the same tasks (train.py's or baseline.py's): their ensemble")
+                        "runs with the same tasks (train.py's or baseline.py's): their ensemble; with --wav and no "
+                        "run folder: the released model in release/")
     parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
                         help="split to score (default test; all = every row)")
     parser.add_argument("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
@@ -277,6 +286,11 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=1, help="processes for feature extraction (default 1)")
     parser.add_argument("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
     args = parser.parse_args(argv)
+    if args.wav and not args.run:  # a profile without a run folder: the released model
+        if not (RELEASE / "config.json").is_file():
+            parser.error(f"--wav without a run folder uses the released model, and {RELEASE} holds none; give a run "
+                         "folder (python evaluate.py RUN --wav ...)")
+        args.run = [str(RELEASE)]
     if bool(args.compare) == bool(args.run):
         parser.error("give one run folder, or --compare RUN1 RUN2 ...")
     if args.batch_size <= 0 or args.workers < 0:

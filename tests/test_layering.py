@@ -39,6 +39,7 @@ SEAMS = {
     ("evaluate", "scale.tables"): "--compare",
     ("evaluate", "extras.plots"): "--plot",
     ("evaluate", "extras.denoise"): "a run trained with --denoise hears denoised audio",
+    ("evaluate", "extras.recording"): "the warnings of a profile: short, quiet, clipped, band-limited, noisy",
     ("runs", "scale.legacy"): "a last.pt of the first checkpoint format",
     ("serve", "extras.web"): "the page and its HTTP API",
 }

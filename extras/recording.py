@@ -1,0 +1,86 @@
+"""What makes a profile unsure: checks of one recording before the model's answer is trusted.
+
+A profile is a model's answer about a recording it has never heard; these checks say when that recording is
+unlike the ones models learn from. Each is one measurement with its threshold (the numbers below were read off
+speechocean762, the TIMIT sample and the Speech Accent Archive subset, where no check fires on a clean clip, and
+off the same clips band-limited, clipped or drowned in noise, where it does):
+
+    short          under MIN_SPEECH_S seconds of audio: the model judges 4 s windows, trained on 2-4 s crops
+    quiet          peak below QUIET_DBFS: a far or muted microphone; features of near-silence are mostly noise
+    clipped        over CLIPPED_SHARE of the samples at full scale: the waveform's tops are cut off
+    band-limited   the 5-7.5 kHz band more than BAND_DROP_DB below the 1-3 kHz band (a telephone, an 8 kHz file)
+    noisy          loud and quiet 25 ms frames within NOISY_DB of each other: noise fills the pauses
+    little voice   under VOICED_SHARE of the frames voiced (YIN): music, noise, whispering
+    unfamiliar     (with a model) the recording's mean cepstrum far from the training frames' (InputNorm's
+                   statistics), in standard deviations: a channel the model never heard
+
+    python -m pytest tests/test_recording.py
+"""
+import numpy as np
+import scipy.signal
+
+import features
+
+MIN_SPEECH_S = 2.0  # seconds
+QUIET_DBFS = -30.0  # dB re full scale, of the peak
+CLIPPED_SHARE = 0.001  # share of samples with |y| >= CLIP_LEVEL
+CLIP_LEVEL = 0.99  # full scale = 1.0
+BAND_DROP_DB = 30.0  # dB: full-band speech measured -20 dB at the lowest, telephone -36 dB, 8 kHz audio -66 dB
+NOISY_DB = 20.0  # dB between the 95th and the 10th percentile of frame energies (clean speech: 24-61 dB)
+VOICED_SHARE = 0.05  # share of frames
+UNFAMILIAR_Z = 1.5  # mean |z| of the clip's static cepstral means against the training frames' mean and std
+
+
+def band_drop_db(y, sr=features.SR):
+    """Level of the 5-7.5 kHz band below the 1-3 kHz band, in dB (Welch PSD, 512-sample segments): about 0-20
+    for full-band speech, 35 and more where a telephone or an 8 kHz file left nothing up there."""
+    f, p = scipy.signal.welch(y, sr, nperseg=512)  # (257,) Hz, power per Hz
+    db = 10 * np.log10(p + 1e-20)  # guard: a band of digital silence is -200 dB, not -inf
+    return float(np.median(db[(f >= 1000) & (f <= 3000)]) - np.median(db[(f >= 5000) & (f <= 7500)]))
+
+
+def frame_energy_range_db(y, frame=400):
+    """95th minus 10th percentile of the energies of 25 ms frames (400 samples at 16 kHz), in dB: speech with
+    pauses spans 25-60 dB; noise that fills the pauses squeezes it."""
+    n = max(len(y) // frame, 1)
+    energy = 10 * np.log10(np.mean(np.reshape(y[:n * frame], (n, -1)) ** 2, axis=1) + 1e-12)  # (n,) dB
+    return float(np.percentile(energy, 95) - np.percentile(energy, 10))
+
+
+def unfamiliarity(x, mean, std):
+    """Mean |z| over the static cepstral rows of a clip's features x (C, F, T): z = (clip mean - training mean) /
+    training std, per row -- how many standard deviations the recording's channel sits from the training frames."""
+    rows = features.cepstral_rows("mfcc" if x.shape[1] == features.N_MFCC else "mfcc_f0")  # (C, F) bool
+    clip_mean = x.mean(axis=-1)  # (C, F)
+    return float(np.mean(np.abs(clip_mean[rows] - mean[rows]) / np.maximum(std[rows], 1e-3)))
+
+
+def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
+    """The checks above on a waveform y (N,) float at sr Hz -> a list of short sentences (empty: nothing found).
+    x (C, F, T), mean, std (C, F): the clip's mfcc/mfcc_f0 features and the model's InputNorm statistics, for
+    the unfamiliar-channel check."""
+    found, seconds = [], len(y) / sr
+    if seconds < MIN_SPEECH_S:
+        found.append(f"short: {seconds:.1f} s of audio (profiles are surer from {MIN_SPEECH_S:.0f} s up)")
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak < 10 ** (QUIET_DBFS / 20):
+        found.append(f"quiet: the peak is {20 * np.log10(max(peak, 1e-10)):.0f} dBFS")
+        return found  # the other measurements of near-silence mean nothing
+    clipped = float(np.mean(np.abs(y) >= CLIP_LEVEL))
+    if clipped > CLIPPED_SHARE:
+        found.append(f"clipped: {100 * clipped:.1f} % of the samples at full scale")
+    drop = band_drop_db(y, sr)
+    if drop > BAND_DROP_DB:
+        found.append(f"band-limited: little above 5 kHz ({drop:.0f} dB down), as a telephone or an 8 kHz file")
+    spread = frame_energy_range_db(y)
+    if spread < NOISY_DB:
+        found.append(f"noisy: loud and quiet frames only {spread:.0f} dB apart (noise fills the pauses)")
+    _, voiced = features.f0_track(np.asarray(y, dtype=np.float32))
+    if voiced.mean() < VOICED_SHARE:
+        found.append(f"little voice: {100 * voiced.mean():.0f} % of the frames voiced")
+    if x is not None and mean is not None and x.ndim == 3 and x.shape[0] == 3:
+        z = unfamiliarity(x, mean, std)
+        if z > UNFAMILIAR_Z:
+            found.append(f"unfamiliar channel: its mean cepstrum is {z:.1f} standard deviations from the training "
+                         "recordings'")
+    return found
