@@ -1,4 +1,4 @@
-"""Signal floor: YIN fundamental-frequency (F0) estimation, one function per step of the paper.
+"""F0: YIN fundamental-frequency (F0) estimation, one function per step of the paper.
 
 A. de Cheveigné and H. Kawahara (2002), "YIN, a fundamental frequency estimator for speech and music",
 J. Acoust. Soc. Am. 111(4), 1917-1930. Each step of the paper is one function below:

@@ -1,4 +1,4 @@
-"""Signal floor: the model inputs, and the constants every module shares (sample rate, frames, window length).
+"""Features: the model inputs, and the constants every module shares (sample rate, frames, window length).
 
 One function per input kind; `extract(y, kind=...)` picks one by name. Features are (n_features, n_frames),
 frames last, with a leading channel axis for the models:
@@ -122,7 +122,7 @@ def _check_kind(kind):
 def extract(y, sr=SR, kind="mfcc_f0"):
     """Model input of kind `kind` for one mono waveform.
 
-    y: (N,) float waveform sampled at `sr` Hz, which must equal SR (resample first; audio.load_audio does).
+    y: (N,) float waveform sampled at `sr` Hz, which must equal SR (resample first; data.load_audio does).
     Returns float32 of shape input_shape(kind) + (T,), T = 1 + N // HOP_LENGTH, or (1, N) for "raw".
     Raises ValueError for an unknown kind, a wrong sample rate, or an empty / non-1-D / non-finite signal.
     """

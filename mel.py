@@ -1,4 +1,4 @@
-"""Signal floor: mel scale, mel filterbank and (mel) power spectrogram, from scratch in NumPy.
+"""Mel: the mel scale, mel filterbank and (mel) power spectrogram, from scratch in NumPy.
 
 What: samples -> frames -> windowed FFT power -> triangular mel filters -> dB. Every number equals librosa 0.11
 (`librosa.filters.mel`, `librosa.feature.melspectrogram`, `librosa.power_to_db`) given the same arguments; the

@@ -1,4 +1,4 @@
-"""Signal floor: MFCCs and their deltas, from scratch in NumPy (librosa's convention, number for number).
+"""MFCC: MFCCs and their deltas, from scratch in NumPy (librosa's convention, number for number).
 
 What: mfcc = DCT-II (orthonormal) of the mel power spectrogram in dB; delta = HTK regression over +-N frames.
 Standards: Davis & Mermelstein (1980) for the MFCC idea; DCT-II with the orthonormal scaling of

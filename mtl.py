@@ -1,4 +1,4 @@
-"""Model floor: task heads on any trunk, the cascade, and the masked multi-task loss.
+"""Multi-task learning: task heads on any trunk, the cascade, and the masked multi-task loss.
 
 A model is a trunk from models.py plus one head per task -- hard parameter sharing (Caruana 1997): every task
 reads the same embedding. forward(x, lengths) returns {task: output}:

@@ -1,4 +1,4 @@
-"""Data floor: the AI Hub adapter -- label JSON + audio, loose or inside zip archives -> manifest rows.
+"""The AI Hub adapter -- label JSON + audio, loose or inside zip archives -> manifest rows.
 
 AI Hub (aihub.or.kr) ships a speech corpus as two parallel trees, 라벨 (labels, one JSON per utterance) and
 원천 (source audio), usually as `[라벨]….zip` and `[원천]….zip` archives. Both are found under the root, as

@@ -1,4 +1,4 @@
-"""Data floor: files inside zip archives, read in place (AI Hub ships `[원천]….zip` audio and `[라벨]….zip` labels).
+"""Files inside zip archives, read in place (AI Hub ships `[원천]….zip` audio and `[라벨]….zip` labels).
 
 A member of an archive is named by one string: the archive's path, "::", and the member's name inside it,
     /data/aihub/[원천]자유대화.zip::1.Training/서울/clip_0001.wav

@@ -1,8 +1,8 @@
-"""Data floor: describe a manifest -- the EDA: clips and speakers per label per split, imbalance, durations,
+"""Describe a manifest -- the EDA: clips and speakers per label per split, imbalance, durations,
 and (with matplotlib) the same as figures plus the F0 distribution per gender.
 
 Any manifest column can be a task (`--tasks gender,age,education`); durations come from the audio headers
-(audio.duration_s, zip members included); F0 is YIN via features.f0_row on a seeded sample of clips.
+(duration_s: segments and zip members included); F0 is YIN via features.f0_row on a seeded sample of clips.
 
     python data.py describe timit.csv --tasks gender,age,education --plot figures/
     python -m pytest tests/test_describe.py

@@ -1,4 +1,4 @@
-"""Data floor: the Kaldi adapter -- one or more Kaldi data directories -> manifest rows.
+"""The Kaldi adapter -- one or more Kaldi data directories -> manifest rows.
 
 A Kaldi data directory (kaldi-asr.org/doc/data_prep.html) is a folder of small text tables, one "KEY VALUE"
 line each (the value is the rest of the line):

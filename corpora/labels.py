@@ -1,4 +1,4 @@
-"""Data floor: label normalisation in one place -- every corpus's spellings of gender, age and dialect -> one vocabulary.
+"""Label normalisation in one place -- every corpus's spellings of gender, age and dialect -> one vocabulary.
 
 Every source's vocabularies map here, and nowhere else (the adapters in corpora.py, aihub.py, kaldi.py call these):
   unknown -> ""  blank cells and sentinels ("NotProvided", "N/A", "-", "없음", "미상", ...: UNKNOWN_WORDS)

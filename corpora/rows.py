@@ -33,7 +33,7 @@ def labelled(where, gender, age, region, bins, region_fn):
 
 def draw_validation(rows, seed=0, val_fraction=None):
     """Move a share of the training speakers to "val", for corpora that ship only train and test (TIMIT, Kaldi):
-    stratified on their labels as manifest.assign_splits stratifies, seeded. The share defaults to
+    stratified on their labels as data.assign_splits stratifies, seeded. The share defaults to
     manifest.validation_fraction(training speakers): 10 %, raised towards 25 speakers, at most 20 %."""
     train = [row for row in rows if row["split"] == "train"]
     n = len({row["speaker"] for row in train})

@@ -1,9 +1,9 @@
-"""Signal floor: waveform augmentation -- speed perturbation and babble noise mixed at a chosen SNR.
+"""Waveform augmentation -- speed perturbation and babble noise mixed at a chosen SNR.
 
 Both make extra *versions* of a training clip that the feature store keeps beside the original (Kaldi's
 recipes do the same: speed-perturbed and noise-augmented copies prepared once, not on the fly). The third
 augmentation, SpecAugment's time and feature masks, works on the features inside the model
-(layers.spec_augment_mask). NumPy/SciPy only; arrays in, arrays out.
+(models.spec_augment_mask). NumPy/SciPy only; arrays in, arrays out.
 
     speed_perturb(y, 1.1)               (N,) -> (round(N / 1.1),): 10 % faster AND 10 % higher, like sox `speed`
     babble(others, n)                   the sum of other talkers' clips, each looped or cut to n samples

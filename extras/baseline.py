@@ -1,4 +1,4 @@
-"""Front door: the classic baseline every deep model must beat -- whole-clip statistics + a linear model.
+"""The classic baseline every deep model must beat -- whole-clip statistics + a linear model.
 
 For each clip (all of it, not one 4 s window) the statistics of the same feature arrays the models read:
     every static row (13 MFCCs, the F0 row): mean, std, 10th / 50th / 90th percentile over the frames
@@ -14,7 +14,7 @@ numeric task). The test split is only scored, once. The run folder holds
 config.json, metrics.json (as train.py's, so `evaluate.py --compare` lists it beside the deep models) and
 baseline.npz (the weights and the standardisation, no pickle).
 
-    python baseline.py --manifest so762.csv --out runs/so762/baseline
+    python -m extras.baseline --manifest so762.csv --out runs/so762/baseline
     python -m pytest tests/test_baseline.py
 """
 import os

@@ -1,4 +1,4 @@
-"""Signal floor: noise removal, a decision-directed Wiener filter in the STFT domain (NumPy/SciPy only).
+"""Noise removal, a decision-directed Wiener filter in the STFT domain (NumPy/SciPy only).
 
 Stands in for RNNoise. Steps, one function each:
   1. stft                   Y[k, l]: Hann window, 75 % overlap (scipy.signal.stft; istft inverts it exactly)

@@ -1,11 +1,11 @@
-"""Front door: the front end in pictures -- every step from one recording's waveform to the model input, as PNGs.
+"""The front end in pictures -- every step from one recording's waveform to the model input, as PNGs.
 
 Every figure is drawn from the arrays the models use, computed by the project's own functions (mel.py, mfcc.py,
 f0.py, features.py), never by a second implementation; `analyse` checks that its pieces add up to them.
 
-    python explain.py my_voice.flac --out figures/mine           # any rate, mono or stereo (audio.load_audio)
-    python explain.py --builtin --out figures/en                 # the committed figures: built-in clip spk000_00
-    python explain.py --builtin --lang ko --out figures/ko       # Korean labels (needs a Hangul font)
+    python -m extras.explain my_voice.flac --out figures/mine    # any rate, mono or stereo (data.load_audio)
+    python -m extras.explain --builtin --out figures/en          # the committed figures: built-in clip spk000_00
+    python -m extras.explain --builtin --lang ko --out figures/ko   # Korean labels (needs a Hangul font)
     python -m pytest tests/test_explain.py
 
 Writes 1_waveform.png, 2_frame.png, 3_mel_filterbank.png, 4_features.png, 5_yin.png, 6_f0_track.png and
@@ -37,7 +37,7 @@ FMAX_HZ = features.FMAX or SR / 2  # Hz: top edge of the mel filterbank (FMAX No
 # ---------------------------------------------------------------- 1. the arrays
 def builtin_clip():
     """The first clip of the built-in corpus (speaker spk000, utterance 0, seed 0), written as 16-bit WAV and
-    read back with audio.load_audio exactly as training reads it. Returns ((N,) float32 at SR, a name)."""
+    read back with data.load_audio exactly as training reads it. Returns ((N,) float32 at SR, a name)."""
     with tempfile.TemporaryDirectory() as tmp:
         row = data.read_manifest(make_synth_corpus(tmp, n_speakers=1, n_utterances=1, seed=0))[0]
         y = data.load_audio(row["path"])  # (N,) float32 at SR

@@ -1,4 +1,4 @@
-"""Front door (explain.py's words): the figures' labels and titles in English and Korean, one (English, Korean) pair per key.
+"""explain.py's words: the figures' labels and titles in English and Korean, one (English, Korean) pair per key.
 
 Units go in every axis label (s, ms, Hz, dB, samples, frames, semitones). `{...}` fields are filled by
 explain.py with str.format. Test: python -m pytest tests/test_explain.py

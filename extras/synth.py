@@ -1,4 +1,4 @@
-"""Signal floor: a source–filter voice synthesiser that makes a labelled multi-speaker corpus.
+"""A source–filter voice synthesiser that makes a labelled multi-speaker corpus.
 
 One file on purpose (past STYLE.md's 300 lines): the parameter tables and the signal chain that reads them
 belong together, so that a change to a voice is one read.

@@ -1,12 +1,12 @@
-"""Data floor: the built-in corpus -- synth.py's voices written as 16-bit WAV files plus a manifest.
+"""The built-in corpus -- synth.py's voices written as 16-bit WAV files plus a manifest.
 
 Real speaker-profiling corpora can be neither shipped nor downloaded at run time, so train.py without
---manifest builds this one, once, into files.cache_root(). The same seed gives byte-identical files. Every file
+--manifest builds this one, once, into data.cache_root(). The same seed gives byte-identical files. Every file
 is written atomically under a unique temporary name, so two processes building the same corpus at once (two
 train.py runs, or torchrun ranks) never break each other's files.
 
     python data.py synth --out /tmp/synth      # the same by hand
-    python -m pytest tests/test_synth_corpus.py
+    python -m pytest tests/test_synth.py
 """
 import hashlib
 import json
@@ -22,7 +22,7 @@ from features import SR
 
 # The built-in corpus: 240 speakers x 5 clips x 4 s = 80 min of audio. Speaker traits are learnt across
 # speakers, not clips, so many speakers with few clips each beat the reverse at the same cost.
-SYNTH_SPEAKERS = 240  # speakers (4 per gender x age x dialect cell); split 192 / 24 / 24
+SYNTH_SPEAKERS = 240  # speakers (4 per gender x age x dialect cell); split 191 / 25 / 24 (data.assign_splits)
 SYNTH_UTTERANCES = 5  # 4 s clips per speaker
 UTTERANCE_S = 4.0  # seconds per synthetic utterance = one model window
 

@@ -1,17 +1,17 @@
-"""Front door (benchmarks): time our feature code against librosa on the same minute of speech-like audio.
+"""Benchmarks: time our feature code against librosa on the same minute of speech-like audio.
 
 Times mfcc, melspectrogram, yin and the complete "mfcc_f0" model input (features.extract). When librosa is
 installed, times librosa's equivalents in the same process, interleaved with ours run by run (so background
 load hits both alike), and prints ours/librosa as the median over several runs after a warm-up call (the
 warm-up also pays librosa's numba compilation). Also prints the largest differences from librosa.
 The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic, in float32 -- the dtype
-audio.load_audio hands the pipeline; both libraries then compute in float32.
+data.load_audio hands the pipeline; both libraries then compute in float32.
 With --clips N it also measures the feature store's throughput (clips per second of 4 s, mfcc_f0, cold store)
 with 1 and 2 worker processes on N clips of the built-in corpus. With --scale it only measures the peak memory
 of one training epoch on manifests of 1,200 to 48,000 clips (the built-in corpus's clips repeated as new speakers).
 
-Run: python bench.py            (or: python bench.py --seconds 20 --repeats 3 --clips 200)
-     python bench.py --scale 1200 12000 48000 --workers 2
+Run: python -m scale.bench            (or: python -m scale.bench --seconds 20 --repeats 3 --clips 200)
+     python -m scale.bench --scale 1200 12000 48000 --workers 2
 """
 import os
 
@@ -29,7 +29,7 @@ import f0
 import features
 import mel
 import mfcc
-import synth
+from extras import synth
 from features import HOP_LENGTH, N_FFT, N_MELS, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH
 
 STFT = dict(n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH)  # samples
@@ -108,13 +108,13 @@ def largest_differences(librosa, y):
 
 def extraction_throughput(n_clips, workers_list=(1, 2)):
     """Clips per second of store.build (load + mfcc_f0 + the shard write) on a cold store, 1 and 2 workers."""
-    import manifest  # the data floor, only for this measurement
-    import store
-    import synth_corpus
+    import data
+    from extras import synth_corpus
+    from scale import store
     with tempfile.TemporaryDirectory() as tmp:
         n_speakers = max(1, n_clips // 5)
         manifest_csv = synth_corpus.make_synth_corpus(Path(tmp) / "corpus", n_speakers, 5, seed=0, workers=2)
-        rows = manifest.read_manifest(manifest_csv)[:n_clips]
+        rows = data.read_manifest(manifest_csv)[:n_clips]
         for workers in workers_list:
             start = time.perf_counter()
             store.build(rows, "mfcc_f0", workers=workers, root=Path(tmp) / f"store{workers}")
@@ -130,7 +130,7 @@ def repeated_manifest(rows, n_clips, path, distinct=False):
     (a new path, so a new entry: the store then holds n_clips clips' features, as a real corpus would)."""
     import os
     import shutil
-    import manifest
+    import data
     out = []
     for k in range(-(-n_clips // len(rows))):
         for r in rows[:n_clips - len(out)]:
@@ -144,7 +144,7 @@ def repeated_manifest(rows, n_clips, path, distinct=False):
                     shutil.copyfile(source, link)
                 source = link
             out.append(dict(r, speaker=f"{r['speaker']}~{k}", path=str(source)))
-    manifest.write_manifest(out, path)
+    data.write_manifest(out, path)
     return path
 
 
@@ -167,10 +167,10 @@ def scale(sizes, extra_args, distinct=False):
     memory-mapped store, which are reclaimable page cache) and the peak of RssAnon summed over the training
     process and its DataLoader workers (private memory: what the corpus really costs)."""
     import subprocess
-    import manifest
-    import synth_corpus
+    import data
+    from extras import synth_corpus
     corpus = synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=2)
-    rows = manifest.read_manifest(corpus)
+    rows = data.read_manifest(corpus)
     print(f"{'clips':>7} {'time -v max RSS':>16} {'private (RssAnon, all processes)':>33} {'train ex/s':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
@@ -178,13 +178,13 @@ def scale(sizes, extra_args, distinct=False):
             csv = repeated_manifest(rows, n, Path(tmp) / str(n) / "m.csv", distinct)
             env = dict(os.environ)
             if distinct:  # a store of its own, built before the measured run (extraction is not what is measured)
-                import store
+                from scale import store
                 env["MOKSORI_CACHE"] = str(Path(tmp) / "cache")
-                store.build(manifest.read_manifest(csv), "mfcc_f0", workers=2, root=Path(tmp) / "cache" / "store",
+                store.build(data.read_manifest(csv), "mfcc_f0", workers=2, root=Path(tmp) / "cache" / "store",
                             progress=sys.stderr.isatty())
-            argv = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).with_name("train.py")), "--manifest",
-                    str(csv), "--model", "hps", "--epochs", "1", "--patience", "0", "--out", str(Path(tmp) / f"run{n}"),
-                    *extra_args]
+            argv = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).resolve().parents[1] / "train.py"),
+                    "--manifest", str(csv), "--model", "hps", "--epochs", "1", "--patience", "0", "--store",
+                    "--out", str(Path(tmp) / f"run{n}"), *extra_args]
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             peak = 0
             while proc.poll() is None:

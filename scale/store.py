@@ -196,7 +196,7 @@ def _sweep(root, now=None):
     """Remove what a killed extraction (kill -9, a power cut: no clean-up ran) left under root, once untouched
     for LEFTOVER_S seconds -> number of files removed:
       - temporary files (*.tmp) that no live writer holds: a writer keeps its temporary file locked until it is
-        renamed (files.atomic_write), so a stopped or hung writer's file stays, however old;
+        renamed (data.atomic_write), so a stopped or hung writer's file stays, however old;
       - data files without an index: the process died in the milliseconds between the two renames. Should a
         new writer of the same shard replace one just as it is removed, that shard has an index and no data:
         the next build reports it and extracts it again (_scan)."""

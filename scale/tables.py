@@ -1,11 +1,11 @@
-"""Front-door helper: the comparison tables of evaluate.py --compare, read from run folders' metrics.json and
+"""The comparison tables of evaluate.py --compare, read from run folders' metrics.json and
 config.json alone (no model is loaded, no audio read) -- train.py's runs, baseline.py's and saved ensembles.
 
     compare(run_dirs, metric)      the slides' table: train/val/test scores per task, one row per (model, input)
     compare_mean(run_dirs, split)  one row per recipe (runs differing only in VOLATILE settings): mean +- std
     recipe_of(config)              what makes runs one recipe (also kept in a saved ensemble's config.json)
 
-    python -m pytest tests/test_evaluate.py -k compare
+    python -m pytest tests/test_tables.py
 """
 import json
 from pathlib import Path

@@ -4,25 +4,51 @@ librosa is used only by tests/make_reference.py (to produce the saved reference 
 Blocking it here proves that no test needs it: `import librosa` inside a test raises ImportError.
 """
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as train.py: one BLAS thread per process, set before numpy loads
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 sys.modules["librosa"] = None  # any `import librosa` under pytest now fails loudly
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def close(a, b, atol=1e-6):
+    """Float arrays of one shape, equal within atol in their own units (dB, semitones, samples of full scale):
+    how every test compares floats -- never exactly, since CPUs differ in the last bits."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0.0, atol=atol))
+
+
 TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0", "--no-auto-refit"]  # train.py flags
 
 
 def evaluate_cli(tiny, *argv):
-    """Run `python evaluate.py ARGV` in a subprocess on the tiny run's folder -> (exit code, stdout, stderr)."""
-    result = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *argv], cwd=tiny["root"], env=tiny["env"],
-                            capture_output=True, text=True, encoding="utf-8", timeout=300)
-    return result.returncode, result.stdout, result.stderr
+    """`python evaluate.py ARGV` on the tiny run's cache, run in this process (torch is imported once per
+    session, not once per call) -> (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    import evaluate
+    out, err, saved = io.StringIO(), io.StringIO(), os.environ.get("MOKSORI_CACHE")
+    os.environ["MOKSORI_CACHE"] = tiny["env"]["MOKSORI_CACHE"]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = evaluate.main([str(a) for a in argv])
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code
+    finally:
+        os.environ.pop("MOKSORI_CACHE") if saved is None else os.environ.update(MOKSORI_CACHE=saved)
+    return code, out.getvalue(), err.getvalue()
 
 
 def timit_sample_dir():

@@ -9,7 +9,7 @@ import pytest
 
 from extras import baseline
 import features
-from conftest import ROOT
+from conftest import evaluate_cli, ROOT
 
 
 def test_ridge_is_the_least_squares_solution_of_the_augmented_system():
@@ -67,20 +67,17 @@ def test_clip_statistics_of_an_array_with_known_statistics():
 
 def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_path, monkeypatch):
     out = tmp_path / "linear"  # not "baseline": the comparison below must find the model's name, not the folder's
-    result = subprocess.run([sys.executable, "-m", "extras.baseline", "--manifest", tiny["manifest"],
-                             "--workers", "0", "--out", str(out)], cwd=ROOT, env=tiny["env"],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
+    assert baseline.main(["--manifest", tiny["manifest"], "--workers", "0", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert set(m["tasks"]) == {"age", "gender", "dialect"}  # the labelled tasks, as train.py picks them
     for task in m["tasks"].values():
         assert 0.0 <= task["test_balanced_acc"] <= 1.0 and 0.0 <= task["test_acc"] <= 1.0
     weights = np.load(out / "baseline.npz")  # no pickle needed
     assert weights["mean"].shape == (105,)
-    compare = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--compare", str(out), str(tiny["run"])],
-                             cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=300)
-    assert compare.returncode == 0, compare.stdout + compare.stderr
-    row = next(line for line in compare.stdout.splitlines() if line.startswith("baseline "))
+    code, stdout, stderr = evaluate_cli(tiny, "--compare", out, tiny["run"])
+    assert code == 0, stdout + stderr
+    row = next(line for line in stdout.splitlines() if line.startswith("baseline "))
     assert f"{m['tasks']['gender']['test_acc']:.3f}" in row  # its own test accuracy, in the slides' table
 
     # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one in
@@ -90,11 +87,9 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     import data
     import runs
     from scale import store
-    monkeypatch.setenv("MOKSORI_CACHE", tiny["env"]["MOKSORI_CACHE"])
-    alone = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out)], cwd=tiny["root"], env=tiny["env"],
-                           capture_output=True, text=True, timeout=300)
-    assert alone.returncode == 0, alone.stderr
-    row = next(line.split() for line in alone.stdout.splitlines() if line.startswith("gender "))
+    code, stdout, stderr = evaluate_cli(tiny, out)
+    assert code == 0, stderr
+    row = next(line.split() for line in stdout.splitlines() if line.startswith("gender "))
     assert row[2] == f"{m['tasks']['gender']['test_acc']:.3f}", (row, m["tasks"]["gender"])
     rows = [r for r in data.read_manifest(out / "manifest.csv") if r["split"] == "test"]
     found, rows, _ = store.build(rows, "mfcc_f0")
@@ -105,16 +100,15 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]
                   for k in range(len(found))])  # (n, 105)
-    evaluated = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(out), str(tiny["run"])],
-                               cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=300)
-    assert evaluated.returncode == 0 and evaluated.stdout.startswith(f"ensemble of {out}"), evaluated.stderr
+    code, stdout, stderr = evaluate_cli(tiny, out, tiny["run"])
+    assert code == 0 and stdout.startswith(f"ensemble of {out}"), stderr
     for i, task in enumerate(config["tasks"]):
         logits = np.hstack([Z, np.ones((len(Z), 1))]) @ weights[task]  # (n, K)
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         np.testing.assert_allclose(linear[task], p, rtol=1e-6, atol=1e-9)
         mean = (deep[task] + p) / 2
-        row = next(line.split() for line in evaluated.stdout.splitlines() if line.startswith(task + " "))
+        row = next(line.split() for line in stdout.splitlines() if line.startswith(task + " "))
         assert float(row[2]) == pytest.approx(np.mean(mean.argmax(1) == labels[:, i]), abs=5e-4), (task, row)
 
 

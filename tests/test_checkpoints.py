@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import runs
-from conftest import ROOT
+from conftest import evaluate_cli, ROOT
 
 
 class Payload:
@@ -66,11 +66,10 @@ def test_load_run_refuses_a_hostile_checkpoint(hostile_run):
 
 def test_evaluate_refuses_a_hostile_run_with_one_line(hostile_run, tiny):
     run, marker = hostile_run
-    result = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(run)], cwd=tiny["root"],
-                            env=tiny["env"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"{run / 'best.pt'}: not a moksori checkpoint (" in lines[0], result.stderr
+    code, out, err = evaluate_cli(tiny, run)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"{run / 'best.pt'}: not a moksori checkpoint (" in lines[0], err
     assert not marker.exists()
 
 

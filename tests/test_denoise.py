@@ -79,7 +79,7 @@ def test_length_preserved_and_float32(n_samples):
 def test_silence_stays_finite():
     out = denoise(np.zeros(SR), SR)
     assert np.all(np.isfinite(out)), "NaN/inf from an all-zero input"
-    assert np.max(np.abs(out)) == 0.0
+    assert np.max(np.abs(out)) < 1e-9
 
 
 @pytest.mark.parametrize("bad", [np.zeros(0), np.zeros((2, 100)), np.array([0.0, np.nan, 1.0])])

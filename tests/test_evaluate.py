@@ -1,8 +1,8 @@
 """evaluate.py on the tiny run that tests/test_train.py trains: split report, ensembles, --wav, --plot, errors
 (the --compare tables: tests/test_tables.py).
 
-The command-line cases run `python evaluate.py` in a subprocess; the error cases call evaluate.main(argv)
-in this process (no torch re-import).
+Every case calls evaluate.main(argv) in this process (conftest.evaluate_cli, or evaluate_here with pytest's own
+capture): torch is imported once.
 
     python -m pytest tests/test_evaluate.py
 """
@@ -51,7 +51,7 @@ def test_split_report_agrees_with_metrics_json(tiny, monkeypatch, capsys):
 
 def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, monkeypatch, capsys):
     """The tiny run and a copy with other head weights, scored together: the accuracy evaluate.py prints is that
-    of the two runs' averaged probabilities, computed here from predict.predict; a run trained on other inputs
+    of the two runs' averaged probabilities, computed here from evaluate.predict; a run trained on other inputs
     is refused with one line."""
     import evaluate as predict
     import runs
@@ -140,7 +140,7 @@ def test_run_and_compare_together_is_a_usage_error(tiny, monkeypatch, capsys):
 
 # ----------------------------------------------------------------------------- cross-corpus, folders, --compare
 def fixed_predictions(monkeypatch, tables):
-    """Make predict.predict return known outputs: tables[task] (n_clips, n_classes), the clips in store order."""
+    """Make evaluate.predict return known outputs: tables[task] (n_clips, n_classes), the clips in store order."""
     import evaluate as predict
 
     def known(model, found, kind, device="cpu", batch_size=64, clips=None, workers=0):

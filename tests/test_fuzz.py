@@ -1,5 +1,5 @@
 """Fuzzing every reader of a text or label file: valid files of each kind (manifest CSV, AI Hub JSON in both
-layouts and zipped, TIMIT spkrinfo.txt, Common Voice TSV, Kaldi tables, a JSON read by files.read_json) are
+layouts and zipped, TIMIT spkrinfo.txt, Common Voice TSV, Kaldi tables, a JSON read by corpora/text.read_json) are
 mutated by a seeded random.Random -- truncation, random bytes, byte flips, other encodings, a 1 MB cell,
 NaN/inf, 100,000 levels of nesting, paths with ".." and "\\" -- and each case must end either in success or
 in one of the project's own errors (ValueError, FileNotFoundError, AudioError, EncodingError, ArchiveError)

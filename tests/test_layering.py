@@ -127,3 +127,12 @@ def test_a_default_run_imports_few_lines_of_the_project(tiny, tmp_path):
     total = sum(lines.values())
     print(f"a default run imports {len(lines)} project files, {total} non-blank lines: {lines}")
     assert total <= DEFAULT_RUN_LINES, lines
+
+
+def test_every_test_file_a_module_names_exists():
+    """`python -m pytest tests/X.py` in a module's docstring names a file that is there (a stale pointer sends a
+    reader to nothing)."""
+    import re
+    for path in [*CORE.values(), *ROOM_FILES.values()]:
+        for name in re.findall(r"tests/(test_\w+\.py)", path.read_text(encoding="utf-8")):
+            assert (ROOT / "tests" / name).is_file(), f"{path.relative_to(ROOT)} names tests/{name}, which does not exist"

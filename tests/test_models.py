@@ -1,4 +1,4 @@
-"""Trunks (models.py) and their building blocks (layers.py): shapes, lengths, independent references.
+"""Trunks (models.py) and their building blocks (lengths, masks, pooling, InputNorm): shapes, lengths, independent references.
 
 References: Dai et al. 2016 Table 1 parameter counts for M5/M11/M18; statistics recomputed in NumPy for the
 input normalisation and the logistic-regression features; Snyder et al. 2018 Table 1's 15-frame context of the

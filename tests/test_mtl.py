@@ -93,7 +93,7 @@ def test_masked_example_gives_zero_gradient_to_its_head():
         total.backward()
         largest = model.heads["dialect"].weight.grad.abs().max().item()
         print(f"dialect label {label}: largest |grad| of the dialect head = {largest:.3g}")
-        assert (largest == 0.0) == expect_zero
+        assert (largest < 1e-12) == expect_zero
         assert model.heads["age"].weight.grad.abs().max() > 0  # the known tasks still learn
 
 
@@ -102,11 +102,11 @@ def test_all_masked_task_is_zero_not_nan():
     nan = float("nan")
     y = torch.tensor([[nan, 0.0], [nan, 1.0], [nan, nan]])
     total, per_task = multitask_loss(logits, y, ["age", "gender"])
-    assert per_task["age"] == 0.0 and torch.isfinite(total)
+    assert abs(per_task["age"]) < 1e-12 and torch.isfinite(total)
     total.backward()
-    assert logits["age"].grad.abs().max() == 0.0
+    assert logits["age"].grad.abs().max() < 1e-12
     none, _ = multitask_loss(logits, torch.full((3, 2), nan), ["age", "gender"])
-    assert none.item() == 0.0
+    assert abs(none.item()) < 1e-12
 
 
 def test_loss_equals_cross_entropy_and_l1_by_hand():

@@ -8,6 +8,8 @@ rewritten where a test needs a known answer.
     python -m pytest tests/test_refit.py
 """
 import json
+
+import pytest
 import shutil
 
 import runs
@@ -80,18 +82,16 @@ def test_a_refused_model_input_pair_leaves_no_run_folder(tiny, tmp_path, monkeyp
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(tiny, tmp_path):
-    """Without --no-auto-refit the default trunk (xvector) tests its run, then runs train.py --refit RUN into
-    RUN/refit: the final model, trained on the training and validation speakers for the epochs of RUN's best.pt."""
-    import subprocess
-    import sys
-    from conftest import ROOT
+@pytest.mark.slow
+def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(tiny, tmp_path, monkeypatch, capsys):
+    """Without --no-auto-refit the default trunk (xvector) tests its run, then refits it (train.py --refit RUN)
+    into RUN/refit: the final model, trained on the training and validation speakers for the epochs of RUN's
+    best.pt. The slides' hps keeps its best validation epoch and makes no refit."""
     flags = [f for f in TINY if f != "--no-auto-refit"]
     run = tmp_path / "xv"
-    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", tiny["manifest"], *flags, "--out",
-                             str(run)], cwd=tiny["root"], env=tiny["env"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"python train.py --refit {run} --out {run / 'refit'}" in result.stdout, result.stdout
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *flags, "--out", str(run))
+    assert code == 0, out + err
+    assert f"python train.py --refit {run} --out {run / 'refit'}" in out, out
     config = json.loads((run / "refit" / "config.json").read_text(encoding="utf-8"))
     assert config["refit"] == str(run) and config["refit_epochs"] == runs.load_checkpoint(run / "best.pt")["epoch"]
     speakers = {r["speaker"] for r in data.read_manifest(run / "manifest.csv") if r["split"] in ("train", "val")}
@@ -100,7 +100,6 @@ def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(ti
     assert (run / "refit" / "metrics.json").is_file() and (run / "metrics.json").is_file()
 
     hps = tmp_path / "hps"
-    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", tiny["manifest"], *flags, "--model",
-                             "hps", "--out", str(hps)], cwd=tiny["root"], env=tiny["env"], capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0 and not (hps / "refit").exists(), result.stdout + result.stderr
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *flags, "--model", "hps",
+                                "--out", str(hps))
+    assert code == 0 and not (hps / "refit").exists(), out + err
