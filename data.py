@@ -146,14 +146,14 @@ def load_audio(path, sr=features.SR, start_s=None, end_s=None):
 # ---------------------------------------------------------------- 2. the manifest
 def _absolute(cell, folder):
     """A manifest path cell as an absolute path (a zip member: its archive part), resolved against `folder`."""
-    member = zip_member(cell)
-    return f"{(folder / member[0]).resolve()}::{member[1]}" if member else str((folder / cell).resolve())
+    member = zip_member(cell)  # abspath, not resolve: a symlink loop must reach load_audio, which names it
+    return f"{os.path.abspath(folder / member[0])}::{member[1]}" if member else os.path.abspath(folder / cell)
 
 
 def _relative(path, folder):
     """An absolute path (a zip member: its archive part) relative to `folder` when inside it, else absolute."""
     member = zip_member(path)
-    audio = Path(member[0] if member else path).resolve()
+    audio = Path(os.path.abspath(member[0] if member else path))
     written = str(audio.relative_to(folder)) if audio.is_relative_to(folder) else str(audio)
     return f"{written}::{member[1]}" if member else written
 
@@ -265,7 +265,7 @@ def write_manifest(rows, path):
     to it (a corpus folder can be moved), any other path absolute."""
     path = Path(path)
     extras = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in COLUMNS]
-    folder = path.parent.resolve()
+    folder = Path(os.path.abspath(path.parent))
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=list(COLUMNS) + extras, restval="")
     writer.writeheader()
@@ -600,9 +600,24 @@ def atomic_write(path, write):
     except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
-        if isinstance(err, OSError) and not str(err).startswith(str(path)):
-            raise OSError(f"{path}: could not write ({err.strerror or err})") from None
+        if isinstance(err, (OSError, RuntimeError)) and not str(err).startswith(str(path)):  # torch.save: RuntimeError
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0][:120]
+            raise OSError(f"{path}: could not write ({reason})") from None
         raise
+
+
+def check_output(path, header, what):
+    """Refuse to replace a file that is not the writer's own kind: `path` must be new, or a file whose first
+    line starts with `header` (a manifest: "path,speaker"; profiles: "path,duration_s"). ValueError naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder; {what} needs a file name")
+    if path.exists():
+        with open(path, "rb") as f:
+            first = f.readline(200).decode("utf-8-sig", "replace")
+        if not first.startswith(header):
+            raise ValueError(f"{path} exists and is not a {what} (its first line does not start with {header!r}); "
+                             "it is not replaced: choose another name")
 
 
 def atomic_write_text(path, text):

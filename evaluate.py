@@ -19,6 +19,7 @@ import csv
 import importlib.util
 import io
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -190,21 +191,37 @@ def profile(model, config, y, device="cpu", batch_size=64):
     """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
     or a value}, [warnings]): its features, every 4 s window, the windows' probabilities averaged (predict); and
     what makes the answer unsure (extras/recording.py: short, quiet, clipped, band-limited, noisy, unfamiliar)."""
-    if config.get("denoise"):
-        from extras.denoise import denoise  # seam: a run trained on denoised audio hears denoised audio
-        y = denoise(y, features.SR)
-    x = features.extract(y, features.SR, config["input"])  # (*input_shape, T)
+    from extras import recording  # seam: a recording as a run hears it, and its checks
+    x, found = recording.analyse(y, config, norm_statistics(model))
+    return {t: out[0] for t, out in predict(model, data.Features(config["input"], [x]), config["input"], device,
+                                            batch_size).items()}, found
+
+
+def profile_file(model, config, path, device="cpu", batch_size=64):
+    """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over a minute is decoded
+    and featurised a block at a time (extras/recording.read), so memory stays bounded."""
+    from extras import recording  # seam: a recording as a run hears it, and its checks
+    x, found, seconds = recording.read(path, config, norm_statistics(model))
     outputs = predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
-    from extras import recording  # seam: the checks of a recording
-    norm = getattr(model.trunk, "norm", None)  # the training frames' statistics, where the trunk has them
-    stats = (norm.mean.cpu().numpy(), norm.std.cpu().numpy()) if norm is not None else (None, None)
-    return {t: out[0] for t, out in outputs.items()}, recording.warnings_of(y, features.SR, x, *stats)
+    return {t: out[0] for t, out in outputs.items()}, found, seconds
+
+
+def norm_statistics(model):
+    """The training frames' mean and std (models.InputNorm), or (None, None) for a trunk without one."""
+    norm = getattr(model.trunk, "norm", None)
+    return (norm.mean.cpu().numpy(), norm.std.cpu().numpy()) if norm is not None else (None, None)
+
+
+def shown(path):
+    """A path as text any terminal and CSV can hold: bytes that are not UTF-8 (a name from another system)
+    written as \\x.. escapes."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
 def profile_row(path, config, outputs, warnings, seconds):
     """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value), and
     the recording's warnings."""
-    row = {"path": str(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
+    row = {"path": shown(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
     for t in config["tasks"]:
         if config["vocabs"][t] is None:
             row[t] = f"{outputs[t]:.1f}"
@@ -230,12 +247,12 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
-                y = data.load_audio(path)  # (N,) float32 mono at 16 kHz, whatever the file's rate and channels
-            rows.append(profile_row(path, config, *profile(model, config, y, device, batch_size), len(y) / features.SR))
-        except (data.AudioError, ValueError, MemoryError) as err:
+                rows.append(profile_row(path, config, *profile_file(model, config, path, device, batch_size)))
+        except (data.AudioError, ValueError, MemoryError) as err:  # one line naming the file; the rest go on
             bad += 1
             if not skip_bad:
-                rows.append({"path": str(path), "error": str(err).splitlines()[0]})
+                problem = shown(str(err).splitlines()[0] if str(err) else type(err).__name__)
+                rows.append({"path": shown(path), "error": problem if shown(path) in problem else f"{shown(path)}: {problem}"})
     for row in rows:
         if row.get("error"):
             print(f"evaluate.py: error: {row['error']}", file=sys.stderr)
@@ -297,6 +314,11 @@ def main(argv=None):
         parser.error(f"--batch-size must be positive and --workers zero or more, got {args.batch_size}, {args.workers}")
     if args.out and not args.wav:
         parser.error("--out goes with --wav")
+    try:  # a recording, a run's own files, anything that is not a profiles CSV is never replaced
+        if args.out:
+            data.check_output(args.out, "path,duration_s", "profiles CSV")
+    except ValueError as err:
+        parser.error(str(err))
     if args.mean and not args.compare:
         parser.error("--mean goes with --compare")
     if args.save and (args.compare or args.wav):

@@ -28,9 +28,58 @@ import torch
 
 import features
 import mtl
-from data import atomic_write, atomic_write_text, read_manifest, write_manifest
+from data import atomic_write, atomic_write_text, fcntl, read_manifest, write_manifest
 
 CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
+LOCK = ".lock"  # the file a training process holds locked (flock) for its whole life, with its pid inside
+_HELD = {}  # run folder -> the locked file descriptor this process holds (the system releases it at exit)
+
+
+# ----------------------------------------------------------------------------- one run, one folder
+def unfit_folder(out):
+    """Why `out` cannot take a new run ("" if it can): it is a file, or a folder that holds anything (another
+    run, a corpus, your own files) but a lock left by a run that stopped before writing."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        return f"{out} is a file, not a folder"
+    held = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.is_dir() else []
+    if held:
+        return f"{out} is not empty ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}): a new run needs a " \
+               "new or empty folder"
+    return ""
+
+
+def claim(out, resume=False):
+    """Make `out` this process's run folder: an exclusive lock on out/.lock (flock, with this process's pid
+    written in it) held until the process ends, so a second train.py on the same folder stops at once with
+    one line naming the holder; a new run also needs the folder new or empty (unfit_folder). ValueError."""
+    out = Path(out)
+    problem = "" if resume else unfit_folder(out)
+    if problem:
+        raise ValueError(f"--out {problem}; continue a run with --resume, or choose another folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OSError(f"{out / LOCK}: could not write ({err.strerror or err})") from None
+    if fcntl:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # BlockingIOError: a live process holds it
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(f"--out {out}: another run is writing there (process {holder}); wait for it to end, "
+                             "or choose another folder") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD[str(out)] = fd
+
+
+def release(out):
+    """Let go of the run folder `out` (the end of a run, or of a refused one)."""
+    fd = _HELD.pop(str(Path(out)), None)
+    if fd is not None:
+        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- files of a run

@@ -132,8 +132,9 @@ def check_args(args):
     if args.manifest and not Path(args.manifest).is_file() and not args.resume:
         parser.error(f"--manifest {args.manifest}: file not found")
     args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
-    if not args.resume and (Path(args.out) / "last.pt").exists():
-        parser.error(f"--out {args.out} already holds a run; continue it with --resume {args.out} or choose another")
+    problem = "" if args.resume else runs.unfit_folder(args.out)  # checked again, under a lock, before writing
+    if problem:
+        parser.error(f"--out {problem}; continue a run with --resume {args.out}, or choose another folder")
     return args, ckpt
 
 
@@ -219,6 +220,10 @@ def train(args, ckpt=None):
         missing = [t for t in (args.tasks or "").split(",") if t and t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
+        for s in ("train",) if args.refit else ("train", "val"):  # before any label is looked for
+            if not any(r["split"] == s for r in rows):
+                raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test, or "
+                                 "be left empty for data.py to fill by speaker)")
         if args.tasks is None:  # every usual label the manifest gives in training and validation
             args.tasks = ",".join(data.default_tasks(rows))
             check_tasks(args.tasks.split(","), args)
@@ -251,6 +256,8 @@ def train(args, ckpt=None):
                 raise ValueError(f"{args.manifest}: no validation clip has a known {t} label, so {t} cannot be "
                                  f"validated; label some validation speakers or drop {t} from --tasks")
         manifest_sha1 = ckpt["config"].get("manifest_sha1") if args.resume else None
+        if rank == 0:  # the run folder is this process's from here on: one run, one folder
+            runs.claim(out, resume=bool(args.resume))
         if rank == 0 and not args.resume:
             manifest_sha1 = runs.write_run_manifest(rows, args.manifest, out)["manifest_sha1"]
     except (ValueError, OSError) as err:  # bad manifest or audio: one line, no traceback, exit code 2
@@ -475,7 +482,17 @@ def train(args, ckpt=None):
 
 def main(argv=None):
     args, ckpt = check_args(parser.parse_args(argv))
-    out, n_test = train(args, ckpt)
+    try:
+        out, n_test = train(args, ckpt)
+    except KeyboardInterrupt:  # Ctrl-C outside the loop (reading, extracting, testing): nothing half-written
+        saved = (Path(args.out) / "last.pt").is_file()
+        print(f"train.py: interrupted" + (f"; continue with: python train.py --resume {args.out}" if saved else ""),
+              file=sys.stderr)
+        sys.exit(130)
+    except OSError as err:  # a full disk, a folder that cannot be written: the file is named, last.pt survives
+        fail(str(err).splitlines()[0])
+    finally:
+        runs.release(args.out)
     # 8. the refit (the recipe's auto_refit): validation chose the epoch count; the final model also learns from
     # the validation speakers (scikit-learn's refit=True) -- on a small corpus a quarter more voices.
     if args.auto_refit and not args.refit:
@@ -488,7 +505,11 @@ def main(argv=None):
         else:
             if int(os.environ.get("RANK", 0)) == 0:
                 print(f"\nrefit on the training and validation speakers: python train.py {' '.join(refit)}", flush=True)
-            train(*check_args(parser.parse_args(refit)))
+            refit_args, _ = check_args(parser.parse_args(refit))
+            try:
+                train(refit_args)
+            finally:
+                runs.release(refit_args.out)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

@@ -25,7 +25,7 @@ from corpora import aihub, commonvoice, kaldi, timit
 from corpora.describe import check_tasks, describe, plot_describe
 from corpora.labels import AGE_BINS_HELP, parse_age_bins
 from corpora.speakers import resolve_speaker_conflicts, speaker_folds
-from data import SPLITS, TASKS, assign_splits, read_manifest, write_manifest
+from data import SPLITS, TASKS, assign_splits, check_output, read_manifest, write_manifest
 from extras.synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 
@@ -39,6 +39,7 @@ def split_summary(rows):
 def _import_corpus(args):
     """Run one adapter (corpora/aihub.py, commonvoice.py, timit.py, kaldi.py), make each speaker's labels consistent, assign the
     missing splits by speaker, write the manifest atomically, print a summary."""
+    check_output(args.out, "path,speaker", "manifest")  # never replace a file that is not a manifest
     roots = args.root if isinstance(args.root, list) else [args.root]
     for root in roots:
         if not Path(root).is_dir():
@@ -79,6 +80,8 @@ def _folds(args):
     """Write k cross-validation manifests (fold0.csv ...) of a manifest's training and validation speakers."""
     if args.k < 2:
         raise ValueError(f"--k {args.k}: cross-validation needs at least 2 folds")
+    for i in range(args.k):
+        check_output(Path(args.out) / f"fold{i}.csv", "path,speaker", "manifest")
     for i, rows in enumerate(speaker_folds(read_manifest(args.manifest), args.k, args.seed)):
         path = Path(args.out) / f"fold{i}.csv"
         write_manifest(rows, path)

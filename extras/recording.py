@@ -84,3 +84,52 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
             found.append(f"unfamiliar channel: its mean cepstrum is {z:.1f} standard deviations from the training "
                          "recordings'")
     return found
+
+
+# ---------------------------------------------------------------- a recording of any length
+BLOCK_S = 60.0  # seconds decoded and featurised at a time: a long recording never sits in memory whole
+MARGIN_S = 1.0  # seconds of context on each side of a block, so frames near its edges see what the whole file has
+
+
+def analyse(y, config, stats=(None, None)):
+    """A waveform y (N,) float32 at 16 kHz as the run `config` hears it -> (features (*input_shape, T), warnings):
+    denoised first where the run was trained on denoised audio, then features.extract and warnings_of.
+    stats: the model's InputNorm (mean, std), for the unfamiliar-channel check."""
+    if config.get("denoise"):
+        from extras.denoise import denoise
+        y = denoise(y, features.SR)
+    x = features.extract(y, features.SR, config["input"])  # (*input_shape, T)
+    return x, warnings_of(y, features.SR, x, *stats)
+
+
+def read(path, config, stats=(None, None)):
+    """An audio file of any length -> (features (*input_shape, T), warnings, seconds).
+
+    Up to BLOCK_S (+ margins) it is read whole. A longer file is decoded BLOCK_S seconds at a time with MARGIN_S
+    of context on each side (data.load_audio's span), each block's features computed and its central frames kept,
+    so memory holds one block of audio and the features of the whole (60 MB an hour for mfcc_f0). A frame deep
+    inside a block is the whole-file frame; the 80 dB floor of power_to_db is the block's, not the file's. A
+    warning is kept when it fires in at least half of the blocks. Raises data.AudioError naming the file.
+    """
+    import data
+    rate, frames, _ = data.audio_info(path)
+    seconds = frames / rate
+    if seconds <= BLOCK_S + 2 * MARGIN_S:
+        x, found = analyse(data.load_audio(path), config, stats)
+        return x, found, seconds
+    per_s = features.SR if config["input"] == "raw" else features.SR // features.HOP_LENGTH  # steps per second
+    pieces, counts, first_words = [], {}, {}
+    for start in np.arange(0.0, seconds, BLOCK_S):
+        a, b = max(start - MARGIN_S, 0.0), min(start + BLOCK_S + MARGIN_S, seconds)
+        if b - a < data.MIN_CLIP_S:  # a last sliver shorter than any clip: its frames are in the block before
+            break
+        x, found = analyse(data.load_audio(path, features.SR, a, b), config, stats)
+        skip = int(round((start - a) * per_s))  # steps of the left margin
+        pieces.append(x[..., skip:skip + int(round(BLOCK_S * per_s))])  # (*shape, <= BLOCK_S * per_s)
+        for warning in found:
+            kind = warning.split(":")[0]
+            counts[kind] = counts.get(kind, 0) + 1
+            first_words.setdefault(kind, warning)
+    n_blocks = len(pieces)
+    kept = [f"{first_words[k]} (in {n} of {n_blocks} minutes)" for k, n in counts.items() if 2 * n >= n_blocks]
+    return np.concatenate(pieces, axis=-1), kept, seconds

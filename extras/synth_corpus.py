@@ -60,6 +60,9 @@ def make_synth_corpus(out_dir, n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTT
     settings = _synth_settings(n_speakers, n_utterances, seed)
     if manifest.is_file() and settings_file.is_file() and json.loads(settings_file.read_text()) == settings:
         return manifest
+    if manifest.is_file() and not settings_file.is_file():  # someone else's manifest: never ours to replace
+        raise ValueError(f"{manifest} exists and was not written by the synthesiser (no {settings_file.name} beside "
+                         "it); choose another --out folder")
     manifest.unlink(missing_ok=True)  # from here until the end the folder is "incomplete"
     rows, jobs = [], []
     for i, spk in enumerate(synth.plan_corpus(n_speakers, seed)):

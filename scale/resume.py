@@ -11,8 +11,28 @@ from pathlib import Path
 import runs
 from scale.legacy import LEGACY_SETTINGS
 
-ALLOWED = {"resume": ("epochs", "auto_refit"), "refit": ("out", "workers", "device", "amp")}  # what may change
+ALLOWED = {"resume": ("epochs", "auto_refit", "workers", "device", "amp"),  # what may change: not what is learnt
+           "refit": ("out", "workers", "device", "amp")}
 CHECKPOINT = {"resume": "last.pt", "refit": "best.pt"}
+
+
+def _bad_type(parser, key, value):
+    """Why a saved setting cannot be what train.py's flag `key` takes ("" if it can): a wrong type or choice."""
+    action = next((a for a in parser._actions if a.dest == key), None)
+    if action is None or value is None:
+        return ""
+    if action.choices is not None and value not in action.choices:
+        return f"is not one of {', '.join(map(str, action.choices))}"
+    kind = action.type or (bool if action.nargs == 0 else None)
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        return "is not a whole number"
+    if kind is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        return "is not a number"
+    if kind is bool and not isinstance(value, bool):
+        return "is not true or false"
+    if kind is None and action.nargs is None and not isinstance(value, str):
+        return "is not text"
+    return ""
 
 
 def settings(args, parser):
@@ -30,10 +50,22 @@ def settings(args, parser):
         ckpt = runs.load_checkpoint(run / name)  # weights only: nothing in it can execute
         saved = {k: v for k, v in {**LEGACY_SETTINGS, **ckpt["config"]}.items()  # older runs: what they did
                  if k in vars(args) and k not in allowed and k != flag}
+        tasks = ckpt["config"]["tasks"]
+        if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+            raise ValueError(f"{run / name}: saved setting tasks={tasks!r:.40} is not a list of column names")
+        for key, value in ckpt["config"].items():  # every saved setting, also those a flag may override
+            problem = "" if key == "tasks" else _bad_type(parser, key, value)
+            if problem:
+                raise ValueError(f"{run / name}: saved setting {key}={value!r:.40} {problem}")
         args = argparse.Namespace(**{**vars(args), **saved, "tasks": ",".join(ckpt["config"]["tasks"])})
         config = ckpt["config"]
-    except (runs.CheckpointError, KeyError, TypeError) as err:
-        parser.exit(2, f"train.py: error: {err if isinstance(err, runs.CheckpointError) else f'{run / name}: not a moksori checkpoint (no {err})'}\n")
+    except (runs.CheckpointError, ValueError, KeyError, TypeError) as err:
+        problem = err if isinstance(err, (runs.CheckpointError, ValueError)) else \
+            f"{run / name}: not a moksori checkpoint (no {err})"
+        parser.exit(2, f"train.py: error: {problem}\n")
+    if flag == "resume" and ckpt.get("epoch", 0) >= 1 and not (run / "best.pt").is_file():
+        parser.exit(2, f"train.py: error: {run}: last.pt is past epoch 1 but best.pt is missing, so the run could "
+                       "not be tested at its end; restore best.pt or start a new run\n")
     if flag == "resume":
         args.out, args.epochs = str(run), config["epochs"] if args.epochs is None else args.epochs
         args.auto_refit = config.get("auto_refit", False) if args.auto_refit is None else args.auto_refit

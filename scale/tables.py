@@ -33,6 +33,12 @@ def read_metrics(run_dir):
     m = read_json(path)
     if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or "model" not in m or "input" not in m:
         raise ValueError(f"{path}: not a moksori metrics.json (expected model, input and tasks)")
+    for task, scores in m["tasks"].items():
+        if not isinstance(scores, dict):
+            raise ValueError(f"{path}: the scores of {task} are not a JSON object")
+        for key, value in scores.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{path}: {task} {key} is {value!r:.30}, not a number")
     return m
 
 
@@ -79,9 +85,6 @@ def compare_mean(run_dirs, split="test"):
         m, config = read_metrics(run_dir), read_json(Path(run_dir) / "config.json")
         if not isinstance(config, dict):
             raise ValueError(f"{Path(run_dir) / 'config.json'}: not a moksori config (expected a JSON object)")
-        for t, s in m["tasks"].items():
-            if not isinstance(s, dict) or not all(v is None or isinstance(v, (int, float)) for v in s.values()):
-                raise ValueError(f"{Path(run_dir) / 'metrics.json'}: the scores of {t} are not numbers")
         name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
         groups.setdefault(recipe_of(config), (name, [], _settings(config)))[1].append(m)
     groups = {recipe: (name + _differences(config, [c for n, _, c in groups.values() if n == name]), ms)
