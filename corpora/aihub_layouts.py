@@ -83,13 +83,17 @@ def _extras(block, used):
 
 
 def seconds(value, where):
-    """A time as seconds (float): 12.5, "12.5" or "00:00:12.500" (HH:MM:SS.mmm). ValueError naming `where`."""
-    text = clean_value(value) or ""
-    m = CLOCK.fullmatch(text)
-    try:
-        s = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else float(text)
-    except ValueError:
-        s = float("nan")
+    """A time as seconds (float): 12.5, "12.5" or "00:00:12.500" (HH:MM:SS.mmm). ValueError naming `where`.
+    A number is taken as it is: clean_value would round it to 6 digits (1234.567 -> 1234.57)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        s = float(value)
+    else:
+        text = clean_value(value) or ""
+        m = CLOCK.fullmatch(text)
+        try:
+            s = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else float(text)
+        except ValueError:
+            s = float("nan")
     if not 0 <= s < float("inf"):
         raise ValueError(f"{where}: time {shown(value)} is not seconds or HH:MM:SS.mmm")
     return s

@@ -200,7 +200,7 @@ def dialect_doc(utterances, speakers=None):
 
 
 DIALOGUE = [("1", 0.0, 1.5, "밥 묵었냐"), ("2", 1.6, 3.0, "예 묵었어라"), ("1", 3.1, 3.4, "응"),  # a 0.3 s backchannel
-            ("2", 3.5, 5.0, "할매는 뭐 했소"), ("1", 5.1, 7.0, "텃밭에 나가 봤제"), ("2", 7.5, 9.5, "past the end")]
+            ("2", 3.5, 5.0, "할매는 뭐 했소"), ("1", 5.1234567, 7.0, "텃밭에 나가 봤제"), ("2", 7.5, 9.5, "past the end")]
 
 
 def dialect_tree(root, utterances=DIALOGUE, speakers=None):
@@ -219,7 +219,7 @@ def test_dialect_layout_a_two_speaker_dialogue_yields_both_speakers_clips(tmp_pa
     assert got == [("DJES20000123_1", "female", "60s", "전라", "0", "1.5", "밥 묵었냐"),
                    ("DJES20000123_2", "male", "20s", "제주", "1.6", "3", "예 묵었어라"),  # no principal_residence
                    ("DJES20000123_2", "male", "20s", "제주", "3.5", "5", "할매는 뭐 했소"),
-                   ("DJES20000123_1", "female", "60s", "전라", "5.1", "7", "텃밭에 나가 봤제")]
+                   ("DJES20000123_1", "female", "60s", "전라", "5.123457", "7", "텃밭에 나가 봤제")]  # to the us
     assert (rows[0]["birthplace"], rows[0]["current_residence"], rows[0]["occupation"]) == (
         "전라남도 해남군", "광주광역시", "농업")
     assert rows[0]["age_years"] == "" and "principal_residence" not in rows[0], "the dialect column holds it"
