@@ -129,8 +129,9 @@ def _command(path, doc):
     id_key, speaker = _first_known(who, SPEAKER_ID_KEYS)
     _, region = _first_known(who, ("Dialect", "Region"))  # a sentinel Dialect falls back to Region
     used = {id_key, "Gender", "Age", "Dialect", "Region", *SPEAKER_ID_KEYS}
-    return [_utterance(speaker or "", who.get("Gender"), who.get("Age"), region, script.get("LabelText", ""),
-                       info.get("FileLength"), file_name=info.get("FileName", ""), extras=_extras(who, used))], Counter()
+    found = _utterance(speaker or "", who.get("Gender"), who.get("Age"), region, script.get("LabelText", ""),
+                       info.get("FileLength"), file_name=info.get("FileName", ""), extras=_extras(who, used))
+    return [found], Counter()
 
 
 # ---------------------------------------------------------------- (c) 중·노년층 한국어 방언
@@ -138,13 +139,14 @@ def _elder_speaker(path, who, record_year):
     """(speaker id, gender, age in years or "", province code, extras) of one speaker[] entry."""
     speaker = clean_value(who.get("speakerId")) or ""
     where = f"{path}: speaker {shown(speaker)}"
-    birth = clean_value(who.get("birthYear")) or ""
-    try:
-        age = record_year - int(float(birth)) if birth else ""
-    except ValueError:
-        age = -1
-    if age != "" and not 0 <= age <= 120:
-        raise ValueError(f"{where}: birthYear {shown(who.get('birthYear'))} is not a year before {record_year}")
+    birth, age = clean_value(who.get("birthYear")) or "", ""
+    if birth:
+        try:
+            age = record_year - int(float(birth))
+        except ValueError:
+            age = None
+        if age is None or not 0 <= age <= 120:
+            raise ValueError(f"{where}: birthYear {shown(who.get('birthYear'))} is not a year before {record_year}")
     try:
         education, education_code = coded_level(who.get("academicBackground"), ELDER_EDUCATION, "academicBackground")
         health, health_code = coded_level(who.get("healthCondition"), ELDER_HEALTH, "healthCondition")
@@ -218,8 +220,8 @@ def _dialect(path, doc):
             raise ValueError(f"{path}: utterance[{i}]: speaker_id {shown(local)} is not in speaker[] "
                              f"({', '.join(speakers)})")
         try:
-            start, end = seconds(utt.get("start"), ""), seconds(utt.get("end"), "")
-        except ValueError:
+            start, end = (seconds(utt.get(key), f"{path}: utterance[{i}].{key}") for key in ("start", "end"))
+        except ValueError:  # null or text in a real release: that utterance is left out, counted
             notes["utterances without a readable start and end time"] += 1
             continue
         speaker, gender, age, region, extras = speakers[local]

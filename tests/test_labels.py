@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from corpora.labels import (CHILD_TEEN_ADULT, DECADES, DIALECT_GROUPS, ELDER_EDUCATION, ELDER_HEALTH, age_group, age_years,
-                    clean_value, coded_level, column_name, dialect_group, normalise_gender, parse_age_bins)
+from corpora.labels import (CHILD_TEEN_ADULT, DECADES, DIALECT_GROUPS, ELDER_EDUCATION, ELDER_HEALTH, age_group,
+                    age_years, clean_value, coded_level, column_name, dialect_group, normalise_gender, parse_age_bins)
 
 
 @pytest.mark.parametrize("raw, expected", [
