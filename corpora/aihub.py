@@ -3,31 +3,34 @@
 AI Hub (aihub.or.kr) ships a speech corpus as two parallel trees, 라벨 (labels, one JSON per utterance) and
 원천 (source audio), usually as `[라벨]….zip` and `[원천]….zip` archives. Both are found under the root, as
 loose files or as members of archives read in place (archive.py: "ARCHIVE.zip::MEMBER"), and each JSON is
-paired with the .wav/.flac of the same file stem. Two label layouts are known:
+paired with the .wav/.flac of the same file stem. Four label layouts are read (aihub_layouts.py; docs/aihub.md):
   (a) 자유대화 음성: 발화정보 (fileNm, stt, recrdTime), 대화정보 (cityCode, ...), 녹음자정보 (recorderId, gender, age)
   (b) 명령어 음성 and others: 화자정보 (SpeakerName, Gender, Age, Dialect, Region), 파일정보, 전사정보
-Region: a field of the speaker's own block (SPEAKER_REGION_KEYS) wins over 대화정보.cityCode, which belongs
+  (c) 중·노년층 한국어 방언: speaker[] (speakerId, birthYear, residenceProvince, academicBackground...), audio,
+      transcription.sentences[] (speakerId, startTime, endTime): one clip per sentence
+  (d) 한국어 방언 발화: speaker[] (id, age, sex, principal_residence...), utterance[] (speaker_id, start, end)
+(a) and (b) give one clip per file; (c) and (d) give utterance segments of longer recordings (start_s, end_s),
+each with its own speaker. Region: a field of the speaker's own block wins over 대화정보.cityCode, which belongs
 to the conversation and may name where the session was recorded rather than where the speaker grew up.
-Other scalar fields of the speaker block become extra columns (labels.column_name: "Education" -> education).
-Labels are normalised by labels.py; sentinels ("NotProvided", "없음", ...) are unknown, and a sentinel
-Dialect falls back to Region.
+Other scalar fields of the speaker block become extra columns (labels.column_name: "Education" -> education),
+so any of them can be a task (--tasks education). Labels are normalised by labels.py; sentinels ("NotProvided",
+"없음", ...) are unknown, and a sentinel Dialect falls back to Region. Segments shorter than --min-segment-s or
+past the end of their file are left out, counted (rows.check_segments).
 
     python data.py aihub --root 자유대화음성/ --out aihub.csv --region-codes legal
     python -m pytest tests/test_aihub.py
 """
 import warnings
+from collections import Counter
 from pathlib import Path, PureWindowsPath
 
+from corpora.aihub_layouts import SPEAKER_ID_KEYS, utterances
 from corpora.archive import join_member, member_names, split_member
-from corpora.rows import labelled, make_row
+from corpora.labels import DECADES, clean_value, dialect_group
+from corpora.rows import MIN_SEGMENT_S, check_segments, labelled, make_row, seconds_cell
 from corpora.text import read_json
-from corpora.labels import DECADES, clean_value, column_name, dialect_group, is_unknown
 
 AUDIO_SUFFIXES = (".wav", ".flac")  # headerless .pcm (KsponSpeech) is not read: convert it to .wav first
-SPEAKER_ID_KEYS = ("SpeakerId", "SpeakerID", "SpeakerName", "recorderId", "ID")
-SPEAKER_REGION_KEYS = ("dialect", "region", "residence", "hometown", "birthplace", "방언", "출신지", "출신지역",
-                       "거주지", "거주지역", "지역")  # preferred first; matched case-insensitively
-ROW_COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split", "source", "text", "duration_s", "age_years")
 
 
 # ---------------------------------------------------------------- 1. finding files, loose and zipped
@@ -74,37 +77,6 @@ def find_files(root):
 
 
 # ---------------------------------------------------------------- 2. one label file
-def _block(doc, key, path):
-    """doc[key] as a dict ({} when absent or null); anything else is a ValueError naming the file."""
-    value = doc.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"{path}: {key} is a {type(value).__name__}, expected an object")
-    return value
-
-
-def _first_known(block, keys):
-    """(key, value) of the first of `keys` (case-insensitive) whose value is known, else (None, None)."""
-    lower = {str(k).lower(): k for k in block}
-    for key in keys:
-        if key.lower() in lower and not is_unknown(clean_value(block[lower[key.lower()]])):
-            return lower[key.lower()], block[lower[key.lower()]]
-    return None, None
-
-
-def _extras(block, used):
-    """The speaker block's other scalar fields as {column: clean value}; names clashing with a manifest
-    column get a "speaker_" prefix."""
-    extras = {}
-    for key, value in block.items():
-        name, text = column_name(key), clean_value(value)
-        if key in used or not name or text is None:
-            continue
-        extras["speaker_" + name if name in ROW_COLUMNS else name] = text
-    return extras
-
-
 def _seconds(value):
     """A duration field as text when it is a finite non-negative number of seconds, else ""."""
     text = clean_value(value) or ""
@@ -114,60 +86,48 @@ def _seconds(value):
         return ""
 
 
-def label_fields(path, doc):
-    """dict(file_name, speaker, gender, age, region, text, duration_s, extras) from either known layout."""
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: unknown AI Hub layout; the file holds a {type(doc).__name__}, expected an object")
-    if "발화정보" in doc and "녹음자정보" in doc:  # (a) 자유대화 음성
-        utt, conv, who = (_block(doc, key, path) for key in ("발화정보", "대화정보", "녹음자정보"))
-        region_key, region = _first_known(who, SPEAKER_REGION_KEYS)
-        if region_key is None:
-            region = conv.get("cityCode")  # the conversation's city: a fallback, see the module docstring
-        return dict(file_name=utt.get("fileNm", ""), speaker=who.get("recorderId", ""), gender=who.get("gender"),
-                    age=who.get("age"), region=region, text=utt.get("stt", ""), duration_s=utt.get("recrdTime"),
-                    extras=_extras(who, {"recorderId", "gender", "age", region_key}))
-    if "화자정보" in doc:  # (b) 명령어 음성 etc.: 화자정보 + 파일정보 + 전사정보
-        who, info, script = (_block(doc, key, path) for key in ("화자정보", "파일정보", "전사정보"))
-        id_key, speaker = _first_known(who, SPEAKER_ID_KEYS)
-        _, region = _first_known(who, ("Dialect", "Region"))  # a sentinel Dialect falls back to Region
-        used = {id_key, "Gender", "Age", "Dialect", "Region", *SPEAKER_ID_KEYS}
-        return dict(file_name=info.get("FileName", ""), speaker=speaker or "", gender=who.get("Gender"),
-                    age=who.get("Age"), region=region, text=script.get("LabelText", ""),
-                    duration_s=info.get("FileLength"), extras=_extras(who, used))
-    keys = [str(k)[:40] for k in list(doc)[:10]]
-    raise ValueError(f"{path}: unknown AI Hub layout; top-level keys {keys}; expected 발화정보 + 녹음자정보 "
-                     "(자유대화 음성) or 화자정보 (Gender, Age, Dialect/Region)")
-
-
 # ---------------------------------------------------------------- 3. the corpus
-def aihub_rows(root, bins=DECADES, skip_missing=False, region_codes=None):
-    """One row per AI Hub label JSON under root (loose or zipped), paired with the .wav/.flac of the same stem
-    anywhere under root (the JSON's own stem first, then the stem of its fileNm/FileName: some fileNm carry
-    typos like ".wavp"). region_codes: None, "legal" or "kostat" (how to read 2-digit region codes, see
-    labels.dialect_group). Splits are left empty for data.py to assign by speaker.
+def aihub_rows(root, bins=DECADES, skip_missing=False, region_codes=None, min_segment_s=MIN_SEGMENT_S):
+    """Rows of every AI Hub label JSON under root (loose or zipped): one per file in layouts (a), (b), one per
+    utterance segment in (c), (d). Each JSON is paired with the .wav/.flac of the same stem anywhere under
+    root (the JSON's own stem first, then the stem of its fileNm/FileName: some fileNm carry typos like
+    ".wavp"). region_codes: None, "legal" or "kostat" (how to read 2-digit region codes, see
+    labels.dialect_group). Segments shorter than min_segment_s seconds or past their file's end are left out,
+    counted (rows.check_segments). Splits are left empty for data.py to assign by speaker.
 
     Missing audio: FileNotFoundError naming the JSON; with skip_missing=True a counted one-line warning.
     """
     root = Path(root)
     label_files, audio = find_files(root)
-    rows, missing = [], []
+    rows, missing, notes = [], [], Counter()
     for path in label_files.values():
-        f = label_fields(path, read_json(path))
-        gender, age, years, dialect = labelled(path, f["gender"], f["age"], f["region"], bins,
-                                               lambda region: dialect_group(region, region_codes))
-        speaker = clean_value(f["speaker"])
-        if not speaker:
-            raise ValueError(f"{path}: no speaker id (looked for {', '.join(SPEAKER_ID_KEYS)})")
-        stems = [_stem(path), PureWindowsPath(clean_value(f["file_name"]) or "").stem]
+        found, file_notes = utterances(path, read_json(path))
+        notes.update(file_notes)
+        stems = [_stem(path)] + [PureWindowsPath(u["file_name"]).stem for u in found[:1]]
         wav = next((audio[s] for s in stems if s in audio), None)
-        if wav is None:
+        if wav is None and found:
             if not skip_missing:
                 raise FileNotFoundError(f"{path}: no audio file with stem {stems[0]!r} "
                                         f"({'/'.join(AUDIO_SUFFIXES)}) under {root}")
             missing.append(path)
             continue
-        rows.append(make_row(wav, speaker, gender, age, dialect, "", "aihub", clean_value(f["text"]) or "",
-                             _seconds(f["duration_s"]), age_years=years, **f["extras"]))
+        for u in found:
+            gender, age, years, dialect = labelled(path, u["gender"], u["age"], u["region"], bins,
+                                                   lambda region: dialect_group(region, region_codes))
+            speaker = clean_value(u["speaker"])
+            if not speaker:
+                raise ValueError(f"{path}: no speaker id (looked for {', '.join(SPEAKER_ID_KEYS)}, speakerId, id)")
+            whole = u["start_s"] is None and u["end_s"] is None
+            duration = _seconds(u["duration_s"]) if whole or u["end_s"] is None else \
+                seconds_cell(u["end_s"] - (u["start_s"] or 0.0))
+            rows.append(make_row(wav, speaker, gender, age, dialect, "", "aihub", u["text"], duration,
+                                 u["start_s"], u["end_s"], age_years=years, **u["extras"]))
     if missing:
         warnings.warn(f"aihub: skipped {len(missing)} label files without audio, e.g. {missing[0]}")
-    return rows
+    for note, n in notes.items():
+        warnings.warn(f"aihub: {n} {note}")
+    unsure = Counter(r["education"] for r in rows if r.get("education", "").startswith("code "))
+    if unsure:
+        warnings.warn(f"aihub: academicBackground {', '.join(unsure)} not in labels.ELDER_EDUCATION, kept as "
+                      f"classes of their own ({sum(unsure.values())} clips); education_code keeps every raw code")
+    return check_segments(rows, f"aihub {root}", min_segment_s)

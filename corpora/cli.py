@@ -2,10 +2,10 @@
 
 `python data.py COMMAND ...` runs this (data.py hands its command line here):
     synth        the built-in synthetic corpus (extras/synth_corpus.py)
-    aihub        AI Hub label JSON + audio, loose or in zip archives (corpora/aihub.py)
+    aihub        AI Hub label JSON + audio, loose or in zip archives, four layouts (corpora/aihub.py)
     commonvoice  a Common Voice release folder (corpora/commonvoice.py)
     timit        TIMIT, LDC or NLTK layout (corpora/timit.py)
-    kaldi        Kaldi data directories (corpora/kaldi.py)
+    kaldi        Kaldi data directories, segments too (corpora/kaldi.py)
     describe     label tables per split for any column, and figures (corpora/describe.py)
     folds        k speaker-disjoint cross-validation manifests (corpora/speakers.py)
 Every adapter's rows get one set of labels per speaker and speaker-disjoint splits, and the manifest is
@@ -24,8 +24,9 @@ from pathlib import Path
 from corpora import aihub, commonvoice, kaldi, timit
 from corpora.describe import check_tasks, describe, plot_describe
 from corpora.labels import AGE_BINS_HELP, parse_age_bins
+from corpora.rows import MIN_SEGMENT_S, check_min_segment
 from corpora.speakers import resolve_speaker_conflicts, speaker_folds
-from data import SPLITS, TASKS, assign_splits, check_output, read_manifest, write_manifest
+from data import MIN_CLIP_S, SPLITS, TASKS, assign_splits, check_output, read_manifest, write_manifest
 from extras.synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 
@@ -45,14 +46,18 @@ def _import_corpus(args):
         if not Path(root).is_dir():
             raise FileNotFoundError(f"{root}: corpus folder not found")
     bins = parse_age_bins(args.age_bins)
+    if args.command in ("aihub", "kaldi"):
+        check_min_segment(args.min_segment_s)  # before the corpus is read
     if args.command == "aihub":
-        rows = aihub.aihub_rows(args.root, bins=bins, region_codes=args.region_codes)
+        rows = aihub.aihub_rows(args.root, bins=bins, region_codes=args.region_codes,
+                                min_segment_s=args.min_segment_s)
     elif args.command == "commonvoice":
         rows = commonvoice.commonvoice_rows(args.root, bins=bins)
     elif args.command == "timit":
         rows = timit.timit_rows(args.root, seed=args.seed, bins=bins)
     else:
-        rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed)
+        rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed,
+                                min_segment_s=args.min_segment_s)
     if not rows:
         raise ValueError(f"{', '.join(map(str, roots))}: no labelled audio found for the {args.command} layout")
     rows = resolve_speaker_conflicts(rows, f"{args.command} {' '.join(map(str, roots))}")
@@ -120,6 +125,10 @@ def main(argv=None):
             p.add_argument("--region-codes", choices=("legal", "kostat"),
                            help="how to read 2-digit region codes: legal-district (26 = 부산) or KOSTAT "
                                 "(21 = 부산); without it a 2-digit code is an error")
+        if name in ("aihub", "kaldi"):
+            p.add_argument("--min-segment-s", type=float, default=MIN_SEGMENT_S,
+                           help=f"leave out utterance segments shorter than this, in seconds (default "
+                                f"{MIN_SEGMENT_S}; at least data.MIN_CLIP_S = {MIN_CLIP_S})")
         p.add_argument("--out", required=True, help="manifest CSV to write")
         p.add_argument("--age-bins", default="decades", help=f"age groups: {AGE_BINS_HELP}")
         p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")

@@ -65,11 +65,14 @@ def _splits(rows):
 
 
 def describe(rows, tasks=TASKS):
-    """The EDA as text: per task (any column), clips / speakers per label value per split, unknown labels, the
-    imbalance ratio (largest / smallest class, in clips); then the total and per-clip duration."""
+    """The EDA as text: clips (and how many are utterance segments, of how many files) and speakers; per task
+    (any column), clips / speakers per label value per split, unknown labels, the imbalance ratio (largest /
+    smallest class, in clips); then the total and per-clip duration (a segment's own length)."""
     splits = _splits(rows)
     head = ["label"] + [f"{s or '(none)'} clips/spk" for s in splits] + ["all clips/spk"]
-    lines = [f"{len(rows)} clips, {len({r['speaker'] for r in rows})} speakers", ""]
+    segments = [r for r in rows if segment(r) != (None, None)]  # utterances cut from longer recordings
+    cut = f" ({len(segments)} utterance segments of {len({r['path'] for r in segments})} files)" if segments else ""
+    lines = [f"{len(rows)} clips{cut}, {len({r['speaker'] for r in rows})} speakers", ""]
     for task in tasks:
         table = [head]
         for value in sorted({r.get(task, "") for r in rows}, key=label_order):
@@ -108,10 +111,11 @@ def _bars(plt, rows, task, count, ylabel, path):
     save(fig, path)
 
 
-def median_f0_hz(path):
-    """Median F0 in Hz over the voiced frames of one clip (features.f0_row: YIN), or None if none is voiced.
-    f0_row gives 12 * log2(f0 / F0_REF) semitones on voiced frames, 0 elsewhere; f0 = F0_REF * 2^(row / 12)."""
-    row = features.f0_row(load_audio(path))  # (T,) semitones above F0_REF, 0 = unvoiced
+def median_f0_hz(path, start_s=None, end_s=None):
+    """Median F0 in Hz over the voiced frames of one clip (the span start_s..end_s of the file, in seconds, for
+    an utterance segment), or None if none is voiced. features.f0_row (YIN) gives 12 * log2(f0 / F0_REF)
+    semitones on voiced frames, 0 elsewhere; f0 = F0_REF * 2^(row / 12)."""
+    row = features.f0_row(load_audio(path, features.SR, start_s, end_s))  # (T,) semitones above F0_REF, 0 = unvoiced
     voiced = row[row > 0]
     return float(features.F0_REF * 2 ** (np.median(voiced) / 12)) if len(voiced) else None
 
@@ -127,7 +131,7 @@ def _f0_figure(plt, rows, path, seed, max_clips):
         warnings.simplefilter("ignore")  # a nearly silent clip's warning, once per clip, would bury the output
         for row in sample:
             try:
-                hz = median_f0_hz(row["path"])
+                hz = median_f0_hz(row["path"], *segment(row))  # a segment: its own speaker's voice only
             except AudioError:
                 bad += 1
                 continue

@@ -8,9 +8,12 @@ Every source's vocabularies map here, and nowhere else (the adapters in corpora.
              teen:13-17,adult:18-"); input as years, "26세", "만 26세", "20대", "60대 이상", "twenties", a bin name)
              and the number itself, when there is one   (age_years: "26")
   dialect -> AI Hub region fields: six groups           (dialect_group via PROVINCES: names, 10-digit legal-district
-             codes, 2-digit codes only with a declared system, legal or KOSTAT)
+             codes, 2-digit codes only with a declared system, legal or KOSTAT, and
+             the two-letter province codes of the dialect corpora: AIHUB_REGION_CODES)
              TIMIT's DR column: eight regions           (timit_dialect via TIMIT_DIALECTS)
              (Common Voice's `accents` and Kaldi's spk2accent are kept as written: no table.)
+  coded   -> AI Hub 중·노년층's numbered speaker fields  (coded_level: ELDER_EDUCATION, ELDER_HEALTH; a code the
+             table lacks is kept as "code N", never guessed)
   other   -> clean one-line strings                     (clean_value, column_name for extra manifest columns)
 An unrecognised value raises ValueError naming it (cut to 60 characters) and what was expected.
 Plain Python and the standard library only: no torch, no file formats, never imports data.py.
@@ -30,6 +33,7 @@ GENDER_WORDS = {  # lower-cased spelling -> label; "" = a recognised answer outs
     "f": "female", "female": "female", "woman": "female", "여": "female", "여성": "female",
     "여자": "female", "female_feminine": "female",
     # answers that the two-class task has no class for: kept as rows, label unknown (masked)
+    "u": "",  # AI Hub 중·노년층's "u" = not given
     "other": "", "intersex": "", "transgender": "", "non-binary": "", "do_not_wish_to_say": "", "기타": "",
 }
 
@@ -203,6 +207,12 @@ DIALECT_GROUPS = {name: group for group, _, _, names in PROVINCES for name in na
 DIALECT_GROUPS.update({group: group for group, _, _, _ in PROVINCES})  # already grouped: 수도권 -> 수도권
 DIALECT_GROUPS.update({"충청도": "충청", "전라도": "전라", "경상도": "경상"})  # dialect names (강원도, 제주도 above)
 DIALECT_GROUPS.update({"기타": "", "해외": "", "외국": ""})  # other / abroad: no Korean dialect group, unknown
+# AI Hub's two-letter province codes -> dialect group (docs/aihub.md). Two spellings of two provinces: the
+# 중·노년층 한국어 방언 corpus writes gw 강원 and jl 전라 (its collection app's table, where "un" = not given); the
+# 한국어 방언 발화 corpora (2020) write kw 강원 and jd 전라 (their file names and metadata). No code for 수도권 was
+# found in either corpus; any other two letters are refused, naming this table.
+AIHUB_REGION_CODES = {"gw": "강원", "kw": "강원", "cc": "충청", "gs": "경상", "jl": "전라", "jd": "전라", "jj": "제주",
+                      "un": ""}
 REGION_CODES = {  # code system -> {2-digit province code: group}
     "legal": {code: group for group, codes, _, _ in PROVINCES for code in codes.split()},
     "kostat": {code: group for group, _, code, _ in PROVINCES},
@@ -214,6 +224,14 @@ TIMIT_DIALECTS = {
     "5": "southern", "6": "new_york_city", "7": "western", "8": "army_brat",  # army_brat = moved around
 }
 TIMIT_EDUCATION = ("HS", "AS", "BS", "MS", "PHD")  # spkrinfo.txt `Edu`: high school ... doctorate; ?? = unknown
+
+# AI Hub 중·노년층 한국어 방언: speaker fields written as numbers. The tables are those of the corpus's collection app
+# (its dropdowns 초졸이하 / 중졸이하 / 고졸이하 / 대학원이하 and 무 / 치아손실 / 조음장애 / both; 0 = not given), not
+# of an official AI Hub guideline: docs/aihub.md says which codes are certain.
+ELDER_EDUCATION = {"1": "elementary_or_less", "2": "middle_school", "3": "high_school",
+                   "4": "post_secondary"}  # academicBackground: 4 = college, university or graduate school
+ELDER_HEALTH = {"1": "none", "2": "tooth_loss", "3": "articulation_disorder",
+                "4": "tooth_loss_and_articulation_disorder"}  # healthCondition: what may change the voice
 
 
 def timit_dialect(dr):
@@ -231,16 +249,35 @@ def timit_education(edu):
     return text.upper()
 
 
+def coded_level(value, table, what):
+    """(level, code) of a numbered speaker field: 4.0 -> ("post_secondary", "4") with ELDER_EDUCATION; 0, blank
+    or a sentinel -> ("", code); a whole number the table lacks -> ("code 7", "7"): kept as its own class, not
+    guessed. Anything but a whole number raises ValueError naming `what`."""
+    code = _text(value, what)
+    if code == "" or code == "0":
+        return "", code
+    if not code.isdigit():
+        raise ValueError(f"{what} value {shown(code)} is not a whole-number code; expected one of {sorted(table)}")
+    code = str(int(code))  # "04" -> "4"
+    return table.get(code, f"code {code}"), code
+
+
 def dialect_group(value, codes=None):
     """AI Hub region field -> one of 수도권 강원 충청 전라 경상 제주; blank/sentinel/기타 -> "".
 
     Accepted: a name ("경상남도", "경상남도 창원시", "서울/경기" when all parts agree), a 10-digit legal-district
-    code (its first two digits), or a 2-digit province code when `codes` says whose ("legal" or "kostat").
+    code (its first two digits), a 2-digit province code when `codes` says whose ("legal" or "kostat"), or
+    one of AI Hub's two-letter province codes ("jj", "gs": AIHUB_REGION_CODES; "un" = not given).
     A 2-digit code without `codes` is refused: 26 is 부산 in one system and 울산 in the other.
     """
     text = _text(value, "region")
     if text == "":
         return ""
+    if re.fullmatch(r"[A-Za-z]{2}", text):
+        if text.lower() not in AIHUB_REGION_CODES:
+            raise ValueError(f"region code {shown(text)} is not one of AI Hub's two-letter province codes "
+                             f"(labels.AIHUB_REGION_CODES: {', '.join(sorted(AIHUB_REGION_CODES))})")
+        return AIHUB_REGION_CODES[text.lower()]
     if text.isdigit():
         if len(text) == 10:
             prefix, system = text[:2], "legal"

@@ -110,15 +110,77 @@ def test_bad_lines_are_one_line_errors_naming_file_line_and_value(tmp_path, file
     assert re.search(problem, message), message
 
 
-def test_segments_and_a_missing_utt2spk_line(tmp_path):
+def test_a_missing_utt2spk_line(tmp_path):
     root = kaldi_corpus(tmp_path / "so")
-    write_table(root / "test" / "segments", ["", "00050001-a 00050001 0.0 1.5"])
-    with pytest.raises(ValueError, match=r"test/segments line 2: segments .* not supported"):
-        kaldi_rows([root / "test"])
-    (root / "test" / "segments").unlink()
     write_table(root / "test" / "utt2spk", ["00050001 0005"])
     with pytest.raises(ValueError, match=r"test/wav\.scp line 2: utterance '00050002' has no line in .*utt2spk"):
         kaldi_rows([root / "test"])
+
+
+# ---------------------------------------------------------------- segments: utterances cut from recordings
+def dialogue_corpus(root):
+    """One 3 s recording "rec1" of two speakers taking turns: A (a 120 Hz tone) 0-1 s and 2-3 s, B (220 Hz)
+    1-2 s; segments name each turn, a 0.2 s backchannel of B and a span past the recording's end."""
+    t = np.arange(3 * SR) / SR  # (3 * SR,) seconds
+    y = 0.1 * np.where((t >= 1.0) & (t < 2.0), np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 120 * t))
+    (root / "audio").mkdir(parents=True)
+    sf.write(root / "audio" / "rec1.wav", y, SR)
+    write_table(root / "train" / "wav.scp", ["rec1 audio/rec1.wav"])
+    write_table(root / "train" / "segments", ["A-1 rec1 0.00 1.00", "B-1 rec1 1.00 2.00", "A-2 rec1 2.00 -1",
+                                               "B-2 rec1 2.40 2.60", "A-3 rec1 2.50 4.00"])
+    write_table(root / "train" / "utt2spk", ["A-1 A", "B-1 B", "A-2 A", "B-2 B", "A-3 A"])
+    write_table(root / "train" / "spk2gender", ["A m", "B f"])
+    write_table(root / "train" / "text", ["B-1 HELLO THERE"])
+    return root
+
+
+def peak_hz(y):
+    return np.argmax(np.abs(np.fft.rfft(y))) * SR / len(y)
+
+
+def test_segments_are_read_in_place_each_turn_with_its_speaker(tmp_path):
+    root = dialogue_corpus(tmp_path / "d")
+    with pytest.warns(UserWarning) as caught:
+        rows = kaldi_rows([root / "train"], min_segment_s=0.5)
+    short, past = sorted(str(w.message) for w in caught)  # one line per kind
+    assert "skipped 1 of 5 segments that end past their audio file's end" in past \
+        and "2.500-4.000 s (the file: 3.000 s)" in past, past
+    assert "skipped 1 of 5 segments shorter than 0.5 s" in short and "2.400-2.600 s" in short, short
+    got = [(r["speaker"], r["gender"], r["start_s"], r["end_s"], r["duration_s"]) for r in rows]
+    assert got == [("A", "male", "0", "1", "1"), ("B", "female", "1", "2", "1"), ("A", "male", "2", "", "")]
+    assert all(r["path"] == str(root / "audio" / "rec1.wav") for r in rows) and rows[1]["text"] == "HELLO THERE"
+    for row, f0_hz in zip(rows, (120.0, 220.0, 120.0)):  # each span holds its own speaker's tone, nothing else
+        y = data.load_audio(row["path"], SR, *data.segment(row))
+        assert abs(len(y) / SR - 1.0) < 1e-3, f"{len(y) / SR} s, expected 1 s"
+        assert abs(peak_hz(y) - f0_hz) <= SR / len(y), f"peak at {peak_hz(y)} Hz, expected {f0_hz} Hz"
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("A-1 rec1 0.5", r"segments line 1: expected 'UTTERANCE RECORDING START END'"),
+    ("A-1 rec1 2.0 1.0", r"segments line 1: expected .* 0 <= START < END .*got 'A-1 rec1 2\.0 1\.0'"),
+    ("A-1 rec1 zero 1.0", r"segments line 1: expected 'UTTERANCE RECORDING START END'"),
+    ("A-1 rec9 0.0 1.0", r"segments line 1: recording 'rec9' has no line in .*wav\.scp"),
+    ("Z-1 rec1 0.0 1.0", r"segments line 1: utterance 'Z-1' has no line in .*utt2spk"),
+])
+def test_bad_segments_lines_name_the_file_and_line(tmp_path, line, problem):
+    root = dialogue_corpus(tmp_path / "d")
+    write_table(root / "train" / "segments", [line])
+    with pytest.raises(ValueError, match=problem) as info:
+        kaldi_rows([root / "train"])
+    assert "\n" not in str(info.value)
+
+
+def test_cli_writes_segment_columns_that_the_manifest_reads_back(tmp_path, capsys):
+    root = dialogue_corpus(tmp_path / "d")
+    out = tmp_path / "d.csv"
+    assert data.main(["kaldi", "--root", str(root / "train"), "--out", str(out), "--min-segment-s", "0.1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skipped 1 of 5 segments that end past" in err, err
+    rows = read_manifest(out)
+    assert [(r["start_s"], r["end_s"]) for r in rows] == [("0", "1"), ("1", "2"), ("2", ""), ("2.4", "2.6")]
+    assert [data.segment(r) for r in rows][2] == (2.0, None), "an empty end_s reads to the file's end"
+    assert data.main(["kaldi", "--root", str(root / "train"), "--out", str(out), "--min-segment-s", "0.05"]) == 2
+    assert "--min-segment-s 0.05: segments shorter than data.MIN_CLIP_S = 0.1 s" in capsys.readouterr().err
 
 
 def test_a_speaker_in_two_directories_is_refused(tmp_path):

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from corpora.labels import (CHILD_TEEN_ADULT, DECADES, DIALECT_GROUPS, age_group, age_years, clean_value, column_name,
-                    dialect_group, normalise_gender, parse_age_bins)
+from corpora.labels import (CHILD_TEEN_ADULT, DECADES, DIALECT_GROUPS, ELDER_EDUCATION, ELDER_HEALTH, age_group,
+                    age_years, clean_value, coded_level, column_name, dialect_group, normalise_gender, parse_age_bins)
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -123,3 +123,29 @@ def test_two_digit_codes_need_a_declared_system(system, table):
         dialect_group("99", system)
     with pytest.raises(ValueError, match="'11110'"):  # a 5-digit district code: not accepted
         dialect_group("11110", system)
+
+
+# AI Hub's two-letter province codes, by hand: 중·노년층 (its collection app: gw cc gs jl jj, un = not given) and
+# 한국어 방언 발화 (kw jj jd gs cc); each must land in the group of the province's own name.
+TWO_LETTER = {"gw": "강원도", "kw": "강원도", "cc": "충청도", "gs": "경상도", "jl": "전라도", "jd": "전라도", "jj": "제주도"}
+
+
+def test_two_letter_province_codes():
+    for code, name in TWO_LETTER.items():
+        assert dialect_group(code) == dialect_group(name) == dialect_group(code.upper()), code
+    assert dialect_group("un") == ""
+    with pytest.raises(ValueError, match=r"region code 'gg' is not one of AI Hub's two-letter province codes "
+                                         r"\(labels\.AIHUB_REGION_CODES: cc, gs, gw, jd, jj, jl, kw, un\)"):
+        dialect_group("gg")
+
+
+def test_coded_levels_keep_what_the_table_does_not_know():
+    assert coded_level(4.0, ELDER_EDUCATION, "academicBackground") == ("post_secondary", "4")  # the JSON's float
+    assert coded_level("01", ELDER_EDUCATION, "academicBackground") == ("elementary_or_less", "1")
+    assert coded_level(3, ELDER_HEALTH, "healthCondition") == ("articulation_disorder", "3")
+    assert [coded_level(v, ELDER_EDUCATION, "x") for v in (0.0, None, "", "N/A")] == [
+        ("", "0"), ("", ""), ("", ""), ("", "")]
+    assert coded_level(9.0, ELDER_EDUCATION, "x") == ("code 9", "9"), "kept as its own class, not guessed"
+    for bad in (4.5, "대졸", [4]):
+        with pytest.raises(ValueError, match="academicBackground value"):
+            coded_level(bad, ELDER_EDUCATION, "academicBackground")
