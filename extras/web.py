@@ -33,6 +33,7 @@ import socket
 import tempfile
 import threading
 import time
+import traceback
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -197,12 +198,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def check_origin(self):
         """Refused(403) for a Host header that is not this machine when bound to it (DNS rebinding), and for a
         POST whose Origin is another site (a page elsewhere posting to this server)."""
-        host = self.headers.get("Host", "")
-        name = urllib.parse.urlsplit("//" + host).hostname or ""  # "[::1]:8000" -> "::1"
+        host, origin = self.headers.get("Host", ""), self.headers.get("Origin")
+        try:
+            name = urllib.parse.urlsplit("//" + host).hostname or ""  # "[::1]:8000" -> "::1"
+            origin_host = urllib.parse.urlsplit(origin).netloc if origin else host
+        except ValueError:  # "[bad": not a host name at all
+            raise Refused(400, f"malformed Host {host[:80]!r} or Origin {str(origin)[:80]!r}") from None
         if ipaddress.ip_address(self.server.server_address[0]).is_loopback and name not in LOCAL_HOSTS:
             raise Refused(403, f"Host {host[:80]!r} is not this machine")
-        origin = self.headers.get("Origin")
-        if self.command == "POST" and origin and urllib.parse.urlsplit(origin).netloc != host:
+        if self.command == "POST" and origin_host != host:
             raise Refused(403, f"uploads from another site ({origin[:80]}) are refused")
 
     def do_GET(self):
@@ -238,8 +242,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(err.status, {"error": str(err)})
         except (ConnectionError, TimeoutError):  # the client went away or stopped sending: no one to answer
             self.close_connection = True
-        except Exception as err:  # a bug shown as one line to the page, with the whole trace on the console
-            self.log_error("%s", repr(err))
+        except Exception as err:  # a bug: one line to the page, the whole trace on the console
+            self.log_error("%s", traceback.format_exc())
             self.send_json(500, {"error": f"internal error: {one_line(err)}"})
 
     def check_length(self):

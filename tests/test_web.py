@@ -231,6 +231,8 @@ def test_uploads_from_another_site_or_host_are_refused(server):
     assert status == 403 and "another site" in answer["error"], answer
     status, answer, _ = request(server + "/", None, {"Host": "evil.example:8000"})  # DNS rebinding
     assert status == 403 and "not this machine" in answer["error"], answer
+    status, answer, _ = request(server + "/", None, {"Host": "[bad"})
+    assert status == 400 and "malformed Host" in answer["error"], answer
     status, _, _ = request(server + "/api/profile", body, {"Origin": server})  # the page itself
     assert status == 200
 
