@@ -77,3 +77,16 @@ def test_the_command_parser_by_hand():
         path = Path(tmp) / "x.md"
         path.write_text(text, encoding="utf-8")
         assert commands(path) == {"python a.py --x 1", "torchrun --n 2 b.py"}
+
+
+def test_the_serve_pages_agree_link_each_other_and_show_a_small_screenshot():
+    """docs/serve.md and docs/serve.ko.md: the same commands, links to each other, and figures/serve.png under
+    300 kB (a screenshot, not a photograph)."""
+    english, korean = ROOT / "docs" / "serve.md", ROOT / "docs" / "serve.ko.md"
+    assert commands(english) == commands(korean), commands(english) ^ commands(korean)
+    assert "python serve.py" in commands(english)
+    assert "(serve.ko.md)" in english.read_text(encoding="utf-8") and "(serve.md)" in korean.read_text(encoding="utf-8")
+    for path in (english, korean):
+        for picture in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", path.read_text(encoding="utf-8")):
+            assert (path.parent / picture).is_file(), f"{path.name} shows {picture}, which does not exist"
+            assert (path.parent / picture).stat().st_size < 300_000, f"{picture} is over 300 kB"

@@ -1,0 +1,295 @@
+"""The page of `python serve.py` and its small HTTP API: a recording in, its profile and its pictures out.
+
+Python's standard library only (http.server); matplotlib draws the figures where it is installed. Routes:
+
+    GET  /                  the page (extras/web/index.html, page.js, page.css: no build step, no CDN)
+    GET  /api/info          the model (tasks, classes), the limits, whether figures can be drawn
+    POST /api/profile       body = an audio file (WAV, FLAC, MP3, Ogg; ?name=voice.flac optional, for messages)
+                            -> the fields of an `evaluate.py --wav` CSV row as JSON, numbers as numbers, plus
+                            "warnings" (a list), "probabilities" {task: {class: p}} and "elapsed_s"
+    POST /api/figures       the same body, ?lang=en|ko -> {"figures": [{"name": "1_waveform", "png": "data:..."}],
+                            "lang", "frame", "note"}: explain.py's seven figures drawn from that recording, as
+                            PNG data URLs. A second call, so the page shows the answer (~0.3 s) before the
+                            pictures (~seconds); the page sends the file again, the server keeps nothing.
+
+Refusals are JSON {"error": "one line"} with a 4xx status: 400 empty, silent or too short; 411 no
+Content-Length; 413 over MAX_BYTES (refused before reading) or over MAX_SECONDS of audio (read from the header
+before decoding); 415 not audio; 403 a cross-site upload or a foreign Host; 501 no matplotlib for figures; 503
+busy. An upload is written as upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own
+tempfile.mkdtemp() folder, removed in `finally` once answered. At most WORKERS uploads are handled at once.
+Nothing from a request is executed or imported: the model is loaded once, by serve.py, before the server starts.
+
+    python serve.py RUN                        # then open http://127.0.0.1:8000/
+    python -m pytest tests/test_web.py
+"""
+import base64
+import dataclasses
+import http.server
+import importlib.util
+import ipaddress
+import json
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import warnings
+from pathlib import Path
+
+import data
+import evaluate
+import features
+
+PAGE_DIR = Path(__file__).resolve().parent / "web"
+STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
+          "/page.js": ("page.js", "text/javascript; charset=utf-8"), "/page.css": ("page.css", "text/css; charset=utf-8")}
+MAX_BYTES = 20 * 1024 * 1024  # bytes of request body; a larger Content-Length is refused (413) before reading
+MAX_SECONDS = 60.0  # s of audio, from the file's header (413)
+SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")  # the upload's file name ends in one of these (".wav" otherwise)
+WORKERS = 2  # uploads handled at once: this many CPU cores' worth of work
+QUEUE_WAIT_S = 60.0  # s an upload waits for a free worker before 503
+READ_TIMEOUT_S = 30.0  # s of silence from a client before its connection is dropped
+DRAIN_S = 2.0  # s spent reading what a refused client still sends, so that it reads the refusal, not a reset
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+FIGURE_LOCK = threading.Lock()  # pyplot keeps global state: one figure drawing at a time
+HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+           "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' blob:"}
+
+
+class Refused(Exception):
+    """A request answered with `status` and {"error": message}; the message is one line."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclasses.dataclass
+class App:
+    """What every request reads: the model (loaded once, by serve.py), its run folder's name, the limits."""
+    config: dict
+    model: object
+    device: str = "cpu"
+    run_name: str = ""
+    max_bytes: int = MAX_BYTES
+    max_seconds: float = MAX_SECONDS
+    slots: threading.BoundedSemaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(WORKERS))
+
+
+# ----------------------------------------------------------------------------- 1. an upload's answers
+def one_line(err):
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def display_name(name):
+    """A client's file name as shown in messages and figures: its last path part, printable, at most 80
+    characters ("../../etc/passwd" -> "passwd"). Never used for a path."""
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in last if c.isprintable())[:80] or "upload"
+
+
+def upload_suffix(name):
+    """The suffix of the saved upload: the client name's, if it is one of SUFFIXES, else ".wav" (libsndfile
+    recognises a format by its content; the suffix only names it)."""
+    suffix = Path(display_name(name)).suffix.lower()
+    return suffix if suffix in SUFFIXES else ".wav"
+
+
+def read_upload(path, name, max_seconds):
+    """The recording in `path` -> (N,) float32 at features.SR. Refused(415) when it is not audio (the header is
+    read first), 413 when it lasts over max_seconds, 400 when it is empty, silent or too short."""
+    try:
+        sr, frames, _ = data.audio_info(path)
+    except data.AudioError as err:
+        raise Refused(415, one_line(err).replace(str(path), name)) from None
+    if frames / sr > max_seconds:
+        raise Refused(413, f"{name}: {frames / sr:.1f} s of audio; the limit is {max_seconds:g} s")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile, and a warning in it
+            return data.load_audio(path)  # (N,) float32 mono at 16 kHz
+    except data.AudioError as err:
+        raise Refused(400, one_line(err).replace(str(path), name)) from None
+
+
+def profile_answer(app, y, name):
+    """The profile of y (N,) as a JSON-ready dict: evaluate.profile_row's fields, numbers as numbers (None for
+    a missing runner-up), "warnings" as a list, and every class's probability."""
+    outputs, notes = evaluate.profile(app.model, app.config, y, app.device)
+    row = evaluate.profile_row(name, app.config, outputs, notes, len(y) / features.SR)
+    tasks, vocabs = app.config["tasks"], app.config["vocabs"]
+    numeric = {"duration_s"} | {t for t in tasks if vocabs[t] is None} | {f"{t}{end}" for t in tasks
+                                                                         for end in ("_p", "_next_p")}
+    answer = {k: (float(v) if v != "" else None) if k in numeric else v for k, v in row.items()}
+    answer["warnings"] = list(notes)
+    answer["probabilities"] = {t: {c: round(float(p), 4) for c, p in zip(vocabs[t], outputs[t])}
+                               for t in tasks if vocabs[t] is not None}
+    return answer
+
+
+def figures_answer(y, name, lang, folder):
+    """explain.py's figures of y (N,) with the labels of `lang`, drawn into `folder` and returned as PNG data URLs.
+    Korean without a Hangul font draws English labels and says so in "note"; no matplotlib is Refused(501)."""
+    from extras import explain, plots
+    try:
+        plt = plots.pyplot()
+    except ValueError as err:
+        raise Refused(501, f"figures {err}") from None
+    font = plots.hangul_font() if lang == "ko" else None
+    note = None
+    if lang == "ko" and font is None:
+        lang, note = "en", "no font with Hangul is installed (apt-get install fonts-nanum): English labels"
+    a = explain.analyse(y)
+    a["name"] = name if font else plots.romanize(name)
+    with FIGURE_LOCK:
+        paths = explain.draw_all(a, folder, lang, font, plt)
+    figures = [{"name": p.stem, "png": "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")}
+               for p in paths]
+    return {"figures": figures, "lang": lang, "frame": a["t"], "frame_s": a["t"] * features.HOP_LENGTH / features.SR,
+            "note": note}
+
+
+def info(app):
+    """GET /api/info: what the page needs to know before the first upload."""
+    config = app.config
+    can_draw = importlib.util.find_spec("matplotlib") is not None
+    return {"run": app.run_name, "model": config["model"], "input": config["input"], "tasks": config["tasks"],
+            "vocabs": {t: config["vocabs"][t] for t in config["tasks"]},
+            "limits": {"max_bytes": app.max_bytes, "max_seconds": app.max_seconds, "suffixes": list(SUFFIXES)},
+            "figures": can_draw, "figures_note": None if can_draw else "figures need matplotlib: pip install matplotlib"}
+
+
+# ----------------------------------------------------------------------------- 2. the HTTP handler
+class Handler(http.server.BaseHTTPRequestHandler):
+    """One request: a static file, /api/info, or an upload to /api/profile or /api/figures."""
+    server_version = "moksori"
+    timeout = READ_TIMEOUT_S  # the socket's timeout: a client that stops sending is dropped
+    unread = 0  # bytes of request body not read yet (-1: unknown), drained after the answer to a refused upload
+
+    def send_body(self, status, body, kind):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in HEADERS.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+        if self.unread:
+            self.linger()
+
+    def send_json(self, status, obj):
+        self.send_body(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def linger(self):
+        """Read and drop what a refused client still sends (DRAIN_S at most) after our answer: closing a socket
+        with unread data resets it, and the client would see a broken connection instead of the refusal."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(DRAIN_S)
+            deadline = time.monotonic() + DRAIN_S
+            while time.monotonic() < deadline and self.connection.recv(1 << 16):
+                pass
+        except OSError:  # the client closed first, or stayed silent: nothing more to do
+            pass
+
+    def check_origin(self):
+        """Refused(403) for a Host header that is not this machine when bound to it (DNS rebinding), and for a
+        POST whose Origin is another site (a page elsewhere posting to this server)."""
+        host, origin = self.headers.get("Host", ""), self.headers.get("Origin")
+        try:
+            name = urllib.parse.urlsplit("//" + host).hostname or ""  # "[::1]:8000" -> "::1"
+            origin_host = urllib.parse.urlsplit(origin).netloc if origin else host
+        except ValueError:  # "[bad": not a host name at all
+            raise Refused(400, f"malformed Host {host[:80]!r} or Origin {str(origin)[:80]!r}") from None
+        if ipaddress.ip_address(self.server.server_address[0]).is_loopback and name not in LOCAL_HOSTS:
+            raise Refused(403, f"Host {host[:80]!r} is not this machine")
+        if self.command == "POST" and origin_host != host:
+            raise Refused(403, f"uploads from another site ({origin[:80]}) are refused")
+
+    def do_GET(self):
+        try:
+            self.check_origin()
+            route = urllib.parse.urlsplit(self.path).path
+            if route == "/api/info":
+                return self.send_json(200, info(self.server.app))
+            if route not in STATIC:
+                raise Refused(404, f"no page {route[:80]}")
+            file_name, kind = STATIC[route]  # a fixed table: no path is ever built from the request
+            self.send_body(200, (PAGE_DIR / file_name).read_bytes(), kind)
+        except Refused as err:
+            self.send_json(err.status, {"error": str(err)})
+
+    def do_POST(self):
+        started = time.perf_counter()
+        try:
+            self.check_length()
+            self.check_origin()
+            url = urllib.parse.urlsplit(self.path)
+            if url.path not in ("/api/profile", "/api/figures"):
+                raise Refused(404, f"no API {url.path[:80]}: POST /api/profile or /api/figures")
+            query = urllib.parse.parse_qs(url.query)
+            name = display_name(query.get("name", ["upload"])[0])
+            lang = query.get("lang", ["en"])[0]
+            if lang not in ("en", "ko"):
+                raise Refused(400, f"lang={lang[:10]!r}: expected en or ko")
+            answer = self.answer_upload(url.path, name, lang)
+            answer["elapsed_s"] = round(time.perf_counter() - started, 3)
+            self.send_json(200, answer)
+        except Refused as err:
+            self.send_json(err.status, {"error": str(err)})
+        except (ConnectionError, TimeoutError):  # the client went away or stopped sending: no one to answer
+            self.close_connection = True
+        except Exception as err:  # a bug: one line to the page, the whole trace on the console
+            self.log_error("%s", traceback.format_exc())
+            self.send_json(500, {"error": f"internal error: {one_line(err)}"})
+
+    def check_length(self):
+        """The declared body size in bytes (self.unread), checked against the limits before anything is read."""
+        value = self.headers.get("Content-Length")
+        self.unread = -1  # unknown until the header is read
+        if value is None:
+            raise Refused(411, "send the audio file as the request body, with a Content-Length header")
+        if not value.isdigit():
+            raise Refused(400, f"Content-Length {value[:20]!r} is not a number of bytes")
+        size = int(value)
+        self.unread = size
+        if size == 0:
+            raise Refused(400, "empty upload: the request body holds no audio")
+        if size > self.server.app.max_bytes:
+            raise Refused(413, f"the file is {size / 2**20:.1f} MB; the limit is {self.server.app.max_bytes / 2**20:g} MB")
+
+    def answer_upload(self, route, name, lang):
+        """Wait for a worker, save the body in a private folder, answer, remove the folder."""
+        app = self.server.app
+        if not app.slots.acquire(timeout=QUEUE_WAIT_S):
+            raise Refused(503, "the server is busy with other recordings; try again in a minute")
+        folder = Path(tempfile.mkdtemp(prefix="moksori-upload-"))  # mode 0700: this user's only
+        try:
+            path = folder / f"upload{upload_suffix(name)}"
+            with open(path, "wb") as f:
+                while self.unread:
+                    chunk = self.rfile.read(min(self.unread, 1 << 20))
+                    if not chunk:
+                        raise ConnectionError("the client closed before sending the whole body")
+                    f.write(chunk)
+                    self.unread -= len(chunk)
+            y = read_upload(path, name, app.max_seconds)  # (N,) float32 at 16 kHz
+            return profile_answer(app, y, name) if route == "/api/profile" else figures_answer(y, name, lang, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            app.slots.release()
+
+
+# ----------------------------------------------------------------------------- 3. the server
+def make_server(config, model, host="127.0.0.1", port=8000, device="cpu", run_name="", max_bytes=MAX_BYTES,
+                max_seconds=MAX_SECONDS):
+    """A ThreadingHTTPServer bound to host:port (port 0: any free port; server.server_address says which) that
+    answers with `model`; start it with server.serve_forever(), stop it with server.shutdown(). OSError when the
+    address cannot be bound."""
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True  # a hung client never keeps the process alive
+    server.app = App(config, model, device, run_name, max_bytes, max_seconds)
+    return server
