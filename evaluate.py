@@ -248,7 +248,7 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
                 rows.append(profile_row(path, config, *profile_file(model, config, path, device, batch_size)))
-        except (data.AudioError, ValueError, MemoryError) as err:  # one line naming the file; the rest go on
+        except (data.AudioError, ValueError, MemoryError, RuntimeError) as err:  # one line naming the file; the rest go on
             bad += 1
             if not skip_bad:
                 problem = shown(str(err).splitlines()[0] if str(err) else type(err).__name__)

@@ -19,11 +19,9 @@ import json
 import math
 import os
 import pickle
-import random
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import features
@@ -135,24 +133,14 @@ def read_run_manifest(run_dir, config):
 
 # ----------------------------------------------------------------------------- random number generators
 def rng_states():
-    """Every global random number generator, as plain values a weights-only load accepts.
-
-    Python's, numpy's, torch's CPU and every CUDA device's: saving them all is what lets --resume repeat the same
-    dropout and SpecAugment masks (the batches themselves come from (seed, epoch) alone, data.epoch_plan).
-    Python's state is a tuple of ints, numpy's MT19937 key a list of ints, torch's and CUDA's uint8 tensors.
-    """
-    kind, key, pos, has_gauss, cached = np.random.get_state()
-    return {"python": random.getstate(), "numpy": (kind, key.tolist(), pos, has_gauss, cached),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    """torch's random number generators (the CPU's and every CUDA device's), as tensors a weights-only load
+    accepts: what --resume restores to repeat the same dropout and SpecAugment masks. Nothing else draws at
+    random in training: the batches come from (seed, epoch) alone (data.epoch_plan)."""
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
 def set_rng_states(states):
     """Restore what rng_states() saved (CUDA states only where CUDA is present)."""
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, key, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

@@ -106,14 +106,12 @@ def check_args(args):
         args, ckpt = resume.settings(args, parser)
     for name, value in RECIPES.get(mtl.resolve(args.model)[0], RECIPE).items():  # the recipe fills what is not given
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
-    if args.input not in mtl.valid_inputs(args.model):  # before any data is read
-        parser.error(f"model {args.model!r} cannot read input {args.input!r}: valid inputs are "
-                     f"{', '.join(mtl.valid_inputs(args.model))}")
     unknown = [a for a in args.augment.split(",") if a and a not in AUGMENTS]
     if unknown:
         parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(AUGMENTS)}")
-    try:
+    try:  # model, input and augmentation checked before any data is read (the tasks again once they are known)
         runs.choose_device(args.device)
+        mtl.check(args.model, args.input, 2, False, "spec" in args.augment, args.cmn)
         if args.tasks is not None:
             check_tasks(args.tasks.split(","), args)
     except ValueError as err:

@@ -15,16 +15,32 @@ from conftest import ROOT, TINY
 
 
 def run(tiny, out, *extra, processes=1):
-    """train.py on the tiny corpus (hps: no BatchNorm, no dropout) -> (metrics.json, best.pt weights)."""
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] \
-        if processes > 1 else [sys.executable]
+    """train.py on the tiny corpus (hps: no BatchNorm, no dropout) -> (metrics.json, last.pt weights, stdout); one
+    process runs in this one (train.main), several under torchrun."""
     argv = [*TINY, *extra, "--model", "hps", "--manifest", tiny["manifest"], "--out", str(out)]
-    result = subprocess.run([*launcher, str(ROOT / "train.py"), *argv], cwd=tiny["root"], env=tiny["env"],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    if processes == 1:
+        import contextlib
+        import io
+        import os
+
+        import train
+        stdout, saved = io.StringIO(), os.environ.get("MOKSORI_CACHE")
+        os.environ["MOKSORI_CACHE"] = tiny["env"]["MOKSORI_CACHE"]
+        try:
+            with contextlib.redirect_stdout(stdout):
+                train.main(argv)
+        finally:
+            os.environ.pop("MOKSORI_CACHE") if saved is None else os.environ.update(MOKSORI_CACHE=saved)
+        output = stdout.getvalue()
+    else:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        result = subprocess.run([*launcher, str(ROOT / "train.py"), *argv], cwd=tiny["root"], env=tiny["env"],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        output = result.stdout
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     metrics.pop("seconds")
-    return metrics, torch.load(out / "last.pt", weights_only=True)["model"], result.stdout
+    return metrics, torch.load(out / "last.pt", weights_only=True)["model"], output
 
 
 def largest_difference(a, b):

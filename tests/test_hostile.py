@@ -219,9 +219,10 @@ def test_a_header_claiming_1_hz_is_one_line_and_the_other_files_are_profiled(tin
 
 @pytest.mark.slow
 def test_a_long_recording_is_profiled_in_bounded_memory(tiny, tmp_path):
-    """30 minutes of audio (a voice-like pulse train with pauses) under a 1.5 GB address-space limit: the
-    profile comes back, and its duration is the file's."""
-    minutes = 30
+    """10 minutes of audio (a voice-like tone with pauses) under a 1.2 GB address-space limit, where the features
+    of the whole file at once fail to allocate (measured: numpy alone, without torch, runs out at 1.2 GB): the profile comes back,
+    and its duration is the file's."""
+    minutes = 10
     t = np.arange(60 * SR) / SR  # one minute, repeated
     minute = (0.3 * np.sin(2 * np.pi * 140 * t) * ((t % 0.5) < 0.3)).astype(np.float32)
     with sf.SoundFile(tmp_path / "long.wav", "w", SR, 1, subtype="PCM_16") as f:
@@ -229,7 +230,7 @@ def test_a_long_recording_is_profiled_in_bounded_memory(tiny, tmp_path):
             f.write(minute)
     result = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), str(tiny["run"]), "--wav",
                              str(tmp_path / "long.wav")], cwd=tiny["root"], env=tiny["env"], capture_output=True,
-                            text=True, timeout=600, preexec_fn=limited(1.5))
+                            text=True, timeout=600, preexec_fn=limited(1.2))
     assert result.returncode == 0, result.stderr
     assert f"{tmp_path / 'long.wav'}: {60 * minutes:.1f} s" in result.stdout, result.stdout
 
@@ -257,15 +258,15 @@ def test_features_of_a_long_file_in_blocks_match_the_whole_file(tiny):
 @pytest.mark.slow
 def test_ctrl_c_during_feature_extraction_is_one_line_without_hanging(tiny, tmp_path):
     """A real SIGINT to the process group while two workers extract features: exit 130, one line, no worker
-    traceback, no hang -- three times over."""
+    traceback, no hang -- twice, at two moments."""
     big = with_rows(tiny, tmp_path, lambda rows: rows.extend([dict(r, speaker=f"{r['speaker']}~{k}")
                                                               for k in range(1, 20) for r in list(rows)]))
-    for attempt in range(3):
+    for attempt in range(2):
         proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--manifest", str(big), "--workers", "2",
                                  "--epochs", "1", "--out", str(tmp_path / f"run{attempt}")], cwd=tiny["root"],
                                 env=tiny["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
-        time.sleep(4.0 + attempt)  # torch imported, the manifest read, the workers extracting
+        time.sleep(3.0 + attempt)  # torch imported, the manifest read, the workers extracting
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)  # a hang fails here
         assert proc.returncode == 130, (out, err)
