@@ -107,13 +107,11 @@ def audio_info(path):
 def load_audio(path, sr=features.SR, start_s=None, end_s=None):
     """Read an audio file (or the span start_s..end_s of it, in seconds) as float32 mono at `sr` Hz -> (N,).
 
-    soundfile decodes (WAV, FLAC, OGG, MP3, NIST SPHERE); integer formats are scaled to [-1, 1]; channels are
-    averaged; the rate is converted with scipy.signal.resample_poly(up, down), up/down = sr/file_sr reduced by
-    their gcd (a polyphase FIR low-pass, so no aliasing). Only the span is decoded (soundfile seeks).
-    Raises AudioError naming the file when it is missing, unreadable, has a rate outside SR_RANGE, is empty,
-    holds NaN/inf samples, is all zeros, is shorter than MIN_CLIP_S, or the span lies outside it. A nearly
-    silent clip (peak below -80 dBFS) only warns. Clips shorter than the 4 s model window are fine (padded later).
-    """
+    soundfile decodes (WAV, FLAC, OGG, MP3, NIST SPHERE; only the span, by seeking); channels are averaged; the
+    rate is converted with resample_poly(up, down), up/down = sr/file_sr in lowest terms (a polyphase FIR
+    low-pass: no aliasing). AudioError naming the file when it is missing, unreadable, has a rate outside
+    SR_RANGE, is empty, holds NaN/inf, is all zeros, is shorter than MIN_CLIP_S, or the span lies outside it; a
+    nearly silent clip (peak below -80 dBFS) only warns. Clips shorter than a 4 s window are padded later."""
     file_sr, frames, _ = audio_info(path)
     first = 0 if start_s is None else int(round(start_s * file_sr))
     last = frames if end_s is None else int(round(end_s * file_sr))
@@ -172,16 +170,12 @@ def read_text(path):
 
 
 def read_manifest(path, seed=0):
-    """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute).
-
-    A manifest needs `path` and `speaker`; an absent label or split column reads as all empty, and an empty
-    label cell means "unknown". Relative paths are resolved against the manifest's folder. Optional
-    `start_s`, `end_s` columns make a row an utterance segment of its file (seconds). A speaker whose labels
-    differ between clips is resolved by majority vote with one warning (corpora/speakers.py). Empty split cells
-    are filled by assign_splits(rows, seed): speaker-disjoint, the same for the same seed.
-    Raises FileNotFoundError for a missing file and ValueError naming the file (and line) for a missing or
-    duplicated column, no rows, an empty path/speaker cell, a bad split or segment, or a speaker in two splits.
-    """
+    """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute, against the manifest's
+    folder). It needs `path` and `speaker`; an absent label or split column reads as all empty, and an empty cell
+    means "unknown". `start_s`, `end_s` (seconds) make a row a segment of its file. A speaker whose clips disagree
+    is resolved by majority vote (corpora/speakers.py); empty split cells are filled by assign_splits(rows, seed).
+    ValueError naming the file (and line): a missing or doubled column, no rows, an empty path or speaker cell, a
+    bad split or segment, a speaker in two splits."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
@@ -261,8 +255,7 @@ def check_speaker_disjoint(rows, source="manifest"):
 
 
 def write_manifest(rows, path):
-    """Write rows to a manifest CSV atomically. Audio paths inside the manifest's folder are written relative
-    to it (a corpus folder can be moved), any other path absolute."""
+    """Write rows to a manifest CSV atomically, paths inside its folder relative (the folder can move)."""
     path = Path(path)
     extras = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in COLUMNS]
     folder = Path(os.path.abspath(path.parent))
@@ -573,13 +566,10 @@ def cache_root():
 
 
 def atomic_write(path, write):
-    """Call write(binary file) on a temporary file next to `path`, then rename it onto `path`.
-
-    The temporary name is unique (mkstemp) and os.replace is atomic: a reader sees the old file or the new one,
-    never a mixture; on any exception (a full disk, Ctrl-C) the old file is left untouched. The writer holds a
-    lock (flock) on its temporary file, so a cleaner can tell a live writer's file from a killed one's
-    (scale/store.py). A failure names the path: OSError "PATH: could not write (reason)".
-    """
+    """Call write(binary file) on a unique temporary file next to `path`, then rename it onto `path` (atomic: a
+    reader sees the old file or the new one; on any exception, a full disk or Ctrl-C, the old one stays). The
+    writer holds a lock (flock) on its temporary file, so a cleaner can tell a live writer's file from a killed
+    one's (scale/store.py). A failure names the path: OSError "PATH: could not write (reason)"."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -604,20 +594,6 @@ def atomic_write(path, write):
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0][:120]
             raise OSError(f"{path}: could not write ({reason})") from None
         raise
-
-
-def check_output(path, header, what):
-    """Refuse to replace a file that is not the writer's own kind: `path` must be new, or a file whose first
-    line starts with `header` (a manifest: "path,speaker"; profiles: "path,duration_s"). ValueError naming it."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path}: a folder; {what} needs a file name")
-    if path.exists():
-        with open(path, "rb") as f:
-            first = f.readline(200).decode("utf-8-sig", "replace")
-        if not first.startswith(header):
-            raise ValueError(f"{path} exists and is not a {what} (its first line does not start with {header!r}); "
-                             "it is not replaced: choose another name")
 
 
 def atomic_write_text(path, text):

@@ -93,6 +93,22 @@ def task_scores(outputs, labels, train_labels, tasks, vocabs):
     return scores
 
 
+def scores_by_corpus(outputs, labels, train_labels, tasks, vocabs, corpus_of):
+    """{corpus: task_scores of its clips alone} for a split of several corpora (data.py merge's `corpus` column,
+    corpus_of (n,) str); {} for one corpus."""
+    names = sorted({str(c) for c in corpus_of} - {""})
+    return {} if len(names) < 2 else {c: task_scores({t: o[corpus_of == c] for t, o in outputs.items()},
+                                                     labels[corpus_of == c], train_labels, tasks, vocabs)
+                                      for c in names}
+
+
+def rounded(scores):
+    """Scores as JSON keeps them: 4 decimals, NaN (no clips) as null; nested dicts rounded all the way down."""
+    if isinstance(scores, dict):
+        return {k: rounded(v) for k, v in scores.items()}
+    return None if math.isnan(scores) else round(float(scores), 4)
+
+
 def selection_score(scores):
     """The one number model selection and early stopping maximise: the mean over tasks of the balanced accuracy
     (classification) or the skill (numeric task); tasks without a score (NaN) are left out."""
@@ -316,7 +332,8 @@ def main(argv=None):
         parser.error("--out goes with --wav")
     try:  # a recording, a run's own files, anything that is not a profiles CSV is never replaced
         if args.out:
-            data.check_output(args.out, "path,duration_s", "profiles CSV")
+            from corpora.text import check_output  # seam: files that are not ours to replace
+            check_output(args.out, "path,duration_s", "profiles CSV")
     except ValueError as err:
         parser.error(str(err))
     if args.mean and not args.compare:

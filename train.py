@@ -36,7 +36,8 @@ import runs
 
 GRAD_CLIP = 1.0  # max L2 norm of the whole gradient; keeps the vanilla RNN's exploding gradients in check
 SPLITS = ("train", "val", "test")
-AUGMENTS = {"spec": (), "speed": ("speed0.9", "speed1.1"), "babble": ("babble",)}  # --augment -> stored versions
+AUGMENTS = {"spec": (), "speed": ("speed0.9", "speed1.1"), "babble": ("babble",),  # --augment -> stored versions
+            "channel": ("chan1", "chan2")}  # extras/channel.py: phones, rooms, codecs, noise
 SPEC_AUGMENT = {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}  # masks: frames, feature rows
 # Each trunk's recipe: the settings it was measured with (docs/results.md); a flag you give wins over it. The
 # x-vector's was chosen on speechocean762's validation folds, piece by piece; the slides' networks keep the
@@ -68,7 +69,8 @@ flag("--weight-decay", type=float, help="AdamW decoupled weight decay")
 flag("--dropout", type=float, help="dropout on the shared embedding")
 flag("--label-smoothing", type=float, help="cross-entropy label smoothing")
 flag("--crop-s", type=float, help="training crop in seconds, 0 = one 4 s window (evaluation reads whole clips)")
-flag("--augment", help="comma-separated: spec (SpecAugment), speed (0.9/1.1 copies), babble (other talkers mixed in)")
+flag("--augment", help="comma-separated: spec (SpecAugment), speed (0.9/1.1 copies), babble (other talkers mixed in), "
+     "channel (two copies through random phones, rooms, codecs and noise)")
 flag("--cmn", action=argparse.BooleanOptionalAction, help="cepstral mean normalisation over each window")
 flag("--select", choices=("best", "last"), help="best.pt = the best validation epoch (early stopping) or the last")
 flag("--patience", type=int, help="stop after this many epochs without a better validation score; 0 = never")
@@ -280,11 +282,18 @@ def train(args, ckpt=None):
     heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
     balance = [] if args.balance == "none" else [i for i, t in enumerate(tasks) if vocabs[t] is not None
                                                  and args.balance in ("joint", t)]
-    weights = data.balance_weights(labels["train"], balance) if balance else None  # (n_train,) mean 1
+    corpus_of = {s: np.array([r.get("corpus", "") for r in split_rows[s]]) for s in SPLITS}  # data.py merge
+    corpora = sorted({str(c) for c in corpus_of["train"]} - {""})
+    if len(corpora) > 1 and balance:  # several corpora: balanced over them too, so the largest does not drown the rest
+        codes = np.array([corpora.index(c) if c in corpora else np.nan for c in corpus_of["train"]])[:, None]
+        weights = data.balance_weights(np.hstack([labels["train"], codes]), balance + [labels["train"].shape[1]])
+    else:
+        weights = data.balance_weights(labels["train"], balance) if balance else None  # (n_train,) mean 1
     train_lengths = np.stack([feats["train"].lengths(v) for v in range(len(versions))], axis=1)  # (n, n_versions)
     batches = data.Batches(feats["train"], labels["train"], crop)
     config = {**vars(args), "manifest_sha1": manifest_sha1, "tasks": tasks, "aux_tasks": aux_tasks, "vocabs": vocabs,
-        "loss_weights": {"speaker": args.speaker_weight} if aux_tasks else {}, "val_speakers": n_val_speakers}
+        "loss_weights": {"speaker": args.speaker_weight} if aux_tasks else {}, "val_speakers": n_val_speakers,
+        "corpora": corpora or sorted({r.get("source", "") for r in split_rows["train"]} - {""})}
     if rank == 0:
         runs.save_json(config, out / "config.json")
     del rows, split_rows  # from here on the corpus is the features and the label arrays
@@ -351,12 +360,13 @@ def train(args, ckpt=None):
 
     # ------------------------------------------------------------------------- 6. the loop
     columns = "".join(f" | {t[:9]:>9} " + ("train   val   bal" if vocabs[t] is not None else "t_mae v_mae skill")
-                      for t in tasks)
+                      for t in tasks) + (" | val score by corpus" if len(corpora) > 1 and not args.refit else "")
     say(f"epoch   loss{columns} |    sec   ex/s")
     clock = time.perf_counter() - elapsed  # seconds of training so far = time.perf_counter() - clock
     stopped_early = args.patience > 0 and bad_epochs >= args.patience  # a resumed run that had already stopped
     lr = math.nan
     signal.signal(signal.SIGINT, on_ctrl_c)
+    by_corpus = {}
     while epoch < (args.refit_epochs or args.epochs) and not stopped_early:
         t0 = time.perf_counter()
         if step == 0:  # a fresh epoch
@@ -393,12 +403,8 @@ def train(args, ckpt=None):
                 sums[f"{t}_hits"] += hit[known].float().sum().item()  # correct answers, or absolute errors
                 sums[f"{t}_known"] += known.sum().item()
             step += 1
-            if sys.stderr.isatty():
-                say(f"\r  epoch {epoch + 1} step {step}/{n_steps} loss {loss.item():.3f}", end="", file=sys.stderr)
             if agree(bool(stop)):
                 save_and_stop()
-        if sys.stderr.isatty():
-            say("\r" + " " * 60 + "\r", end="", file=sys.stderr)
 
         train_seconds = time.perf_counter() - t0
         totals = dict(sums)
@@ -409,8 +415,9 @@ def train(args, ckpt=None):
         if args.refit:  # no validation speakers: best.pt ends as the last epoch
             val, score = {t: dict.fromkeys(("acc", "balanced_acc", "mae", "skill"), math.nan) for t in tasks}, epoch + 1.0
         else:  # every process scores the (few) validation clips itself, so all agree on best.pt
-            val = evaluate.task_scores(evaluate.predict(raw_model, feats["val"], args.input, device), labels["val"],
-                                       labels["train"], tasks, vocabs)
+            outputs = evaluate.predict(raw_model, feats["val"], args.input, device)
+            val = evaluate.task_scores(outputs, labels["val"], labels["train"], tasks, vocabs)
+            by_corpus = evaluate.scores_by_corpus(outputs, labels["val"], labels["train"], tasks, vocabs, corpus_of["val"])
             score = evaluate.selection_score(val) if args.select == "best" else epoch + 1.0  # last: every epoch is better
         epoch, step = epoch + 1, 0
         if score > best_score:
@@ -432,6 +439,9 @@ def train(args, ckpt=None):
                 row.update({f"{t}_train_acc": train_value, f"{t}_val_acc": val[t]["acc"],
                             f"{t}_val_balanced_acc": val[t]["balanced_acc"]})
                 cells += f" | {'':>9} {train_value:5.3f} {val[t]['acc']:5.3f} {val[t]['balanced_acc']:5.3f}"
+        if not args.refit and by_corpus:  # each corpus's validation score (mean balanced accuracy or skill)
+            row.update({f"val_score_{c}": evaluate.selection_score(v) for c, v in by_corpus.items()})
+            cells += " | " + " ".join(f"{c} {row[f'val_score_{c}']:.3f}" for c in by_corpus)
         row.update(lr=lr, seconds=time.perf_counter() - t0, examples_per_s=totals["n"] / max(train_seconds, 1e-9))
         if rank == 0:
             runs.save_checkpoint(last_pt(), out / "last.pt")
@@ -450,10 +460,14 @@ def train(args, ckpt=None):
     barrier()
     best = runs.load_checkpoint(out / "best.pt")
     raw_model.load_state_dict(best["model"])
-    scores = {s: evaluate.task_scores(evaluate.predict(raw_model, feats[s], args.input, device), labels[s],
-                                      labels["train"], tasks, vocabs) for s in SPLITS}
+    outputs = {s: evaluate.predict(raw_model, feats[s], args.input, device) for s in SPLITS}
+    scores = {s: evaluate.task_scores(outputs[s], labels[s], labels["train"], tasks, vocabs) for s in SPLITS}
     results = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch, "seconds": round(elapsed, 1),
                "device": str(device), "val_speakers": n_val_speakers}
+    if len(corpora) > 1:  # every corpus's own validation and test scores
+        results["corpora"] = {s: evaluate.rounded(evaluate.scores_by_corpus(outputs[s], labels[s], labels["train"],
+                                                                             tasks, vocabs, corpus_of[s]))
+                              for s in ("val", "test")}
     say(f"\nbest.pt (epoch {best['epoch']}), utterance-level; baseline: always the training majority class "
         "(numeric tasks: MAE, and that of always the training median)")
     say(f"{'task':10} {'train':>6} {'val':>6} {'val bal':>7} {'test':>6} {'test bal':>8} {'baseline':>8}")
@@ -462,16 +476,15 @@ def train(args, ckpt=None):
         if vocabs[t] is None:  # a numeric task: mean absolute errors, and the skill over the training median
             m = {"train_mae": tr["mae"], "val_mae": va["mae"], "test_mae": te["mae"], "val_skill": va["skill"],
                  "test_skill": te["skill"], "baseline_mae": te["baseline_mae"]}
-            cells = (m["train_mae"], m["val_mae"], math.nan, m["test_mae"], math.nan, m["baseline_mae"])
+            shown = (m["train_mae"], m["val_mae"], "", m["test_mae"], "", m["baseline_mae"])
         else:
             m = {"train_acc": tr["acc"], "train_balanced_acc": tr["balanced_acc"], "val_acc": va["acc"],
                  "val_balanced_acc": va["balanced_acc"], "test_acc": te["acc"], "test_balanced_acc": te["balanced_acc"],
                  "majority_baseline": te["majority"]}
-            cells = (m["train_acc"], m["val_acc"], m["val_balanced_acc"], m["test_acc"], m["test_balanced_acc"],
-                     m["majority_baseline"])
-        say(f"{t:10} " + " ".join(f"{'':>{w}}" if math.isnan(c) and vocabs[t] is None else f"{c:{w}.3f}"
-                                  for c, w in zip(cells, (6, 6, 7, 6, 8, 8))))
-        results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}  # None: no clips
+            shown = [m[k] for k in ("train_acc", "val_acc", "val_balanced_acc", "test_acc", "test_balanced_acc",
+                                    "majority_baseline")]
+        say(f"{t:10} " + " ".join(f"{c:{w}.3f}" if c != "" else " " * w for c, w in zip(shown, (6, 6, 7, 6, 8, 8))))
+        results["tasks"][t] = evaluate.rounded(m)  # None: no clips
     if rank == 0:
         runs.save_json(results, out / "metrics.json")
     say(f"{epoch} epochs in {elapsed:.0f} s on {device}" + (f" x {world}" if world > 1 else "") + f"; run folder {out}")
@@ -487,7 +500,7 @@ def main(argv=None):
         print(f"train.py: interrupted" + (f"; continue with: python train.py --resume {args.out}" if saved else ""),
               file=sys.stderr)
         sys.exit(130)
-    except OSError as err:  # a full disk, a folder that cannot be written: the file is named, last.pt survives
+    except (OSError, ValueError) as err:  # a full disk, a damaged checkpoint: the file is named, last.pt survives
         fail(str(err).splitlines()[0])
     finally:
         runs.release(args.out)

@@ -5,6 +5,9 @@
     aihub        AI Hub label JSON + audio, loose or in zip archives, four layouts (corpora/aihub.py)
     commonvoice  a Common Voice release folder (corpora/commonvoice.py)
     timit        TIMIT, LDC or NLTK layout (corpora/timit.py)
+    saa          the Speech Accent Archive (corpora/saa.py)
+    deeply       Deeply Inc.'s Korean read speech and parent-child corpora (corpora/deeply.py)
+    merge        several manifests as one, each corpus named and keeping its splits, ages binned alike
     kaldi        Kaldi data directories, segments too (corpora/kaldi.py)
     describe     label tables per split for any column, and figures (corpora/describe.py)
     folds        k speaker-disjoint cross-validation manifests (corpora/speakers.py)
@@ -21,12 +24,13 @@ import time
 import warnings
 from pathlib import Path
 
-from corpora import aihub, commonvoice, kaldi, timit
+from corpora import aihub, commonvoice, deeply, kaldi, saa, timit
 from corpora.describe import check_tasks, describe, plot_describe
-from corpora.labels import AGE_BINS_HELP, parse_age_bins
+from corpora.labels import AGE_BINS_HELP, age_group, parse_age_bins
 from corpora.rows import MIN_SEGMENT_S, check_min_segment
 from corpora.speakers import resolve_speaker_conflicts, speaker_folds
-from data import MIN_CLIP_S, SPLITS, TASKS, assign_splits, check_output, read_manifest, write_manifest
+from corpora.text import check_output
+from data import MIN_CLIP_S, SPLITS, TASKS, assign_splits, read_manifest, write_manifest
 from extras.synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 
@@ -55,6 +59,10 @@ def _import_corpus(args):
         rows = commonvoice.commonvoice_rows(args.root, bins=bins)
     elif args.command == "timit":
         rows = timit.timit_rows(args.root, seed=args.seed, bins=bins)
+    elif args.command == "saa":
+        rows = saa.saa_rows(args.root, bins=bins)
+    elif args.command == "deeply":
+        rows = deeply.deeply_rows(args.root, bins=bins)
     else:
         rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed,
                                 min_segment_s=args.min_segment_s)
@@ -64,6 +72,29 @@ def _import_corpus(args):
     rows = assign_splits(rows, seed=args.seed)
     write_manifest(rows, args.out)
     print(f"wrote {args.out}: {split_summary(rows)}")
+
+
+def _merge(args):
+    """Several manifests as one (the `corpus` column names each; speakers prefixed with it so that two corpora's
+    "0001" stay apart), each keeping its own splits; the age groups of every corpus derived anew from age_years
+    with one --age-bins, so a class means the same everywhere (a row without age_years keeps its group only if
+    the group is one of the new bins)."""
+    check_output(args.out, "path,speaker", "manifest")
+    names = args.names.split(",") if args.names else [Path(m).stem for m in args.manifests]
+    if len(names) != len(args.manifests) or len(set(names)) != len(names):
+        raise ValueError(f"--names {args.names}: expected {len(args.manifests)} distinct names, one per manifest")
+    bins = parse_age_bins(args.age_bins)
+    new_groups, rows, regrouped = {name for _, name in bins}, [], 0
+    for manifest, name in zip(args.manifests, names):
+        for row in read_manifest(manifest, seed=args.seed):
+            group = age_group(row["age_years"], bins) if row.get("age_years") else \
+                (row["age"] if row.get("age") in new_groups else "")
+            regrouped += group != row.get("age", "")
+            rows.append(dict(row, corpus=name, speaker=f"{name}/{row['speaker']}", age=group))
+    write_manifest(rows, args.out)
+    print(f"wrote {args.out}: {split_summary(rows)}; corpora " +
+          ", ".join(f"{n} {sum(r['corpus'] == n for r in rows)} clips" for n in names) +
+          f"; {regrouped} age groups derived anew")
 
 
 def _describe(args):
@@ -112,6 +143,8 @@ def main(argv=None):
     for name, what in [("aihub", "AI Hub speech data (JSON labels + audio, loose or in .zip archives)"),
                        ("commonvoice", "a Common Voice release folder (TSV + clips/)"),
                        ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)"),
+                       ("saa", "the Speech Accent Archive (speakers_all.csv + one MP3 per speaker)"),
+                       ("deeply", "a Deeply Inc. dataset folder (one JSON + room folders of WAVs)"),
                        ("kaldi", "Kaldi data directories (wav.scp, utt2spk, spk2gender, spk2age, ...)")]:
         p = commands.add_parser(name, help=f"build a manifest from {what}")
         if name == "kaldi":
@@ -132,6 +165,12 @@ def main(argv=None):
         p.add_argument("--out", required=True, help="manifest CSV to write")
         p.add_argument("--age-bins", default="decades", help=f"age groups: {AGE_BINS_HELP}")
         p.add_argument("--seed", type=int, default=0, help="seed of the speaker-disjoint split (default 0)")
+    p = commands.add_parser("merge", help="several manifests as one, for training on several corpora")
+    p.add_argument("manifests", nargs="+", help="manifest CSVs, one per corpus")
+    p.add_argument("--names", help="comma-separated corpus names (default: the manifests' file names)")
+    p.add_argument("--age-bins", required=True, help=f"age groups for every corpus: {AGE_BINS_HELP}")
+    p.add_argument("--out", required=True, help="manifest CSV to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of any split left empty (default 0)")
     p = commands.add_parser("describe", help="print label tables per split for a manifest (and figures)")
     p.add_argument("manifest", help="manifest CSV")
     p.add_argument("--tasks", default=",".join(TASKS),
@@ -156,6 +195,8 @@ def main(argv=None):
                 _describe(args)
             elif args.command == "folds":
                 _folds(args)
+            elif args.command == "merge":
+                _merge(args)
             else:
                 _import_corpus(args)
         except (ValueError, OSError) as err:

@@ -1,8 +1,9 @@
 """Text files as people save them: UTF-8 with or without a BOM, UTF-16/32 with a BOM, CP949 (Excel on Korean
-Windows) with a warning; JSON with one-line errors.
+Windows) with a warning; JSON with one-line errors; and never replacing a file that is not the writer's own kind.
 
     read_text(path)     the text of a label or table file, or one line naming the file, the byte and the fix
     read_json(path)     the parsed object, or one ValueError line: malformed, truncated, too deep, NaN/Infinity
+    check_output(path)  refuse to replace a recording, a run's file, anything but the writer's own kind of file
     python -m pytest tests/test_text.py
 """
 import json
@@ -110,3 +111,17 @@ def read_json(path):
     except ValueError as err:  # JSONDecodeError, our two refusals, an integer of more than 4300 digits
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise ValueError(f"{path}: malformed JSON ({reason})") from None
+
+
+def check_output(path, header, what):
+    """Refuse to replace a file that is not the writer's own kind: `path` must be new, or a file whose first
+    line starts with `header` (a manifest: "path,speaker"; profiles: "path,duration_s"). ValueError naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder; {what} needs a file name")
+    if path.exists():
+        with open(path, "rb") as f:
+            first = f.readline(200).decode("utf-8-sig", "replace")
+        if not first.startswith(header):
+            raise ValueError(f"{path} exists and is not a {what} (its first line does not start with {header!r}); "
+                             "it is not replaced: choose another name")

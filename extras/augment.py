@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
-VERSIONS = ("orig", "speed0.9", "speed1.1", "babble")  # the names train.py's --augment chooses from
+VERSIONS = ("orig", "speed0.9", "speed1.1", "babble", "chan1", "chan2")  # what train.py's --augment chooses from
 BABBLE_TALKERS = 3  # other training clips summed into one babble track
 BABBLE_SNR_DB = (5.0, 20.0)  # dB, the range the mixing SNR is drawn from, uniformly
 
@@ -70,6 +70,9 @@ def version_of(y, version, others=(), rng=None):
         return y
     if version.startswith("speed"):
         return speed_perturb(y, float(version[len("speed"):]))
+    if version.startswith("chan"):  # a random channel: a phone, a room, a codec (extras/channel.py)
+        from extras import channel
+        return channel.random_channel(y, 16000, rng or np.random.default_rng(0))
     if version == "babble":
         if not others:
             return y  # a corpus of one clip has no other talkers

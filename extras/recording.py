@@ -99,7 +99,12 @@ def analyse(y, config, stats=(None, None)):
         from extras.denoise import denoise
         y = denoise(y, features.SR)
     x = features.extract(y, features.SR, config["input"])  # (*input_shape, T)
-    return x, warnings_of(y, features.SR, x, *stats)
+    found = warnings_of(y, features.SR, x, *stats)
+    if config.get("corpora") == ["synthetic"]:  # the built-in corpus's model has never heard a real voice
+        found.insert(0, "synthetic: this model learnt from the built-in synthetic voices only; on a real voice its "
+                        "answer is a demonstration, not a profile (evaluate.py --wav without a run folder uses the "
+                        "released model)")
+    return x, found
 
 
 def read(path, config, stats=(None, None)):
@@ -118,18 +123,21 @@ def read(path, config, stats=(None, None)):
         x, found = analyse(data.load_audio(path), config, stats)
         return x, found, seconds
     per_s = features.SR if config["input"] == "raw" else features.SR // features.HOP_LENGTH  # steps per second
-    pieces, counts, first_words = [], {}, {}
+    whole = np.zeros((*features.input_shape(config["input"]), int(seconds * per_s) + 2), np.float32)  # filled below
+    filled, n_blocks, counts, first_words = 0, 0, {}, {}
     for start in np.arange(0.0, seconds, BLOCK_S):
         a, b = max(start - MARGIN_S, 0.0), min(start + BLOCK_S + MARGIN_S, seconds)
         if b - a < data.MIN_CLIP_S:  # a last sliver shorter than any clip: its frames are in the block before
             break
         x, found = analyse(data.load_audio(path, features.SR, a, b), config, stats)
         skip = int(round((start - a) * per_s))  # steps of the left margin
-        pieces.append(x[..., skip:skip + int(round(BLOCK_S * per_s))])  # (*shape, <= BLOCK_S * per_s)
+        piece = x[..., skip:skip + int(round(BLOCK_S * per_s))]  # (*shape, <= BLOCK_S * per_s)
+        n = min(piece.shape[-1], whole.shape[-1] - filled)
+        whole[..., filled:filled + n] = piece[..., :n]
+        filled, n_blocks = filled + n, n_blocks + 1
         for warning in found:
             kind = warning.split(":")[0]
             counts[kind] = counts.get(kind, 0) + 1
             first_words.setdefault(kind, warning)
-    n_blocks = len(pieces)
     kept = [f"{first_words[k]} (in {n} of {n_blocks} minutes)" for k, n in counts.items() if 2 * n >= n_blocks]
-    return np.concatenate(pieces, axis=-1), kept, seconds
+    return whole[..., :filled], kept, seconds

@@ -1,41 +1,17 @@
-"""A source–filter voice synthesiser that makes a labelled multi-speaker corpus.
-
-One file on purpose (past STYLE.md's 300 lines): the parameter tables and the signal chain that reads them
-belong together, so that a change to a voice is one read.
+"""A source–filter voice synthesiser that makes a labelled multi-speaker corpus (the built-in corpus).
 
 Each utterance is built the way the classic formant synthesisers build speech (Fant 1960; Klatt 1980):
+    glottal pulses (Rosenberg 1971: jitter, shimmer, aspiration) -> a cascade of formant resonators (Klatt 1980)
+    -> radiation at the lips (first difference) + consonant-like noise bursts + background noise at a random SNR,
+in syllables (burst + vowel with formant transitions) grouped into accentual phrases with an intonation contour.
+The labels (gender, age group, dialect) are *causes* of the speaker parameters, which overlap between classes, so no
+cue is perfect: F0 and vocal-tract length follow gender; jitter, shimmer, breathiness, tremor and speaking rate
+follow age; phrase contours, rhythm and small formant shifts follow the six AI Hub dialect groups (Jun 1993, 2005).
+The parameter table with its sources is in docs/data.md ("The built-in corpus"); the values are in
+speaker_params and DIALECT_STYLE below. One file on purpose: the tables and the signal chain that reads them belong
+together, so that a change to a voice is one read.
 
-    glottal pulses (Rosenberg 1971, with jitter, shimmer, aspiration)  ->  cascade of formant resonators
-    (Klatt 1980, eq. for the digital resonator)  ->  radiation at the lips (first difference)
-    + consonant-like noise bursts + background noise at a random SNR.
-
-Utterances are syllable-like: consonant burst + vowel with formant transitions, grouped into accentual
-phrases separated by pauses, each phrase with an intonation contour. The labels (gender, age group, dialect)
-are *causes* of the speaker parameters, and the parameters overlap between classes, so no cue is perfect:
-
-  parameter          female / male            age 20s -> 60s                 acoustic basis
-  f0_hz              216 / 122 Hz in the 20s  F: -8 Hz per decade (184);      Titze 1994 ch.7; Hollien & Shipp
-                     (speaker sd 18 / 14 Hz)  M: 122,119,116,117,121 Hz       1972; Linville 2001 ch.9
-  vtl_scale          1.17 / 1.00 (sd 0.045)   -                              Peterson & Barney 1952;
-                     (all formants x scale)                                  Hillenbrand et al. 1995
-  jitter             -                        0.4 -> 1.4 % (local)           Xue & Hao 2003; Linville 2001
-  shimmer            -                        3.0 -> 7.8 % (local)           Xue & Hao 2003
-  breathiness        x1.3 for female          0.05 -> 0.21 (aspiration)      Klatt & Klatt 1990
-  tremor_st          -                        0 -> 0.4 semitones at 5 Hz     Ramig & Ringel 1983
-  syllable_rate_hz   -                        6.5 -> 4.7 syllables / s       Linville 2001 (slower with age)
-The age values are means; each speaker's value is spread log-normally (sd 0.25 for the voice-quality
-measures, 0.07 for the rate), so neighbouring age groups overlap heavily. Every utterance also has its own
-F0 offset (sd 2 %), declination (1.5 +- 0.5 semitones) and background noise at 10-30 dB SNR.
-
-Dialect (six AI Hub groups) sets the intonation contour of each accentual phrase (Jun 1993, 2005), the
-rhythm, and small vowel-formant shifts; see DIALECT_STYLE below.
-
-References: Fant 1960, Acoustic theory of speech production; Klatt 1980, JASA 67(3) 971-995; Rosenberg
-1971, JASA 49(2B) 583-590; Titze 1994, Principles of voice production; Hillenbrand et al. 1995, JASA 97(5);
-Yang 1996, J. Phonetics 24; Xue & Hao 2003, JSLHR 46(3); Linville 2001, Vocal aging; Jun 1993, The
-phonetics and phonology of Korean prosody (PhD, Ohio State); Jun 2005, in Prosodic typology (OUP).
-
-Run the tests:  python -m pytest tests/test_synth.py
+    python -m pytest tests/test_synth.py
 """
 import numpy as np
 from scipy.signal import lfilter, sosfilt

@@ -34,7 +34,7 @@ def default_corpus_dir(n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTTERANCES,
 
 def _synth_settings(n_speakers, n_utterances, seed):
     """Everything that changes the corpus, incl. synth.py's source (an edited synthesiser regenerates)."""
-    source = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()
+    source = hashlib.sha1(Path(synth.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
     return {"speakers": n_speakers, "utterances": n_utterances, "seed": seed, "sr": SR,
             "duration_s": UTTERANCE_S, "synth_sha1": source}
 
@@ -72,7 +72,7 @@ def make_synth_corpus(out_dir, n_speakers=SYNTH_SPEAKERS, n_utterances=SYNTH_UTT
             utt_seed = int(np.random.SeedSequence([seed, i, j]).generate_state(1)[0])
             jobs.append((path, spk["params"], utt_seed))
             rows.append({"path": str(path), "speaker": spk["speaker"], "gender": spk["gender"],
-                         "age": spk["age"], "dialect": spk["dialect"], "split": ""})
+                         "age": spk["age"], "dialect": spk["dialect"], "split": "", "source": "synthetic"})
     if workers > 1:
         with Pool(workers) as pool:
             pool.map(_write_utterance, jobs, chunksize=8)

@@ -24,14 +24,21 @@ from data import AudioError, cache_root, load_audio, segment
 from extras import augment
 
 FEATURE_VERSION = 2  # bump by hand when the meaning of stored features changes in a way no setting shows
-SOURCE_MODULES = ("data", "features", "mel", "mfcc", "f0", "extras/denoise", "extras/augment")  # loader, signal
+SOURCE_MODULES = ("features", "mel", "mfcc", "f0", "extras/denoise", "extras/augment", "extras/channel")  # signal
+LOADER = ("zip_member", "_open", "audio_info", "load_audio", "segment")  # the functions of data.py that read audio
 
 
 def _source_hashes():
-    """{module: SHA-1 of its .py file} for the loader and the signal floor, read once, at import."""
+    """{module: SHA-1 of its .py file} for the signal modules, and of the loader's functions in data.py (the rest
+    of data.py -- manifests, batches -- does not shape a clip's features), read once, at import."""
+    import inspect
+
+    import data
     folder = Path(features.__file__).resolve().parent
-    return {name: hashlib.sha1((folder / f"{name}.py").read_bytes()).hexdigest()
-            for name in SOURCE_MODULES if (folder / f"{name}.py").is_file()}
+    hashes = {name: hashlib.sha1((folder / f"{name}.py").read_bytes()).hexdigest()
+              for name in SOURCE_MODULES if (folder / f"{name}.py").is_file()}
+    hashes["data"] = hashlib.sha1("".join(inspect.getsource(getattr(data, f)) for f in LOADER).encode()).hexdigest()
+    return hashes
 
 
 CODE_SHA1 = _source_hashes()  # the code that this process actually runs (a later edit needs a new process)

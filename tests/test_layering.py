@@ -35,6 +35,7 @@ SEAMS = {
     ("train", "scale.store"): "--store, torchrun, speed/babble copies: features on disk",
     ("train", "scale.resume"): "--resume RUN and --refit RUN: a run's saved settings",
     ("evaluate", "scale.store"): "--store",
+    ("evaluate", "corpora.text"): "--out never replaces a file that is not a profiles CSV",
     ("evaluate", "scale.ensemble"): "several runs, a baseline run folder, --save",
     ("evaluate", "scale.tables"): "--compare",
     ("evaluate", "extras.plots"): "--plot",

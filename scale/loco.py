@@ -1,0 +1,151 @@
+"""Leave one corpus out: how well a recipe travels to recordings it has never heard.
+
+For a manifest of several corpora (`python data.py merge`, its `corpus` column), each corpus in turn is left out:
+a model is trained on the others (train.py with the flags given after --) and scored on every clip of the one left
+out; beside it, the in-corpus score (trained on all corpora, scored on each corpus's own test split), and the classic
+baseline (extras/baseline.py) trained the same way. Corpora named with --also (say, Korean read speech, kept for
+evaluation only) are scored by every model. The scores are the ones a profiler lives by:
+
+    gender (adults)   accuracy on the clips of speakers aged 18 and up (gender is a voice's F0 and vocal tract;
+                      before puberty it is mostly not there to be heard)
+    same gender       the least consistent speaker's share of clips given its most frequent answer (one voice,
+                      recorded in other rooms and on other devices, should keep its gender)
+    adults as adults  share of adults' clips given an adult age group (any group whose ages start at 18 or later)
+    age MAE           mean absolute error in years, beside always answering the training median
+
+    python -m scale.loco dev.csv --out runs/loco -- --epochs 20                      # a recipe's table
+    python -m scale.loco dev.csv --out runs/loco --also korean.csv -- --augment spec,channel
+    python -m pytest tests/test_loco.py
+"""
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import data
+import evaluate
+import runs
+
+ROOT = Path(__file__).resolve().parents[1]
+ADULT_YEARS = 18.0
+
+
+def adult_groups(vocab):
+    """The age groups of a run's vocabulary that hold only adults ("adult", "senior", "20s", ...): those whose
+    first year (from the bin name's number, or a known word) is ADULT_YEARS or more."""
+    import re
+    words = {"adult": 18, "senior": 60, "child": 0, "teen": 13}
+    found = []
+    for name in vocab or []:
+        m = re.match(r"(\d+)", name)
+        start = int(m[1]) if m else words.get(name.lower(), -1)
+        if start >= ADULT_YEARS:
+            found.append(name)
+    return found
+
+
+def profiler_scores(outputs, rows, vocabs, train_median):
+    """The table's numbers for one model on one corpus's rows -> dict (NaN where the corpus lacks the labels)."""
+    years = np.array([float(r["age_years"]) if r.get("age_years") else np.nan for r in rows])
+    adult = years >= ADULT_YEARS
+    scores = {"clips": len(rows), "adult_clips": int(adult.sum())}
+    if "gender" in outputs:
+        truth = np.array([r.get("gender", "") for r in rows])
+        pred = np.array(vocabs["gender"])[outputs["gender"].argmax(axis=1)]
+        known = adult & (truth != "")
+        scores["gender_adults"] = float(np.mean(pred[known] == truth[known])) if known.any() else np.nan
+    if "age" in outputs:
+        pred = np.array(vocabs["age"])[outputs["age"].argmax(axis=1)]
+        scores["adults_as_adults"] = float(np.mean(np.isin(pred[adult], adult_groups(vocabs["age"])))) \
+            if adult.any() else np.nan
+    if "gender" in outputs and len({r["speaker"] for r in rows}) < len(rows):  # the same voice, other rooms/devices
+        pred = np.array(vocabs["gender"])[outputs["gender"].argmax(axis=1)]
+        speakers = np.array([r["speaker"] for r in rows])
+        shares = [np.mean(pred[speakers == s] == max(set(pred[speakers == s]), key=list(pred[speakers == s]).count))
+                  for s in sorted(set(speakers))]
+        scores["same_gender"] = float(min(shares))  # the least consistent speaker's share of its modal answer
+    if "age_years" in outputs:
+        known = ~np.isnan(years)
+        scores["age_mae"] = float(np.mean(np.abs(outputs["age_years"][known] - years[known]))) if known.any() else np.nan
+        scores["median_mae"] = float(np.mean(np.abs(train_median - years[known]))) if known.any() else np.nan
+    return scores
+
+
+def score(run_dir, rows, store=True, workers=2):
+    """profiler_scores of a run folder (train.py's or baseline.py's) on rows (whole clips, every split)."""
+    from scale import ensemble
+    config, predictor = ensemble.load_member(run_dir, "cpu", 64)
+    feats, kept, _ = evaluate.load_features(rows, config["input"], config.get("denoise", False), workers,
+                                            skip_bad=True, store=store)
+    train = [r for r in data.read_manifest(Path(run_dir) / "manifest.csv") if r["split"] == "train"]
+    median = float(np.median([float(r["age_years"]) for r in train if r.get("age_years")] or [np.nan]))
+    return profiler_scores(predictor(feats), kept, config["vocabs"], median)
+
+
+def run(argv, what):
+    """A command of this project in a subprocess; stops this one with its last line when it fails."""
+    result = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"loco: {what} failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    return result.stdout
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("manifest", help="a manifest of several corpora (data.py merge)")
+    parser.add_argument("--out", required=True, help="folder of the runs and loco.json")
+    parser.add_argument("--also", nargs="*", default=[], help="manifests of corpora scored by every model, never "
+                        "trained on")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also train and score the classic baseline the same way (default on)")
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    out = Path(args.out).resolve()
+    rows = data.read_manifest(args.manifest)
+    corpora = sorted({r.get("corpus", "") for r in rows} - {""})
+    if len(corpora) < 2:
+        raise SystemExit(f"loco: {args.manifest} names fewer than two corpora (a corpus column: data.py merge)")
+    also = {Path(m).stem: data.read_manifest(m) for m in args.also}
+    table = {}  # (model, trained on, scored on) -> scores
+    plans = [(f"without-{c}", [r for r in rows if r["corpus"] != c], [c]) for c in corpora] + [("all", rows, corpora)]
+    for name, train_rows, scored in plans:
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        data.write_manifest(train_rows, folder / "train.csv")
+        kinds = [("model", ["train.py", "--manifest", str(folder / "train.csv"), "--store", "--no-auto-refit",
+                            *extra, "--out", str(folder / "model")])]
+        if args.baseline:
+            kinds.append(("baseline", ["-m", "extras.baseline", "--manifest", str(folder / "train.csv"), "--store",
+                                       "--out", str(folder / "baseline")]))
+        for kind, command in kinds:
+            if not (folder / kind / "metrics.json").is_file():
+                print(f"{name}: training the {kind}", flush=True)
+                run(command, f"{name} {kind}")
+            targets = {c: [r for r in rows if r["corpus"] == c and (name != "all" or r["split"] == "test")]
+                       for c in scored}
+            targets.update(also)
+            for c, target in targets.items():
+                if target:
+                    table[f"{kind} | {name} | {c}"] = score(folder / kind, target)
+                    print(f"{kind:8} {name:16} on {c:14} {fmt(table[f'{kind} | {name} | {c}'])}", flush=True)
+    runs.save_json({k: evaluate.rounded({kk: float(vv) for kk, vv in v.items()}) for k, v in table.items()},
+                   out / "loco.json")
+    print(f"wrote {out / 'loco.json'}")
+    return 0
+
+
+def fmt(s):
+    """One table row's cells."""
+    def cell(k, digits=3):
+        v = s.get(k, np.nan)
+        return f"{v:.{digits}f}" if not np.isnan(v) else "  -  "
+    return (f"clips {s['clips']:5d}  gender(adults) {cell('gender_adults')}  adults-as-adults {cell('adults_as_adults')}"
+            f"  age MAE {cell('age_mae', 1)} (median {cell('median_mae', 1)})  same gender {cell('same_gender')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
