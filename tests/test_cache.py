@@ -87,6 +87,14 @@ def test_an_edit_to_the_audio_loader_changes_the_key(clips, tmp_path):
     assert plain != edited
 
 
+def test_an_edit_outside_the_loader_keeps_the_key(clips, tmp_path):
+    """data.py also holds manifests and batches, which shape no clip's features: an edit there keeps every key
+    (so a change to the sampler does not make a corpus extract again)."""
+    plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
+    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "MAX_REPLAY = 5.0", "MAX_REPLAY = 4.0"))
+    assert plain == edited
+
+
 def test_library_versions_are_part_of_the_key(clips, monkeypatch):
     before = cache.cache_key(clips[0], "mfcc")
     monkeypatch.setitem(cache.LIBRARIES, "scipy", "0.0.1")
