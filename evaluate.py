@@ -15,9 +15,7 @@ accuracy, so a model that only learnt the commonest class shows it.
     python evaluate.py RUN --plot                            # curves and confusion matrices (extras/plots.py)
 """
 import argparse
-import csv
 import importlib.util
-import io
 import math
 import os
 import sys
@@ -32,7 +30,6 @@ import features
 import metrics
 import runs
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")  # what --wav DIR collects
 RELEASE = Path(__file__).resolve().parent / "release"  # the released model (release/MODEL_CARD.md), the --wav default
 
 
@@ -194,15 +191,6 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
 
 
 # ----------------------------------------------------------------------------- 3. profiles of recordings
-def audio_paths(paths):
-    """The files named, with every audio file under a named folder (sorted); a missing path stays in the list
-    so that it gets its own error row."""
-    found = []
-    for p in map(Path, paths):
-        found += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES) if p.is_dir() else [p]
-    return found
-
-
 def profile(model, config, y, device="cpu", batch_size=64):
     """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
     or a value}, [warnings]): its features, every 4 s window, the windows' probabilities averaged (predict); and
@@ -247,50 +235,6 @@ def profile_row(path, config, outputs, warnings, seconds):
         row.update({t: names[first], f"{t}_p": f"{p[first]:.2f}", f"{t}_next": "" if second is None else names[second],
                     f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
     return row
-
-
-def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, skip_bad=False):
-    """Profile recordings of any length: printed, and one CSV row per file in out_csv. An unreadable file
-    becomes a row with its error (or is skipped with skip_bad); it never stops the rest.
-    Returns (files that could not be read, files)."""
-    config, model = runs.load_run(run_dir, device=device)
-    tasks, vocabs = config["tasks"], config["vocabs"]
-    paths = audio_paths(paths)
-    if not paths:
-        raise FileNotFoundError("no audio files found under the --wav paths")
-    rows, bad = [], 0
-    for path in paths:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
-                rows.append(profile_row(path, config, *profile_file(model, config, path, device, batch_size)))
-        except (data.AudioError, ValueError, MemoryError, RuntimeError) as err:  # one line naming the file; the rest go on
-            bad += 1
-            if not skip_bad:
-                problem = shown(str(err).splitlines()[0] if str(err) else type(err).__name__)
-                rows.append({"path": shown(path), "error": problem if shown(path) in problem else f"{shown(path)}: {problem}"})
-    for row in rows:
-        if row.get("error"):
-            print(f"evaluate.py: error: {row['error']}", file=sys.stderr)
-            continue
-        print(f"{row['path']}: {float(row['duration_s']):.1f} s; {config['model']} on {config['input']}")
-        for t in tasks:
-            print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else
-                  f"  {t:10} {metrics.pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
-        for warning in filter(None, row["warnings"].split("; ")):
-            print(f"  warning: {warning}")
-    if out_csv:
-        header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
-                                                                       (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))]
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=header + ["warnings", "error"], restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-        data.atomic_write_text(out_csv, text.getvalue())
-        print(f"wrote {out_csv}: {len(rows)} rows" + (f", {bad} unreadable" if bad else ""))
-    if bad and skip_bad:
-        print(f"skipped {bad} unreadable file(s)", file=sys.stderr)
-    return bad, len(paths)
 
 
 # ----------------------------------------------------------------------------- 4. command line
@@ -351,7 +295,9 @@ def main(argv=None):
             from scale import tables  # seam: the comparison tables, read from metrics.json alone
             tables.compare_mean(args.compare, args.split) if args.mean else tables.compare(args.compare, args.metric)
         elif args.wav:
-            bad, total = profile_files(args.run[0], args.wav, device, args.batch_size, args.out, args.skip_bad)
+            from extras import recording  # seam: many recordings, a folder of them, one CSV
+            bad, total = recording.profile_files(args.run[0], args.wav, device, args.batch_size, args.out,
+                                                 args.skip_bad)
             return 2 if bad == total else 0  # exit 2 only when no file at all could be profiled
         else:
             split_report(args.run, args.split, device, args.batch_size, args.manifest, args.workers, args.skip_bad,

@@ -16,7 +16,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import os
 import pickle
 import warnings

@@ -497,7 +497,7 @@ def main(argv=None):
         out, n_test = train(args, ckpt)
     except KeyboardInterrupt:  # Ctrl-C outside the loop (reading, extracting, testing): nothing half-written
         saved = (Path(args.out) / "last.pt").is_file()
-        print(f"train.py: interrupted" + (f"; continue with: python train.py --resume {args.out}" if saved else ""),
+        print("train.py: interrupted" + (f"; continue with: python train.py --resume {args.out}" if saved else ""),
               file=sys.stderr)
         sys.exit(130)
     except (OSError, ValueError) as err:  # a full disk, a damaged checkpoint: the file is named, last.pt survives

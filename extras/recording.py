@@ -14,12 +14,22 @@ off the same clips band-limited, clipped or drowned in noise, where it does):
     unfamiliar     (with a model) the recording's mean cepstrum far from the training frames' (InputNorm's
                    statistics), in standard deviations: a channel the model never heard
 
-    python -m pytest tests/test_recording.py
+The rest of the file reads recordings for evaluate.py --wav: any length (`read`, a minute at a time), many of
+them (`profile_files`: files and folders, one CSV row each, an unreadable file a row with its error).
+
+    python -m pytest tests/test_recording.py tests/test_hostile.py
 """
+import csv
+import io
+import sys
+import warnings
+from pathlib import Path
+
 import numpy as np
 import scipy.signal
 
 import features
+from metrics import pad
 
 MIN_SPEECH_S = 2.0  # seconds
 QUIET_DBFS = -30.0  # dB re full scale, of the peak
@@ -141,3 +151,64 @@ def read(path, config, stats=(None, None)):
             first_words.setdefault(kind, warning)
     kept = [f"{first_words[k]} (in {n} of {n_blocks} minutes)" for k, n in counts.items() if 2 * n >= n_blocks]
     return whole[..., :filled], kept, seconds
+
+
+# ---------------------------------------------------------------- many recordings: evaluate.py --wav
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")  # what --wav DIR collects
+
+
+def audio_paths(paths):
+    """The files named, with every audio file under a named folder (sorted); a missing path stays in the list
+    so that it gets its own error row."""
+    found = []
+    for p in map(Path, paths):
+        found += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES) if p.is_dir() else [p]
+    return found
+
+
+def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, skip_bad=False):
+    """Profile recordings of any length: printed, and one CSV row per file in out_csv. An unreadable file
+    becomes a row with its error (or is skipped with skip_bad); it never stops the rest.
+    Returns (files that could not be read, files)."""
+    import data
+    import evaluate
+    import runs
+    config, model = runs.load_run(run_dir, device=device)
+    tasks, vocabs = config["tasks"], config["vocabs"]
+    paths = audio_paths(paths)
+    if not paths:
+        raise FileNotFoundError("no audio files found under the --wav paths")
+    rows, bad = [], 0
+    for path in paths:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
+                outputs, found, seconds = evaluate.profile_file(model, config, path, device, batch_size)
+            rows.append(evaluate.profile_row(path, config, outputs, found, seconds))
+        except (data.AudioError, ValueError, MemoryError, RuntimeError) as err:  # one line naming the file; the rest go on
+            bad += 1
+            if not skip_bad:
+                name, problem = evaluate.shown(path), evaluate.shown(str(err).splitlines()[0] if str(err) else "?")
+                rows.append({"path": name, "error": problem if name in problem else f"{name}: {problem}"})
+    for row in rows:
+        if row.get("error"):
+            print(f"evaluate.py: error: {row['error']}", file=sys.stderr)
+            continue
+        print(f"{row['path']}: {float(row['duration_s']):.1f} s; {config['model']} on {config['input']}")
+        for t in tasks:
+            print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else
+                  f"  {t:10} {pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
+        for warning in filter(None, row["warnings"].split("; ")):
+            print(f"  warning: {warning}")
+    if out_csv:
+        header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
+                                                                       (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))]
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=header + ["warnings", "error"], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+        data.atomic_write_text(out_csv, text.getvalue())
+        print(f"wrote {out_csv}: {len(rows)} rows" + (f", {bad} unreadable" if bad else ""))
+    if bad and skip_bad:
+        print(f"skipped {bad} unreadable file(s)", file=sys.stderr)
+    return bad, len(paths)

@@ -18,7 +18,6 @@ evaluation only) are scored by every model. The scores are the ones a profiler l
     python -m pytest tests/test_loco.py
 """
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path

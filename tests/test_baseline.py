@@ -1,15 +1,13 @@
 """baseline.py: the linear models against their optimality conditions, the statistics on arrays with a known
 answer, and one run end to end on the tiny built-in corpus."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from extras import baseline
 import features
-from conftest import evaluate_cli, ROOT
+from conftest import evaluate_cli
 
 
 def test_ridge_is_the_least_squares_solution_of_the_augmented_system():

@@ -8,7 +8,6 @@ must answer with one line, "PATH: not a moksori checkpoint (...)", and exit code
 """
 import io
 import os
-import random
 import shutil
 import subprocess
 import sys

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from corpora import commonvoice, timit
+from corpora import timit
 from corpora.commonvoice import commonvoice_rows
 from corpora.timit import timit_rows
 from corpora.labels import parse_age_bins

@@ -12,7 +12,6 @@ import pytest
 import soundfile as sf
 
 import data
-from scale import store
 from extras import synth_corpus
 from conftest import close
 

@@ -49,7 +49,6 @@ def test_the_readmes_link_to_each_other_and_their_pictures_exist():
 
 def test_every_link_to_a_file_of_the_repository_exists():
     """README links (and the docs' links) to files inside the repository name files that are there."""
-    import pathlib
     for page in [ROOT / "README.md", ROOT / "README.ko.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#]+)\)", page.read_text(encoding="utf-8")):
             if "://" in target:

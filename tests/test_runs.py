@@ -9,7 +9,6 @@ import torch
 
 import data
 from corpora.text import read_json
-import data
 import runs
 import train
 

@@ -341,7 +341,7 @@ def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path
 @pytest.fixture(scope="module")
 def timit_manifest(tmp_path_factory, timit_dir):
     """The 16-speaker TIMIT sample as a manifest (education and age_years columns included)."""
-    from corpora import commonvoice, timit
+    from corpora import timit
     path = tmp_path_factory.mktemp("timit") / "timit.csv"
     data.write_manifest(timit.timit_rows(timit_dir), path)
     return path

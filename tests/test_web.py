@@ -20,7 +20,6 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-import data
 import evaluate
 import runs
 import serve
