@@ -49,17 +49,33 @@ def make_head(dim, n_classes):
     return Regression(dim) if n_classes == 0 else nn.Linear(dim, n_classes)
 
 
-class MultiHead(nn.Module):
-    """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}."""
+class GradientReversal(torch.autograd.Function):
+    """The identity going forward, the gradient times -1 going back (Ganin & Lempitsky 2015): a head behind it
+    learns to tell corpora apart while the trunk, pushed the other way, learns embeddings in which it cannot."""
 
-    def __init__(self, trunk, n_classes, dropout=0.0):
+    @staticmethod
+    def forward(ctx, h):
+        return h.view_as(h)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class MultiHead(nn.Module):
+    """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}. The heads named in
+    `adversarial` read the embedding through a GradientReversal (train.py --adversary: the corpus)."""
+
+    def __init__(self, trunk, n_classes, dropout=0.0, adversarial=()):
         super().__init__()
         self.trunk, self.tasks, self.dropout = trunk, list(n_classes), nn.Dropout(dropout)
         self.heads = nn.ModuleDict({task: make_head(trunk.out_dim, n) for task, n in n_classes.items()})
+        self.adversarial = set(adversarial)
 
     def forward(self, x, lengths=None, targets=None):
         h = self.dropout(self.trunk(x, lengths))  # (B, D)
-        return {task: head(h) for task, head in self.heads.items()}
+        return {task: head(GradientReversal.apply(h) if task in self.adversarial else h)
+                for task, head in self.heads.items()}
 
 
 class Cascade(nn.Module):
@@ -152,7 +168,7 @@ def check(name, kind, n_tasks, cascade=False, spec_augment=None, cmn=False):
 
 
 def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, centre=None,
-                **options):
+                adversarial=(), **options):
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
     n_classes: {task: number of classes, or 0 for a regression task}, in the order of the targets' columns
@@ -175,7 +191,7 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
         trunk.norm.augment = dict(spec_augment)
     if centre is not None:
         trunk.norm.set_centring(centre)
-    return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout)
+    return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout, adversarial)
 
 
 def count_parameters(model):

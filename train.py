@@ -18,7 +18,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per proces
 
 import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
-import random
 import signal
 import sys
 import time
@@ -77,6 +76,8 @@ flag("--patience", type=int, help="stop after this many epochs without a better 
 flag("--auto-refit", action=argparse.BooleanOptionalAction, help="after testing, refit on the training and "
      "validation speakers into RUN/refit (on in the x-vector recipe)")
 flag("--speaker-weight", type=float, default=0.0, help="weight of telling the training speakers apart (0 = off)")
+flag("--adversary", type=float, default=0.0, help="weight of an adversarial corpus head behind a gradient reversal: "
+     "embeddings in which the corpora cannot be told apart (0 = off; needs a corpus column, data.py merge)")
 flag("--seed", type=int, default=0, help="seed of initialisation, sampling and crops (default 0)")
 flag("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
 flag("--amp", action="store_true", help="CUDA only: float16 autocast with a gradient scaler")
@@ -123,8 +124,8 @@ def check_args(args):
     for name in ("epochs", "batch_size", "lr"):
         if not getattr(args, name) > 0:  # "not > 0" also refuses nan
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "label_smoothing", "crop_s",
-                 "dropout"):
+    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "adversary",
+                 "label_smoothing", "crop_s", "dropout"):
         if not getattr(args, name) >= 0:
             parser.error(f"--{name.replace('_', '-')} must be zero or positive, got {getattr(args, name)}")
     if args.batch_size % int(os.environ.get("WORLD_SIZE", 1)):
@@ -170,7 +171,8 @@ def learning_rate(base, schedule, epoch, step, steps_per_epoch, epochs, warmup_e
 def train(args, ckpt=None):
     """One run, start to finish -> its folder. ckpt: the last.pt that --resume continues from."""
     out = Path(args.out)
-    aux_tasks = ["speaker"] if args.speaker_weight > 0 else []  # free labels: every corpus names its speakers
+    # free labels, never scored: every corpus names its speakers; a merged manifest names its corpora
+    aux_tasks = ["speaker"] * (args.speaker_weight > 0) + ["corpus"] * (args.adversary > 0)
 
     # ------------------------------------------------------------------------- 2. seed, device, processes
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))  # torchrun sets these
@@ -180,9 +182,7 @@ def train(args, ckpt=None):
             torch.cuda.set_device(device)
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     say = print if rank == 0 else (lambda *a, **k: None)  # only the first process prints and writes the run folder
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)  # also seeds every CUDA device
+    torch.manual_seed(args.seed)  # initialisation, dropout, SpecAugment (every CUDA device too); batches: epoch_plan
     say(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
                               f" ({torch.get_num_threads()} threads)") + (", amp" if args.amp else "") +
         (f", {world} processes" if world > 1 else ""))
@@ -230,7 +230,10 @@ def train(args, ckpt=None):
         tasks = args.tasks.split(",")
         vocabs = ckpt["vocabs"] if args.resume else {
             **data.build_vocabs(rows, tasks),  # from every split: a class only test speakers have is still scored
-            **({"speaker": sorted({r["speaker"] for r in rows if r["split"] == "train"})} if aux_tasks else {})}
+            **{a: sorted({r.get(a, "") for r in rows if r["split"] == "train"} - {""}) for a in aux_tasks}}
+        if "corpus" in aux_tasks and len(vocabs["corpus"]) < 2:
+            raise ValueError(f"{args.manifest}: --adversary needs training clips of two corpora or more (a corpus "
+                             "column: data.py merge)")
         feats, split_rows, labels = {}, {}, {}
         for s in SPLITS:
             mine, kept = [r for r in rows if r["split"] == s], versions if s == "train" else ("orig",)
@@ -242,10 +245,10 @@ def train(args, ckpt=None):
                 feats[s], split_rows[s], _ = data.load_features(mine, args.input, args.denoise, args.workers,
                                                                 args.skip_bad)
             labels[s] = data.encode_labels(split_rows[s], vocabs, tasks)  # (n_clips, n_tasks), NaN = unknown
-            if aux_tasks:  # the speaker column: training speakers only, unknown (NaN) elsewhere
-                index = {name: k for k, name in enumerate(vocabs["speaker"])} if s == "train" else {}
-                speaker = [index.get(r["speaker"], np.nan) for r in split_rows[s]]
-                labels[s] = np.concatenate([labels[s], np.asarray(speaker, np.float32)[:, None]], axis=1)
+            for a in aux_tasks:  # training clips only; unknown (NaN) elsewhere
+                index = {name: k for k, name in enumerate(vocabs[a])} if s == "train" else {}
+                column = [index.get(r.get(a, ""), np.nan) for r in split_rows[s]]
+                labels[s] = np.concatenate([labels[s], np.asarray(column, np.float32)[:, None]], axis=1)
         # checked on the clips that could be read, before anything is written or trained
         for s in ("train",) if args.refit else ("train", "val"):
             if not split_rows[s]:
@@ -292,7 +295,8 @@ def train(args, ckpt=None):
     train_lengths = np.stack([feats["train"].lengths(v) for v in range(len(versions))], axis=1)  # (n, n_versions)
     batches = data.Batches(feats["train"], labels["train"], crop)
     config = {**vars(args), "manifest_sha1": manifest_sha1, "tasks": tasks, "aux_tasks": aux_tasks, "vocabs": vocabs,
-        "loss_weights": {"speaker": args.speaker_weight} if aux_tasks else {}, "val_speakers": n_val_speakers,
+        "loss_weights": {a: {"speaker": args.speaker_weight, "corpus": args.adversary}[a] for a in aux_tasks},
+        "adversarial": ["corpus"] * (args.adversary > 0), "val_speakers": n_val_speakers,
         "corpora": corpora or sorted({r.get("source", "") for r in split_rows["train"]} - {""})}
     if rank == 0:
         runs.save_json(config, out / "config.json")

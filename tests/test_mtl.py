@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 import features
 from models import TRUNKS, VALID_INPUTS
+import mtl
 from mtl import (ALIASES, MODELS, build_model, count_parameters, multitask_loss, regression_scales, valid_inputs)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
@@ -185,3 +186,21 @@ def test_cascade_teacher_forcing_uses_the_true_labels_and_keeps_free_outputs():
 def test_count_parameters_by_hand():
     model = build("logreg", "mfcc", {"gender": 2})
     assert count_parameters(model) == 2 * 78 + 2  # linear head on [mean, std] of 39 rows: W (2, 78) + b (2,)
+
+
+def test_an_adversarial_head_sends_the_trunk_the_opposite_gradient():
+    """The same weights, the same loss on one head: behind a gradient reversal the trunk's gradient is exactly the
+    other way (within float error), and the head's own gradient is unchanged."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 14, 50)
+    plain = build_model("logreg", "mfcc_f0", {"corpus": 3}, (3, 14))
+    adversarial = build_model("logreg", "mfcc_f0", {"corpus": 3}, (3, 14), adversarial=("corpus",))
+    adversarial.load_state_dict(plain.state_dict())
+    grads = []
+    for model in (plain, adversarial):
+        feats = model.trunk(x).detach().requires_grad_(True)  # the embedding, as a leaf
+        loss = F.cross_entropy(model.heads["corpus"](mtl.GradientReversal.apply(feats) if model.adversarial else feats),
+                               torch.tensor([0, 1, 2, 0]))
+        loss.backward()
+        grads.append((feats.grad.clone(), model.heads["corpus"].weight.grad.clone()))
+    assert torch.allclose(grads[1][0], -grads[0][0], atol=1e-7) and torch.allclose(grads[1][1], grads[0][1], atol=1e-7)
