@@ -274,15 +274,12 @@ def validation_fraction(n_speakers):
 
 
 def assign_splits(rows, fractions=None, seed=0):
-    """Fill empty `split` cells by speaker; return new row dicts (pre-set splits, e.g. TIMIT's, are kept).
-
-    Stratified on each task's own labels (a simplified "iterative stratification", Sechidis et al. 2011): the
-    speakers are taken in a seeded random order and each goes to the split that is furthest behind its quota,
-        need(s) = sum over the speaker's known labels (t, v) of [f_s * n(t, v) - have_s(t, v)] + [f_s * n - have_s],
-    where n(t, v) counts the speakers with label v for task t and f_s is split s's fraction. A split that
-    already holds ceil(f_s * n) speakers takes no more, so the split sizes are exact to one speaker.
-    `fractions` = (train, val, test); default: validation_fraction(speakers to assign) for val, 0.1 for test.
-    """
+    """Fill empty `split` cells by speaker -> new row dicts (pre-set splits, e.g. TIMIT's, are kept). Stratified
+    on each task's labels (iterative stratification, simplified from Sechidis et al. 2011): speakers in a seeded
+    random order, each to the split furthest behind its quota,
+        need(s) = sum over the speaker's known labels (t, v) of [f_s n(t, v) - have_s(t, v)] + [f_s n - have_s],
+    n(t, v) = speakers with label v of task t, f_s = split s's fraction; a split holding ceil(f_s n) speakers
+    takes no more. `fractions` = (train, val, test), default (0.9 - val, val, 0.1), val = validation_fraction."""
     if fractions is None:
         val = validation_fraction(len({row["speaker"] for row in rows if not row.get("split")}))
         fractions = (0.9 - val, val, 0.1)
@@ -532,13 +529,11 @@ def class_targets(counts, cap=None):
 def balance_weights(labels, columns, iterations=500):
     """Sampling weights (n,), mean 1, that flatten the class shares of every label column in `columns` at once.
 
-    labels: float (n, n_columns), NaN = unknown; columns: the indices of the columns to balance (the trained
-    classification tasks; a corpus column too, when several corpora train together). Each class's target share
-    of its column is equal, except that no class is drawn more than MAX_REPLAY times as often as it occurs
-    (class_targets): so a class of one clip in 100 is drawn 5 times per epoch, not 50. Iterative proportional
-    fitting (raking, Deming & Stephan 1940) then finds weights that meet every column's targets at once: for
-    each column in turn, scale the weights of each class's known rows to its target share of the known weight.
-    Rows whose label is unknown keep their weight. With one column this is exactly target_k / (clips of class k).
+    labels: float (n, n_columns), NaN = unknown; columns: the columns to balance (classification tasks; the
+    corpus, when several corpora train together). Each class's target share is equal, but no class is drawn more
+    than MAX_REPLAY times as often as it occurs (class_targets). Iterative proportional fitting (raking, Deming &
+    Stephan 1940) meets every column's targets at once: for each column in turn, scale each class's known rows to
+    its target share of the known weight; unknown rows keep theirs. With one column: target_k / (clips of class k).
     """
     labels = np.asarray(labels, dtype=np.float64)
     w = np.ones(len(labels))

@@ -68,6 +68,20 @@ def masked_stats(x, mask, eps=1e-5):
     return torch.cat([mean.flatten(1), torch.sqrt(var + eps).flatten(1)], dim=1)  # (B, 2 * rows)
 
 
+def pitch_statistics(x, lengths):
+    """(B, 3) per window: the voiced share of the real frames, the mean and the standard deviation of the F0 row
+    (mfcc_f0's static row 13: semitones above 50 Hz on voiced frames, 0 elsewhere) over the voiced frames, scaled
+    by fixed numbers to about unit size ((st - 20) / 6, st / 6). For adults this is most of what gender is, and no
+    microphone or room changes it: train.py --pitch hands it to the heads beside the trunk's embedding."""
+    f0 = x[:, 0, -1, :]  # (B, T) semitones, 0 on unvoiced frames
+    voiced = (f0 > 0) & frame_mask(lengths, x.shape[-1])  # (B, T)
+    n = voiced.sum(dim=-1).clamp(min=1)  # (B,) voiced frames (at least 1: a silent window gives zeros, not NaN)
+    mean = (f0 * voiced).sum(dim=-1) / n  # (B,)
+    std = (((f0 - mean[:, None]) ** 2 * voiced).sum(dim=-1) / n).sqrt()  # (B,)
+    share = voiced.sum(dim=-1) / lengths.clamp(min=1)  # (B,)
+    return torch.stack([share, torch.where(voiced.any(dim=-1), (mean - 20.0) / 6.0, 0.0), std / 6.0], dim=1)
+
+
 def last_real_step(out, lengths):
     """out (B, T, H) -> (B, H): each sequence's output at its last real step."""
     index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])  # (B, 1, H)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import TRUNKS, VALID_INPUTS
+from models import TRUNKS, VALID_INPUTS, full_lengths, pitch_statistics
 
 ALIASES = {"hps": ("cnn", False), "lstm_mtl": ("lstm", False), "cascade": ("cnn", True)}  # name -> (trunk, cascade)
 MODELS = tuple(TRUNKS) + tuple(ALIASES)
@@ -64,16 +64,20 @@ class GradientReversal(torch.autograd.Function):
 
 class MultiHead(nn.Module):
     """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}. The heads named in
-    `adversarial` read the embedding through a GradientReversal (train.py --adversary: the corpus)."""
+    `adversarial` read the embedding through a GradientReversal (train.py --adversary: the corpus); with `pitch`,
+    every head also reads the window's pitch statistics (models.pitch_statistics: 3 numbers) beside it."""
 
-    def __init__(self, trunk, n_classes, dropout=0.0, adversarial=()):
+    def __init__(self, trunk, n_classes, dropout=0.0, adversarial=(), pitch=False):
         super().__init__()
-        self.trunk, self.tasks, self.dropout = trunk, list(n_classes), nn.Dropout(dropout)
-        self.heads = nn.ModuleDict({task: make_head(trunk.out_dim, n) for task, n in n_classes.items()})
+        self.trunk, self.tasks, self.dropout, self.pitch = trunk, list(n_classes), nn.Dropout(dropout), pitch
+        dim = trunk.out_dim + 3 * pitch
+        self.heads = nn.ModuleDict({task: make_head(dim, n) for task, n in n_classes.items()})
         self.adversarial = set(adversarial)
 
     def forward(self, x, lengths=None, targets=None):
         h = self.dropout(self.trunk(x, lengths))  # (B, D)
+        if self.pitch:
+            h = torch.cat([h, pitch_statistics(x, full_lengths(x, lengths))], dim=1)  # (B, D + 3)
         return {task: head(GradientReversal.apply(h) if task in self.adversarial else h)
                 for task, head in self.heads.items()}
 
@@ -168,7 +172,7 @@ def check(name, kind, n_tasks, cascade=False, spec_augment=None, cmn=False):
 
 
 def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, centre=None,
-                adversarial=(), **options):
+                adversarial=(), pitch=False, **options):
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
     n_classes: {task: number of classes, or 0 for a regression task}, in the order of the targets' columns
@@ -191,7 +195,9 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
         trunk.norm.augment = dict(spec_augment)
     if centre is not None:
         trunk.norm.set_centring(centre)
-    return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout, adversarial)
+    if pitch and (cascade or kind != "mfcc_f0"):
+        raise ValueError("--pitch hands the heads the F0 row's statistics: it needs --input mfcc_f0, and no cascade")
+    return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout, adversarial, pitch)
 
 
 def count_parameters(model):

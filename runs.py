@@ -216,7 +216,8 @@ def model_from_config(config, spec_augment=None):
                            cascade=config.get("cascade", False), spec_augment=spec_augment,
                            dropout=config.get("dropout", 0.0),
                            centre=features.cepstral_rows(config["input"]) if config.get("cmn") else None,
-                           adversarial=config.get("adversarial", ()), **config.get("trunk_options", {}))
+                           adversarial=config.get("adversarial", ()), pitch=config.get("pitch", False),
+                           **config.get("trunk_options", {}))
 
 
 def load_run(run_dir, checkpoint=None, device="cpu"):

@@ -42,7 +42,8 @@ SPEC_AUGMENT = {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}  # 
 # x-vector's was chosen on speechocean762's validation folds, piece by piece; the slides' networks keep the
 # settings of the original project's comparison.
 RECIPE = dict(epochs=50, patience=20, lr=3e-3, schedule="constant", warmup_epochs=0.0, weight_decay=0.01,
-              dropout=0.0, label_smoothing=0.0, crop_s=0.0, augment="", select="best", auto_refit=False, cmn=False)
+              dropout=0.0, label_smoothing=0.0, crop_s=0.0, augment="", select="best", auto_refit=False, cmn=False,
+              pitch=False)
 RECIPES = {"xvector": dict(RECIPE, epochs=20, patience=0, lr=1e-3, schedule="cosine", warmup_epochs=1.0,
                            weight_decay=0.05, dropout=0.2, label_smoothing=0.1, crop_s=2.0, augment="spec",
                            select="last", auto_refit=True)}
@@ -71,6 +72,8 @@ flag("--crop-s", type=float, help="training crop in seconds, 0 = one 4 s window 
 flag("--augment", help="comma-separated: spec (SpecAugment), speed (0.9/1.1 copies), babble (other talkers mixed in), "
      "channel (two copies through random phones, rooms, codecs and noise)")
 flag("--cmn", action=argparse.BooleanOptionalAction, help="cepstral mean normalisation over each window")
+flag("--pitch", action=argparse.BooleanOptionalAction, help="the heads also read each window's F0 statistics "
+     "(models.pitch_statistics; mfcc_f0 only)")
 flag("--select", choices=("best", "last"), help="best.pt = the best validation epoch (early stopping) or the last")
 flag("--patience", type=int, help="stop after this many epochs without a better validation score; 0 = never")
 flag("--auto-refit", action=argparse.BooleanOptionalAction, help="after testing, refit on the training and "

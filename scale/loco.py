@@ -15,9 +15,11 @@ evaluation only) are scored by every model. The scores are the ones a profiler l
 
     python -m scale.loco dev.csv --out runs/loco -- --epochs 20                      # a recipe's table
     python -m scale.loco dev.csv --out runs/loco --also korean.csv -- --augment spec,channel
+    python -m scale.loco --table default=runs/loco/a/loco.json channel=runs/loco/b/loco.json   # a markdown table
     python -m pytest tests/test_loco.py
 """
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +96,9 @@ def run(argv, what):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--table"]:  # python -m scale.loco --table NAME=runs/loco/a/loco.json ...
+        print(markdown([a.split("=", 1)[1] for a in argv[1:]], [a.split("=", 1)[0] for a in argv[1:]]))
+        return 0
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifest", help="a manifest of several corpora (data.py merge)")
@@ -135,6 +140,33 @@ def main(argv=None):
                    out / "loco.json")
     print(f"wrote {out / 'loco.json'}")
     return 0
+
+
+def markdown(paths, names):
+    """The README's table from loco.json files (one per recipe): for each corpus, the models trained without it
+    and the in-corpus models (trained on every corpus, scored on its test split); for a corpus only ever scored
+    (--also), the models trained on every corpus. The classic baseline's rows come from the first file."""
+    tables = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    lines = ["| scored on | trained on | model | clips | gender (adults) | adults as adults | age MAE (median) | "
+             "same gender |", "|---|---|---|---|---|---|---|---|"]
+    keys = list(dict.fromkeys(k for t in tables for k in t))
+    held = {k.split(" | ")[2] for k in keys if k.split(" | ")[1] == f"without-{k.split(' | ')[2]}"}
+    chosen = [k for k in keys if k.split(" | ")[1] == f"without-{k.split(' | ')[2]}" or k.split(" | ")[1] == "all"]
+    order = sorted(chosen, key=lambda k: (k.split(" | ")[2] not in held, k.split(" | ")[2], k.split(" | ")[1] == "all",
+                                          k.split(" | ")[0] == "model"))
+    for key in order:
+        kind, trained, scored = key.split(" | ")
+        for table, name in zip(tables, names):
+            if key not in table or (kind == "baseline" and name != names[0]):
+                continue
+            v = table[key]
+            cell = lambda k, d=3: "–" if v.get(k) is None else f"{v[k]:.{d}f}"  # noqa: E731
+            where = "the other corpora" if trained != "all" else (
+                "every corpus (its test split)" if scored in held else "every corpus")
+            lines.append(f"| {scored} | {where} | {'classic baseline' if kind == 'baseline' else name} | "
+                         f"{int(v['clips'])} | {cell('gender_adults')} | {cell('adults_as_adults')} | "
+                         f"{cell('age_mae', 1)} ({cell('median_mae', 1)}) | {cell('same_gender')} |")
+    return "\n".join(lines)
 
 
 def fmt(s):

@@ -187,3 +187,16 @@ def test_vanilla_rnn_gradient_vanishes_over_400_frames():
     first, last = x.grad[..., 0].abs().max().item(), x.grad[..., -1].abs().max().item()
     print(f"|d emb / d frame 0| = {first:.2e}, |d emb / d frame 399| = {last:.2e}")
     assert first < 1e-6 * last
+
+
+def test_pitch_statistics_of_a_known_f0_row():
+    """F0 row (semitones) 14 and 26 on alternate frames of 10 real ones, unvoiced (0) on 10 more, padding after:
+    voiced share 10/20, mean 20 -> (20 - 20) / 6 = 0, standard deviation 6 -> 1; padding never counts."""
+    from models import pitch_statistics
+    x = torch.zeros(1, 3, 14, 30)
+    x[0, 0, 13, :10] = torch.tensor([14.0, 26.0] * 5)
+    x[0, 0, 13, 20:] = 99.0  # padding, beyond the real length
+    stats = pitch_statistics(x, torch.tensor([20]))
+    assert torch.allclose(stats, torch.tensor([[0.5, 0.0, 1.0]]), atol=1e-6), stats
+    assert torch.allclose(pitch_statistics(torch.zeros(1, 3, 14, 5), torch.tensor([5])), torch.zeros(1, 3)), \
+        "a window without a voiced frame gives zeros, not NaN"
