@@ -202,7 +202,7 @@ def profile(model, config, y, device="cpu", batch_size=64):
 
 
 def profile_file(model, config, path, device="cpu", batch_size=64):
-    """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over a minute is decoded
+    """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute is decoded
     and featurised a block at a time (extras/recording.read), so memory stays bounded."""
     from extras import recording  # seam: a recording as a run hears it, and its checks
     x, found, seconds = recording.read(path, config, norm_statistics(model))

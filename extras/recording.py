@@ -14,7 +14,7 @@ off the same clips band-limited, clipped or drowned in noise, where it does):
     unfamiliar     (with a model) the recording's mean cepstrum far from the training frames' (InputNorm's
                    statistics), in standard deviations: a channel the model never heard
 
-The rest of the file reads recordings for evaluate.py --wav: any length (`read`, a minute at a time), many of
+The rest of the file reads recordings for evaluate.py --wav: any length (`read`, 30 s at a time), many of
 them (`profile_files`: files and folders, one CSV row each, an unreadable file a row with its error).
 
     python -m pytest tests/test_recording.py tests/test_hostile.py
@@ -97,7 +97,7 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
 
 
 # ---------------------------------------------------------------- a recording of any length
-BLOCK_S = 60.0  # seconds decoded and featurised at a time: a long recording never sits in memory whole
+BLOCK_S = 30.0  # seconds decoded and featurised at a time: a long recording never sits in memory whole
 MARGIN_S = 1.0  # seconds of context on each side of a block, so frames near its edges see what the whole file has
 
 
@@ -149,7 +149,7 @@ def read(path, config, stats=(None, None)):
             kind = warning.split(":")[0]
             counts[kind] = counts.get(kind, 0) + 1
             first_words.setdefault(kind, warning)
-    kept = [f"{first_words[k]} (in {n} of {n_blocks} minutes)" for k, n in counts.items() if 2 * n >= n_blocks]
+    kept = [f"{first_words[k]} (in {n} of {n_blocks} blocks of {BLOCK_S:.0f} s)" for k, n in counts.items() if 2 * n >= n_blocks]
     return whole[..., :filled], kept, seconds
 
 
