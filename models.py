@@ -2,27 +2,24 @@
 pieces they are built from (lengths and masks, masked statistics pooling, the fixed input normalisation).
 
 Every trunk maps x (B, *in_shape, L) and lengths (B,) to an embedding (B, D) and says D in `out_dim`; the task
-heads that turn embeddings into predictions live in mtl.py, so any trunk serves one task or several.
+heads live in mtl.py, so any trunk serves one task or several.
     cnn       the slides' MFCC CNN, with statistics pooling        mel_cnn   the slides' log-mel CNN
     rnn       vanilla many-to-one RNN                               lstm      the same with an LSTM cell
     clstm     conv front end, then an LSTM                          rawcnn    Dai et al. 2016 M5/M11/M18
     logreg    per-row mean and std: logistic regression's input     xvector   Snyder et al. 2018 TDNN
-Input kinds (features.py makes them; this module is told the non-time dims `in_shape`):
-    "mfcc_f0" (B, 3, 14, T)   "mfcc" (B, 3, 13, T)   "mel" (B, 1, 64, T)   "raw" (B, 1, N)
-T is in frames (10 ms hop, 400 in a 4 s window), N in samples (64000 = 4 s at 16 kHz).
+Inputs (features.py): "mfcc_f0" (B, 3, 14, T), "mfcc" (B, 3, 13, T), "mel" (B, 1, 64, T), "raw" (B, 1, N); T in
+frames (10 ms, 400 in a 4 s window), N in samples (64000 = 4 s at 16 kHz).
 
-**Lengths.** A clip shorter than the window is padded; `lengths[b]` says how many frames (samples for raw) of
-window b are real. Padding never enters a statistic: the input normalisation zeroes it, every pooling is a
-masked mean over real frames only, and the recurrent trunks read their state at the last real frame. So a 1.5 s
-clip gets the same embedding whether it is padded to 400 or 600 frames (tests/test_models.py).
+**Lengths.** A clip shorter than the window is padded; `lengths[b]` says how many steps of window b are real.
+Padding never enters a statistic: the input normalisation zeroes it, every pooling is a masked mean over real
+frames, and the recurrent trunks read their state at the last real frame, so a 1.5 s clip gets the same
+embedding padded to 400 or 600 frames (tests/test_models.py).
 
-**Input normalisation.** Features arrive in their units (MFCC in dB-scaled hundreds, the F0 row in semitones,
-log-mel in dB). Every frame trunk starts with `InputNorm`: each row is standardised with the mean and standard
-deviation of that row over every real training frame (CMVN, computed once by data.Features.statistics and saved
-with the weights). It is fixed, not learnt per batch, so padding cannot move it and several processes
-(torchrun) normalise identically. With `centre` (train.py --cmn) the cepstral rows are then also centred on their
-own mean over the window's real frames -- cepstral mean normalisation, as Kaldi's x-vector recipes do: a fixed
-channel (a microphone, a telephone line) adds a constant to every cepstral row, and this removes it.
+**Input normalisation.** Every frame trunk starts with `InputNorm`: each row standardised with its mean and
+standard deviation over every real training frame (CMVN, from data.Features.statistics, saved with the weights).
+It is fixed, not learnt per batch, so padding cannot move it and torchrun's processes normalise alike. With
+`centre` (train.py --cmn) the cepstral rows are then centred on their own mean over the window: cepstral mean
+normalisation, as Kaldi's x-vector recipes do, which removes a fixed channel (it adds a constant to each row).
 
     python -m pytest tests/test_models.py
 """
@@ -94,27 +91,7 @@ def check_length(x, min_length, name):
         raise ValueError(f"{name}: input has {x.shape[-1]} steps on its last axis, needs at least {min_length}")
 
 
-# ----------------------------------------------------------------------------- input normalisation, SpecAugment
-def spec_augment_mask(lengths, F, T, n_time=2, time_width=20, n_freq=2, freq_width=2, generator=None):
-    """SpecAugment's masks (Park et al. 2019) as a (B, F, T) bool keep-mask, False inside the masks.
-
-    n_time stripes of 0..time_width frames each, placed uniformly inside each window's real frames
-    (0 <= start <= length - width), and n_freq bands of 0..freq_width feature rows, placed uniformly in [0, F).
-    Drawn on the CPU from `generator` (torch's global one by default, which --resume restores).
-    """
-    lengths = lengths.cpu()
-    B = lengths.shape[0]
-    keep = torch.ones(B, F, T, dtype=torch.bool)
-    for n, width_max, size, axis in ((n_time, time_width, lengths, 2), (n_freq, freq_width, torch.full((B,), F), 1)):
-        steps = torch.arange(keep.shape[axis])  # (T,) or (F,)
-        for _ in range(n):
-            width = torch.minimum(torch.randint(0, width_max + 1, (B,), generator=generator), size)  # (B,)
-            start = (torch.rand(B, generator=generator) * (size - width + 1)).long()  # (B,) in [0, size - width]
-            inside = (steps[None] >= start[:, None]) & (steps[None] < (start + width)[:, None])  # (B, T) or (B, F)
-            keep &= ~(inside[:, None, :] if axis == 2 else inside[:, :, None])
-    return keep
-
-
+# ----------------------------------------------------------------------------- input normalisation
 class InputNorm(nn.Module):
     """Fixed per-row standardisation (CMVN): (B, C, F, T) -> (B, C, F, T), padding set to 0.
 
@@ -155,6 +132,7 @@ class InputNorm(nn.Module):
             x = x - window_mean * self.centre[..., None].to(x.dtype)
         if self.training and self.augment:
             B, C, F, T = x.shape
+            from extras.specaugment import spec_augment_mask  # seam: an augmentation, of training batches only
             keep = keep & spec_augment_mask(mask.sum(dim=1), F, T, **self.augment).to(x.device)[:, None]
         return x * keep.to(x.dtype)  # padding (and masked cells) -> 0, the training mean
 

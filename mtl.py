@@ -179,7 +179,7 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     (and of the cascade's chain). in_shape: the input's non-time dims, features.input_shape(kind) (this floor
     does not import the signal floor: the front doors pass it). options go
     to the trunk (e.g. depth="m11" for rawcnn, hidden=128 for rnn, channels=256 for xvector). spec_augment:
-    models.spec_augment_mask's settings, applied to training batches after the input normalisation. centre:
+    extras/specaugment.spec_augment_mask's settings, applied to training batches after the input normalisation. centre:
     (C, F) bool, the rows that cepstral mean normalisation centres per window (features.cepstral_rows), or None.
     Returns an nn.Module whose forward(x, lengths=None, targets=None) gives {task: output}.
     Raises ValueError on an unknown name, a (model, kind) pair the trunk cannot read (naming the valid inputs),

@@ -211,7 +211,7 @@ def n_classes(config):
 
 def model_from_config(config, spec_augment=None):
     """Build the (untrained) model config.json describes: same name, input, heads and trunk options.
-    spec_augment: SpecAugment's settings for training (models.spec_augment_mask); not part of the weights."""
+    spec_augment: SpecAugment's settings for training (extras/specaugment.py); not part of the weights."""
     return mtl.build_model(config["model"], config["input"], n_classes(config), features.input_shape(config["input"]),
                            cascade=config.get("cascade", False), spec_augment=spec_augment,
                            dropout=config.get("dropout", 0.0),

@@ -498,10 +498,11 @@ def train(args, ckpt=None):
     return out, len(labels["test"])
 
 
-def main(argv=None):
+def run(argv):
+    """check_args, then train, every failure one line -> (args, run folder, number of test clips)."""
     args, ckpt = check_args(parser.parse_args(argv))
     try:
-        out, n_test = train(args, ckpt)
+        return (args, *train(args, ckpt))
     except KeyboardInterrupt:  # Ctrl-C outside the loop (reading, extracting, testing): nothing half-written
         saved = (Path(args.out) / "last.pt").is_file()
         print("train.py: interrupted" + (f"; continue with: python train.py --resume {args.out}" if saved else ""),
@@ -511,23 +512,15 @@ def main(argv=None):
         fail(str(err).splitlines()[0])
     finally:
         runs.release(args.out)
-    # 8. the refit (the recipe's auto_refit): validation chose the epoch count; the final model also learns from
-    # the validation speakers (scikit-learn's refit=True) -- on a small corpus a quarter more voices.
-    if args.auto_refit and not args.refit:
-        refit = ["--refit", str(out), "--out", str(out / "refit"), "--workers", str(args.workers), "--device",
-                 args.device] + (["--amp"] if args.amp else [])
-        if not n_test:
-            print(f"no test rows (a cross-validation fold?): no refit; to make one: python train.py {' '.join(refit)}")
-        elif (out / "refit" / "last.pt").exists():
-            print(f"{out / 'refit'} holds a refit already; to continue it: python train.py --resume {out / 'refit'}")
-        else:
-            if int(os.environ.get("RANK", 0)) == 0:
-                print(f"\nrefit on the training and validation speakers: python train.py {' '.join(refit)}", flush=True)
-            refit_args, _ = check_args(parser.parse_args(refit))
-            try:
-                train(refit_args)
-            finally:
-                runs.release(refit_args.out)
+
+
+def main(argv=None):
+    args, out, n_test = run(argv)
+    if args.auto_refit and not args.refit:  # 8. the refit: the final model also learns from the validation speakers
+        from scale import resume  # seam: refitting runs
+        refit = resume.refit_argv(args, out, n_test)
+        if refit:
+            run(refit)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

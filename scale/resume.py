@@ -1,11 +1,13 @@
 """Continuing a run: --resume RUN takes RUN's saved settings and its last.pt; --refit RUN takes them from RUN's
-best.pt, with RUN's manifest (its validation speakers join training) and the epoch count validation chose.
+best.pt, with RUN's manifest (its validation speakers join training) and the epoch count validation chose; and
+the x-vector recipe's auto-refit, which runs the refit right after the run (refit_argv).
 
     python train.py --resume runs/hps-mfcc_f0-20250101-120000 --epochs 40
     python train.py --refit runs/so762/xvector-s0            # into runs/so762/xvector-s0/refit
     python -m pytest tests/test_train.py tests/test_refit.py
 """
 import argparse
+import os
 from pathlib import Path
 
 import runs
@@ -76,3 +78,21 @@ def settings(args, parser):
     args.manifest, args.refit_epochs = str(run / "manifest.csv"), ckpt["epoch"]  # RUN's splits, its chosen epochs
     args.out = args.out or str(run / "refit")
     return args, None
+
+
+def refit_argv(args, out, n_test):
+    """The command line of a run's refit (the x-vector recipe's auto_refit), or None with one line saying why not:
+    validation chose the epoch count, and the final model also learns from the validation speakers
+    (scikit-learn's refit=True) -- on a small corpus, a quarter more voices."""
+    refit = ["--refit", str(out), "--out", str(out / "refit"), "--workers", str(args.workers), "--device",
+             args.device] + (["--amp"] if args.amp else [])
+    first = int(os.environ.get("RANK", 0)) == 0
+    if not n_test:
+        print(f"no test rows (a cross-validation fold?): no refit; to make one: python train.py {' '.join(refit)}")
+        return None
+    if (out / "refit" / "last.pt").exists():
+        print(f"{out / 'refit'} holds a refit already; to continue it: python train.py --resume {out / 'refit'}")
+        return None
+    if first:
+        print(f"\nrefit on the training and validation speakers: python train.py {' '.join(refit)}", flush=True)
+    return refit

@@ -41,6 +41,7 @@ SEAMS = {
     ("evaluate", "extras.plots"): "--plot",
     ("evaluate", "extras.recording"): "a recording as a run hears it (denoised, long files in blocks) and its warnings",
     ("runs", "scale.legacy"): "a last.pt of the first checkpoint format",
+    ("models", "extras.specaugment"): "SpecAugment's masks, on training batches of a run with --augment spec",
     ("serve", "extras.web"): "the page and its HTTP API",
 }
 LAZY_SEAMS = set(SEAMS)  # every seam is imported where it is used, so a run that does not need it never loads it

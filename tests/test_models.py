@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import features
-from models import InputNorm, masked_stats, spec_augment_mask
+from extras.specaugment import spec_augment_mask
+from models import InputNorm, masked_stats
 from models import TRUNKS, VALID_INPUTS, LogReg, RawCNN, XVector
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
