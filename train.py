@@ -53,11 +53,9 @@ RECIPES = {"xvector": dict(RECIPE, epochs=20, patience=0, lr=1e-3, schedule="cos
 parser = argparse.ArgumentParser(description="Train a speaker-profiling model; see the module docstring.")
 flag = parser.add_argument
 flag("--manifest", help="manifest CSV (path,speaker,gender,age,dialect,split,...); default: the built-in corpus")
-flag("--model", default="xvector", choices=mtl.MODELS, help="trunk (default xvector); hps, lstm_mtl, cascade are "
-     "the original project's names")
+flag("--model", default="xvector", choices=mtl.MODELS, help="trunk (hps, lstm_mtl, cascade: the slides' names)")
 flag("--input", default="mfcc_f0", choices=features.INPUTS, help="model input (default mfcc_f0)")
-flag("--tasks", help="comma-separated columns to predict (default: those of age, gender, dialect, age_years the "
-     "manifest labels); age_years is predicted in years")
+flag("--tasks", help="comma-separated columns to predict (default: the labelled of age, gender, dialect, age_years)")
 flag("--cascade", action="store_true", help="chain the heads in --tasks order, each reading the earlier ones' outputs")
 flag("--balance", help="none, joint (every class task's classes at once) or one task (default: joint)")
 flag("--epochs", type=int, help="number of epochs (default: the trunk's recipe, RECIPES)")
@@ -69,31 +67,24 @@ flag("--weight-decay", type=float, help="AdamW decoupled weight decay")
 flag("--dropout", type=float, help="dropout on the shared embedding")
 flag("--label-smoothing", type=float, help="cross-entropy label smoothing")
 flag("--crop-s", type=float, help="training crop in seconds, 0 = one 4 s window (evaluation reads whole clips)")
-flag("--augment", help="comma-separated: spec (SpecAugment), speed (0.9/1.1 copies), babble (other talkers mixed in), "
-     "channel (two copies through random phones, rooms, codecs and noise)")
+flag("--augment", help="comma-separated: spec (SpecAugment), speed, babble, channel (phones, rooms, codecs, noise)")
 flag("--cmn", action=argparse.BooleanOptionalAction, help="cepstral mean normalisation over each window")
-flag("--pitch", action=argparse.BooleanOptionalAction, help="the heads also read each window's F0 statistics "
-     "(models.pitch_statistics; mfcc_f0 only)")
+flag("--pitch", action=argparse.BooleanOptionalAction, help="the heads also read each window's F0 statistics")
 flag("--select", choices=("best", "last"), help="best.pt = the best validation epoch (early stopping) or the last")
 flag("--patience", type=int, help="stop after this many epochs without a better validation score; 0 = never")
-flag("--auto-refit", action=argparse.BooleanOptionalAction, help="after testing, refit on the training and "
-     "validation speakers into RUN/refit (on in the x-vector recipe)")
+flag("--auto-refit", action=argparse.BooleanOptionalAction, help="then refit on train + val speakers into RUN/refit")
 flag("--speaker-weight", type=float, default=0.0, help="weight of telling the training speakers apart (0 = off)")
-flag("--adversary", type=float, default=0.0, help="weight of an adversarial corpus head behind a gradient reversal: "
-     "embeddings in which the corpora cannot be told apart (0 = off; needs a corpus column, data.py merge)")
+flag("--adversary", type=float, default=0.0, help="weight of a corpus head behind a gradient reversal (0 = off)")
 flag("--seed", type=int, default=0, help="seed of initialisation, sampling and crops (default 0)")
 flag("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
 flag("--amp", action="store_true", help="CUDA only: float16 autocast with a gradient scaler")
-flag("--workers", type=int, default=2, help="processes for feature extraction (with --store, also DataLoader "
-     "workers) (default 2)")
+flag("--workers", type=int, default=2, help="processes extracting features (and cutting batches, --store)")
 flag("--out", help="run folder (default runs/<model>-<input>-<YYYYmmdd-HHMMSS>)")
 flag("--resume", metavar="RUN", help="continue RUN from RUN/last.pt with its saved settings")
-flag("--refit", metavar="RUN", help="train again on RUN's training + validation speakers for the epochs of its "
-     "best.pt, with its settings, then test once (into RUN/refit)")
+flag("--refit", metavar="RUN", help="train RUN again on its train + val speakers for its best.pt's epochs")
 flag("--skip-bad", action="store_true", help="skip unreadable clips, counted and listed")
 flag("--denoise", action="store_true", help="Wiener-filter denoising before features (extras/denoise.py)")
-flag("--store", action="store_true", help="features in the on-disk store (scale/store.py), not in memory: corpora "
-     "larger than RAM (implied by torchrun and speed/babble copies)")
+flag("--store", action="store_true", help="features on disk (scale/store.py), not in memory; torchrun implies it")
 flag("--store-dtype", default="float32", choices=("float32", "float16"), help="--store precision")
 
 
@@ -420,12 +411,13 @@ def train(args, ckpt=None):
             torch.distributed.all_gather_object(parts, sums)
             totals = {k: sum(p[k] for p in parts) for k in sums}
         if args.refit:  # no validation speakers: best.pt ends as the last epoch
-            val, score = {t: dict.fromkeys(("acc", "balanced_acc", "mae", "skill"), math.nan) for t in tasks}, epoch + 1.0
+            val, score = {t: dict.fromkeys(("acc", "balanced_acc", "mae", "skill"), math.nan) for t in tasks}, epoch + 1
         else:  # every process scores the (few) validation clips itself, so all agree on best.pt
             outputs = evaluate.predict(raw_model, feats["val"], args.input, device)
             val = evaluate.task_scores(outputs, labels["val"], labels["train"], tasks, vocabs)
-            by_corpus = evaluate.scores_by_corpus(outputs, labels["val"], labels["train"], tasks, vocabs, corpus_of["val"])
-            score = evaluate.selection_score(val) if args.select == "best" else epoch + 1.0  # last: every epoch is better
+            by_corpus = evaluate.scores_by_corpus(outputs, labels["val"], labels["train"], tasks, vocabs,
+                                                  corpus_of["val"])
+            score = evaluate.selection_score(val) if args.select == "best" else epoch + 1  # last: each epoch is better
         epoch, step = epoch + 1, 0
         if score > best_score:
             best_score, bad_epochs = score, 0
