@@ -1,4 +1,4 @@
-"""Front door: a page to try a model on your own voice -- record or drop a file in the browser, read its profile,
+"""Serve: a page to try a model on your own voice -- record or drop a file in the browser, read its profile,
 and see every step of the front end drawn from that recording (explain.py's figures).
 
 This file parses the arguments, loads the model once and starts the server; the page, its HTTP API and its
