@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import warnings
 from pathlib import Path
 
@@ -153,13 +152,6 @@ class CheckpointError(ValueError):
 CHECKPOINT_KEYS = ("model", "config", "vocabs")  # every moksori checkpoint has these
 
 
-def _unpickling_reason(err):
-    """The informative line of torch's long weights-only error ("unsupported GLOBAL posix.system ...")."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    hits = [line for line in lines if "nsupported" in line or "GLOBAL" in line]
-    return (hits or lines or [type(err).__name__])[0][:160]
-
-
 def load_checkpoint(path):
     """The dict in a checkpoint file, read with torch.load(weights_only=True): no code in it can run.
 
@@ -177,7 +169,8 @@ def load_checkpoint(path):
             warnings.simplefilter("ignore")  # torch warns about pickle protocols before it refuses
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, a truncated zip (RuntimeError), EOFError, ...
-        ckpt = _old_format(path, err)
+        from scale.legacy import old_or_refused  # seam: a first-format last.pt, or why the file is refused
+        ckpt = old_or_refused(path, err)
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a moksori checkpoint (holds a {type(ckpt).__name__}, not a dict)")
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
@@ -186,20 +179,6 @@ def load_checkpoint(path):
     if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["vocabs"], dict):
         raise CheckpointError(f"{path}: not a moksori checkpoint (config or vocabs is not a dict)")
     return ckpt
-
-
-def _old_format(path, err):
-    """A checkpoint of the first format (numpy RNG arrays), read by scale/legacy.py; CheckpointError naming
-    the reason for anything else."""
-    if isinstance(err, pickle.UnpicklingError) and "_reconstruct" in str(err):
-        from scale.legacy import load_format1  # seam: old run folders
-        try:
-            return load_format1(path)
-        except Exception as again:
-            err = again
-    reason = _unpickling_reason(err) if isinstance(err, pickle.UnpicklingError) else \
-        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"[:160]
-    raise CheckpointError(f"{path}: not a moksori checkpoint ({reason})") from None
 
 
 # ----------------------------------------------------------------------------- models from configs

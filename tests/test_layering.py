@@ -40,7 +40,7 @@ SEAMS = {
     ("evaluate", "scale.tables"): "--compare",
     ("evaluate", "extras.plots"): "--plot",
     ("evaluate", "extras.recording"): "a recording as a run hears it (denoised, long files in blocks) and its warnings",
-    ("runs", "scale.legacy"): "a last.pt of the first checkpoint format",
+    ("runs", "scale.legacy"): "a last.pt of the first checkpoint format, and why a file is refused",
     ("models", "extras.specaugment"): "SpecAugment's masks, on training batches of a run with --augment spec",
     ("serve", "extras.web"): "the page and its HTTP API",
 }
