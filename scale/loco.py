@@ -15,6 +15,7 @@ evaluation only) are scored by every model. The scores are the ones a profiler l
 
     python -m scale.loco dev.csv --out runs/loco -- --epochs 20                      # a recipe's table
     python -m scale.loco dev.csv --out runs/loco --also korean.csv -- --augment spec,channel
+    python -m scale.loco --score release/ timit.csv korean.csv                    # one model, every clip of each
     python -m scale.loco --table default=runs/loco/a/loco.json channel=runs/loco/b/loco.json   # a markdown table
     python -m pytest tests/test_loco.py
 """
@@ -98,6 +99,11 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--table"]:  # python -m scale.loco --table NAME=runs/loco/a/loco.json ...
         print(markdown([a.split("=", 1)[1] for a in argv[1:]], [a.split("=", 1)[0] for a in argv[1:]]))
+        return 0
+    if argv[:1] == ["--score"]:  # python -m scale.loco --score RUN a.csv b.csv: one model's numbers, every clip
+        for manifest in argv[2:]:
+            scores = score(argv[1], data.read_manifest(manifest))
+            print(f"{Path(manifest).stem:14} {fmt(scores)}", flush=True)
         return 0
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

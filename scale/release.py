@@ -18,12 +18,13 @@ PATH_SETTINGS = ("manifest", "out", "refit", "resume")  # config.json entries th
 
 
 def corpus_relative(path, roots):
-    """A clip's path from its corpus folder on: the part after the first folder named in `roots`
-    ("/data/x/speechocean762/WAVE/a.wav" -> "speechocean762/WAVE/a.wav"), or the file name alone."""
+    """A clip's path from its corpus folder on, that folder named by its root in `roots`
+    ("/data/jimbozhang+speechocean762/WAVE/a.wav" -> "speechocean762/WAVE/a.wav"), or the file name alone."""
     parts = Path(path).parts
     for i, part in enumerate(parts):
-        if any(root in part for root in roots):
-            return str(Path(*parts[i:]))
+        for root in roots:
+            if root in part:
+                return str(Path(root, *parts[i + 1:]))
     return Path(path).name
 
 
@@ -41,7 +42,8 @@ def release(run_dir, out, roots):
     runs.save_json({**runs.load_checkpoint(run_dir / "last.pt")["config"], **tidy} if (run_dir / "last.pt").is_file()
                    else best["config"], out / "config.json")
     rows = data.read_manifest(run_dir / "manifest.csv")
-    data.write_manifest([dict(r, path=corpus_relative(r["path"], roots)) for r in rows], out / "manifest.csv")
+    here = Path(out).resolve()  # written relative to the released folder: "speechocean762/WAVE/a.wav"
+    data.write_manifest([dict(r, path=str(here / corpus_relative(r["path"], roots))) for r in rows], out / "manifest.csv")
     for name in ("history.csv", "metrics.json"):
         data.atomic_write(out / name, lambda f, name=name: f.write((run_dir / name).read_bytes()))
     size = sum((out / name).stat().st_size for name in KEEP) / 1e6

@@ -4,6 +4,7 @@ machine, and evaluate.py scores and profiles with it like with the run itself.
     python -m pytest tests/test_release.py
 """
 import json
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -19,6 +20,10 @@ def test_a_released_run_carries_no_machine_path_and_profiles_like_the_run(tiny, 
     assert sorted(p.name for p in out.iterdir()) == sorted(release.KEEP)
     text = "".join((out / name).read_text(encoding="utf-8") for name in ("config.json", "manifest.csv"))
     assert str(tiny["root"]) not in text, "a path of the training machine was kept"
+    for folder in (tiny["root"].parent, Path.cwd(), out.resolve()):
+        assert str(folder) not in text, f"an absolute path under {folder} was written"
+    paths = [line.split(",")[0] for line in (out / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]]
+    assert paths and all(p.startswith("corpus/") for p in paths), paths[:3]
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["tasks"] == \
         runs.load_checkpoint(tiny["run"] / "best.pt")["config"]["tasks"]
     wav = tmp_path / "voice.wav"
@@ -27,3 +32,32 @@ def test_a_released_run_carries_no_machine_path_and_profiles_like_the_run(tiny, 
     assert code == 0, err
     code, ours, err = evaluate_cli(tiny, tiny["run"], "--wav", wav)
     assert theirs.splitlines()[1:] == ours.splitlines()[1:], (theirs, ours)  # the same answers, line for line
+
+
+def test_the_committed_release_is_small_predicts_the_card_tasks_and_profiles_any_file(tiny, tmp_path):
+    """release/ as shipped: gender, age groups child to senior and age_years, a few MB, no machine path; `--wav`
+    without a run folder uses it, and a stereo copy of a clip (both channels equal) gets the same answer."""
+    import evaluate
+    folder = evaluate.RELEASE
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert config["tasks"] == ["gender", "age", "age_years"]
+    assert sorted(config["vocabs"]["age"]) == ["adult", "child", "senior", "teen"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 4e6
+    manifest = (folder / "manifest.csv").read_text(encoding="utf-8")
+    assert "/work/" not in manifest and "\n/" not in manifest and ":\\" not in manifest
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * 16000) / 16000
+    voice = (0.2 * np.sin(2 * np.pi * (120 + 10 * np.sin(2 * np.pi * 3 * t)) * t) * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))
+             + 0.003 * rng.standard_normal(t.size)).astype(np.float32)
+    sf.write(tmp_path / "mono.wav", voice, 16000)
+    sf.write(tmp_path / "stereo.wav", np.stack([voice, voice], axis=1), 16000)
+    code, mono, err = evaluate_cli(tiny, "--wav", tmp_path / "mono.wav")
+    assert code == 0, err
+    assert all(task in mono for task in ("gender", "age", "age_years")), mono
+    code, stereo, err = evaluate_cli(tiny, "--wav", tmp_path / "stereo.wav")
+    assert code == 0, err
+    assert mono.splitlines()[1:] == stereo.splitlines()[1:], (mono, stereo)
+    config, model = runs.load_run(folder)
+    outputs, _ = evaluate.profile(model, config, voice)
+    for task in ("gender", "age"):
+        assert abs(float(outputs[task].sum()) - 1) < 1e-4 and (outputs[task] >= 0).all()
