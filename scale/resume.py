@@ -51,7 +51,7 @@ def settings(args, parser):
     try:
         ckpt = runs.load_checkpoint(run / name)  # weights only: nothing in it can execute
         saved = {k: v for k, v in {**LEGACY_SETTINGS, **ckpt["config"]}.items()  # older runs: what they did
-                 if k in vars(args) and k not in allowed and k != flag}
+                 if k in vars(args) and k not in allowed and k not in (flag, "resume")}  # a resumed run's own
         tasks = ckpt["config"]["tasks"]
         if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
             raise ValueError(f"{run / name}: saved setting tasks={tasks!r:.40} is not a list of column names")

@@ -103,3 +103,16 @@ def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(ti
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *flags, "--model", "hps",
                                 "--out", str(hps))
     assert code == 0 and not (hps / "refit").exists(), out + err
+
+
+def test_the_refit_of_a_resumed_run_is_a_refit_not_a_resume(tiny, tmp_path):
+    """A run continued with --resume saves resume=RUN in its settings; its auto-refit must not inherit that (it once
+    did, and crashed reading a checkpoint it never loaded)."""
+    run = refit_of(tiny, tmp_path, best_epoch=2)
+    best = runs.load_checkpoint(run / "best.pt")
+    best["config"]["resume"] = str(run)
+    runs.save_checkpoint(best, run / "best.pt")
+    import train
+    args, ckpt = train.check_args(train.parser.parse_args(["--refit", str(run), "--out", str(tmp_path / "refit")]))
+    assert args.resume is None and ckpt is None and args.refit == str(run)
+    assert args.manifest == str(run / "manifest.csv") and args.refit_epochs == 2
