@@ -9,6 +9,7 @@ checked against it: its F0 (YIN, features.f0_track) must be F0_HZ within PITCH_C
     python -m pytest tests/test_web_browser.py
 """
 import base64
+import re
 import threading
 
 import numpy as np
@@ -86,6 +87,11 @@ def test_the_microphone_is_recorded_profiled_and_drawn(page, tmp_path):
     assert voiced.mean() > 0.3, f"only {voiced.mean():.0%} of the recorded frames voiced"
     cents = 1200 * np.log2(np.median(f0_hz[voiced]) / F0_HZ)
     assert abs(cents) < PITCH_CENTS, f"the recorded pitch is {cents:+.0f} cents off {F0_HZ} Hz"
+
+    korean = browser.script(session, "const s = document.getElementById('lang'); s.value = 'ko';"
+                                     "s.dispatchEvent(new Event('change'));"
+                                     "return [...document.querySelectorAll('#warnings li')].map(e => e.textContent);")
+    assert korean and all(re.search("[가-힣]", w) for w in korean), korean  # the warnings in Korean too
 
     try:
         import matplotlib  # noqa: F401

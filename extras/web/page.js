@@ -52,6 +52,18 @@ const TEXT = {
       "7_model_input": "모델 입력: 첫 4초 창, 14행짜리 채널 세 개.",
     },
     classes: { female: "여성", male: "남성" },
+    // extras/recording.py's warnings, by their first word; n: the numbers of the English sentence, in order
+    warnings: {
+      synthetic: () => "합성: 이 모델은 내장 합성 음성으로만 배웠습니다. 실제 목소리에 대한 답은 시연일 뿐 프로필이 " +
+        "아닙니다 (실행 폴더 없이 evaluate.py --wav를 쓰면 공개 모델을 씁니다)",
+      short: (n) => `짧음: 오디오 ${n[0]}초 (${n[1]}초 이상이면 프로필이 더 확실합니다)`,
+      quiet: (n) => `작음: 최고 레벨 ${n[0]} dBFS`,
+      clipped: (n) => `클리핑: 샘플의 ${n[0]}%가 최대 레벨`,
+      "band-limited": (n) => `대역 제한: 5 kHz 위가 거의 없음 (${n[1]} dB 낮음), 전화나 8 kHz 파일처럼`,
+      noisy: (n) => `잡음: 큰 프레임과 작은 프레임의 차이가 ${n[0]} dB뿐 (잡음이 말 사이를 채움)`,
+      "little voice": (n) => `목소리 적음: 프레임의 ${n[0]}%만 유성음`,
+      "unfamiliar channel": (n) => `낯선 채널: 평균 켑스트럼이 학습 녹음에서 표준편차 ${n[0]}배 떨어져 있음`,
+    },
   },
 };
 
@@ -62,6 +74,11 @@ const t = (key) => TEXT[state.lang][key];
 function setStatus(message, isError = false) {
   $("status").textContent = message;
   $("status").classList.toggle("error", isError);
+}
+
+function translateWarning(sentence) {
+  const say = (TEXT[state.lang].warnings || {})[sentence.split(":")[0]];
+  return say ? say(sentence.match(/-?\d+(\.\d+)?/g) || []) : sentence;  // a warning without a translation: as is
 }
 
 function translateClass(name) {
@@ -206,7 +223,9 @@ async function drawFigures() {
     return;
   }
   setStatus(t("drawing"));
+  const mine = state.drawing = (state.drawing || 0) + 1;  // a language switch while drawing: the last one wins
   const result = await post("api/figures", `&lang=${state.lang}`);
+  if (mine !== state.drawing) return;
   if (!result.ok) {
     $("figures-note").textContent = result.body.error;
     setStatus(t("done"));
@@ -271,7 +290,7 @@ function showProfile(answer, seconds) {
   list.replaceChildren();
   for (const sentence of answer.warnings.length ? answer.warnings : [t("no_warnings")]) {
     const item = document.createElement("li");
-    item.textContent = sentence;
+    item.textContent = answer.warnings.length ? translateWarning(sentence) : sentence;
     list.append(item);
   }
   $("timing").textContent = t("timing")(seconds.toFixed(2), null);
