@@ -260,15 +260,18 @@ def test_ctrl_c_during_feature_extraction_is_one_line_without_hanging(tiny, tmp_
     """A real SIGINT to the process group while two workers extract features: exit 130, one line, no worker
     traceback, no hang -- twice, at two moments."""
     big = with_rows(tiny, tmp_path, lambda rows: rows.extend([dict(r, speaker=f"{r['speaker']}~{k}")
-                                                              for k in range(1, 20) for r in list(rows)]))
+                                                              for k in range(1, 60) for r in list(rows)]))
     for attempt in range(2):
         proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--manifest", str(big), "--workers", "2",
                                  "--epochs", "1", "--out", str(tmp_path / f"run{attempt}")], cwd=tiny["root"],
-                                env=tiny["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        time.sleep(3.0 + attempt)  # torch imported, the manifest read, the workers extracting
+                                env={**tiny["env"], "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        first = proc.stdout.readline()  # "device cpu ...": the next step reads the manifest and extracts features
+        assert first.startswith("device"), first
+        time.sleep(0.5 + attempt)  # the workers extracting (2,000 clips: several seconds on any machine)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)  # a hang fails here
+        assert "data " not in out, f"features were extracted before the signal; the test needs a larger corpus: {out}"
         assert proc.returncode == 130, (out, err)
         assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("train.py: interrupted"), err
 
