@@ -69,7 +69,7 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     """The checks above on a waveform y (N,) float at sr Hz -> a list of short sentences (empty: nothing found).
     x (C, F, T), mean, std (C, F): the clip's mfcc/mfcc_f0 features and the model's InputNorm statistics, for
     the unfamiliar-channel check."""
-    found, seconds = [], len(y) / sr
+    found, seconds = [], len(y) / sr  # "kind: detail": extras/web/page.js translates by the kind and the numbers
     if seconds < MIN_SPEECH_S:
         found.append(f"short: {seconds:.1f} s of audio (profiles are surer from {MIN_SPEECH_S:.0f} s up)")
     peak = float(np.max(np.abs(y))) if len(y) else 0.0

@@ -54,6 +54,8 @@ def test_the_committed_release_is_small_predicts_the_card_tasks_and_profiles_any
     code, mono, err = evaluate_cli(tiny, "--wav", tmp_path / "mono.wav")
     assert code == 0, err
     assert all(task in mono for task in ("gender", "age", "age_years")), mono
+    code, named, err = evaluate_cli(tiny, folder, "--wav", tmp_path / "mono.wav")
+    assert code == 0 and named == mono, (named, mono)  # no run folder given: the released model's answer
     code, stereo, err = evaluate_cli(tiny, "--wav", tmp_path / "stereo.wav")
     assert code == 0, err
     assert mono.splitlines()[1:] == stereo.splitlines()[1:], (mono, stereo)

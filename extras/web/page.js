@@ -290,7 +290,7 @@ function showProfile(answer, seconds) {
   list.replaceChildren();
   for (const sentence of answer.warnings.length ? answer.warnings : [t("no_warnings")]) {
     const item = document.createElement("li");
-    item.textContent = answer.warnings.length ? translateWarning(sentence) : sentence;
+    item.textContent = translateWarning(sentence);
     list.append(item);
   }
   $("timing").textContent = t("timing")(seconds.toFixed(2), null);
