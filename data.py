@@ -9,6 +9,7 @@ Five steps, in the order train.py takes them:
   5. sampling   epoch_plan + balance_weights: which windows each optimiser step reads, classes balanced
 The on-disk feature store for corpora larger than memory (scale/store.py) serves the same windows through the
 same four methods as `Features`; corpus adapters that write manifests live in corpora/ (`python data.py kaldi`).
+This module only reads: every file the project writes goes through scale/files.py, atomically.
 
     python data.py synth --out /tmp/synth     # the built-in corpus (extras/synth_corpus.py), then its manifest
     python data.py --help                     # every corpus adapter (corpora/cli.py)
@@ -21,7 +22,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import warnings
 from collections import Counter, defaultdict
 from multiprocessing import Pool
@@ -32,11 +32,6 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 import features
-
-try:
-    import fcntl  # POSIX: a writer holds an advisory lock on its temporary file (not on Windows)
-except ImportError:
-    fcntl = None
 
 MIN_CLIP_S = 0.1  # seconds; shorter clips carry no usable voice (10 frames at a 10 ms hop)
 SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly silent" and gets a warning
@@ -52,8 +47,6 @@ PATH_MAX = 4096  # characters: the longest path Linux accepts; a longer manifest
 MIN_VAL_SPEAKERS = 25  # validation speakers wanted: with 12, one speaker moves validation accuracy by 0.08
 WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s) unjudged rather than add a window
 MAX_REPLAY = 5.0  # balanced sampling draws no class more than this many times as often as it occurs
-UMASK = os.umask(0o022)  # the process's umask (new files get 0666 minus it): reading it means setting it ...
-os.umask(UMASK)  # ... so put it straight back
 
 
 # ---------------------------------------------------------------- 1. audio
@@ -73,11 +66,8 @@ def zip_member(path):
 def _open(path):
     """What soundfile opens: the path, or a zip member's bytes. AudioError for a missing or unreadable file."""
     if zip_member(path):
-        from corpora.archive import ArchiveError, read_member
-        try:
-            return io.BytesIO(read_member(path))
-        except (FileNotFoundError, ArchiveError) as err:
-            raise AudioError(str(err)) from None
+        from corpora.archive import open_audio  # seam: zip archives
+        return open_audio(path)
     try:
         if not Path(path).is_file():
             raise AudioError(f"{path}: file not found")
@@ -146,14 +136,6 @@ def _absolute(cell, folder):
     """A manifest path cell as an absolute path (a zip member: its archive part), resolved against `folder`."""
     member = zip_member(cell)  # abspath, not resolve: a symlink loop must reach load_audio, which names it
     return f"{os.path.abspath(folder / member[0])}::{member[1]}" if member else os.path.abspath(folder / cell)
-
-
-def _relative(path, folder):
-    """An absolute path (a zip member: its archive part) relative to `folder` when inside it, else absolute."""
-    member = zip_member(path)
-    audio = Path(os.path.abspath(member[0] if member else path))
-    written = str(audio.relative_to(folder)) if audio.is_relative_to(folder) else str(audio)
-    return f"{written}::{member[1]}" if member else written
 
 
 def read_text(path):
@@ -252,19 +234,6 @@ def check_speaker_disjoint(rows, source="manifest"):
         if len(splits) > 1:
             raise ValueError(f"{source}: speaker {speaker!r} appears in splits {' and '.join(sorted(splits))}; "
                              "splits must be speaker-disjoint")
-
-
-def write_manifest(rows, path):
-    """Write rows to a manifest CSV atomically, paths inside its folder relative (the folder can move)."""
-    path = Path(path)
-    extras = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in COLUMNS]
-    folder = Path(os.path.abspath(path.parent))
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=list(COLUMNS) + extras, restval="")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "path": _relative(row["path"], folder)})
-    atomic_write_text(path, text.getvalue())
 
 
 def validation_fraction(n_speakers):
@@ -526,16 +495,21 @@ def class_targets(counts, cap=None):
         share[over], fixed[over] = limit[over], True
 
 
-def balance_weights(labels, columns, iterations=500):
+def balance_weights(labels, columns, corpus=None, iterations=500):
     """Sampling weights (n,), mean 1, that flatten the class shares of every label column in `columns` at once.
 
-    labels: float (n, n_columns), NaN = unknown; columns: the columns to balance (classification tasks; the
-    corpus, when several corpora train together). Each class's target share is equal, but no class is drawn more
+    labels: float (n, n_columns), NaN = unknown; columns: the columns to balance (classification tasks); corpus:
+    (n,) str, each clip's corpus -- when several corpora train together they are balanced too, so the largest
+    does not drown the rest. Each class's target share is equal, but no class is drawn more
     than MAX_REPLAY times as often as it occurs (class_targets). Iterative proportional fitting (raking, Deming &
     Stephan 1940) meets every column's targets at once: for each column in turn, scale each class's known rows to
     its target share of the known weight; unknown rows keep theirs. With one column: target_k / (clips of class k).
     """
-    labels = np.asarray(labels, dtype=np.float64)
+    labels, columns = np.asarray(labels, dtype=np.float64), list(columns)
+    names = sorted({str(c) for c in corpus} - {""}) if corpus is not None else []
+    if len(names) > 1:  # the corpus as one more column to balance
+        codes = np.array([names.index(str(c)) if str(c) in names else np.nan for c in corpus])  # (n,)
+        labels, columns = np.hstack([labels, codes[:, None]]), columns + [labels.shape[1]]
     w = np.ones(len(labels))
     plans = []  # per column: (known rows, [(rows of class k, target share k)])
     for c in columns:
@@ -551,49 +525,6 @@ def balance_weights(labels, columns, iterations=500):
         if np.abs(w - before).max() < 1e-10 * w.max():
             break
     return w / w.mean()
-
-
-# ---------------------------------------------------------------- 6. files
-def cache_root():
-    """The folder for what is generated once and reused (the built-in corpus, the feature store):
-    $MOKSORI_CACHE, or .cache in the repository."""
-    return Path(os.environ.get("MOKSORI_CACHE") or Path(__file__).resolve().parent / ".cache")
-
-
-def atomic_write(path, write):
-    """Call write(binary file) on a unique temporary file next to `path`, then rename it onto `path` (atomic: a
-    reader sees the old file or the new one; on any exception, a full disk or Ctrl-C, the old one stays). The
-    writer holds a lock (flock) on its temporary file, so a cleaner can tell a live writer's file from a killed
-    one's (scale/store.py). A failure names the path: OSError "PATH: could not write (reason)"."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    except OSError as err:
-        raise OSError(f"{path}: could not write ({err.strerror or err})") from None
-    try:
-        if fcntl:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed, or when the process dies
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)  # not mkstemp's 0600
-            if fcntl:  # renamed while still locked: a cleaner never finds it unlocked before the rename
-                os.replace(tmp, path)
-        if not fcntl:  # Windows renames only a closed file
-            os.replace(tmp, path)
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(err, (OSError, RuntimeError)) and not str(err).startswith(str(path)):  # torch.save: RuntimeError
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0][:120]
-            raise OSError(f"{path}: could not write ({reason})") from None
-        raise
-
-
-def atomic_write_text(path, text):
-    """Write a str as UTF-8 to `path` atomically."""
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def main(argv=None):

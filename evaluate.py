@@ -17,7 +17,6 @@ accuracy, so a model that only learnt the commonest class shows it.
 import argparse
 import importlib.util
 import math
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -28,9 +27,49 @@ import torch
 import data
 import features
 import metrics
-import runs
+import models
+import mtl
+from scale import runs  # seam: the run folder (checkpoints read safely, the manifest as trained)
 
 RELEASE = Path(__file__).resolve().parent / "release"  # the released model (release/MODEL_CARD.md), the --wav default
+
+
+# ----------------------------------------------------------------------------- 0. a model from its run folder
+def model_from_config(config, spec_augment=None):
+    """Build the (untrained) model config.json describes: same name, input, heads and trunk options.
+    spec_augment: SpecAugment's settings for training (extras/specaugment.py); not part of the weights."""
+    vocabs = config["vocabs"]  # one head per task, then any auxiliary one: its classes, or 0 for a numeric task
+    n_classes = {t: 0 if vocabs[t] is None else len(vocabs[t]) for t in config["tasks"] + config.get("aux_tasks", [])}
+    return mtl.build_model(config["model"], config["input"], n_classes, features.input_shape(config["input"]),
+                           cascade=config.get("cascade", False), spec_augment=spec_augment,
+                           dropout=config.get("dropout", 0.0),
+                           centre=features.cepstral_rows(config["input"]) if config.get("cmn") else None,
+                           adversarial=config.get("adversarial", ()), pitch=config.get("pitch", False),
+                           **config.get("trunk_options", {}))
+
+
+def load_run(run_dir, checkpoint=None, device="cpu"):
+    """(config, model in eval mode) from a run folder; weights from best.pt, else last.pt.
+
+    Raises FileNotFoundError naming the folder or file that is missing, CheckpointError naming a file that is
+    not a moksori checkpoint (scale/runs.load_checkpoint: nothing in it is executed).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
+    names = [checkpoint] if checkpoint else runs.CHECKPOINTS
+    paths = [run_dir / name for name in names if (run_dir / name).is_file()]
+    if not paths:
+        raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
+    ckpt = runs.load_checkpoint(paths[0])
+    config = {**ckpt["config"], "vocabs": ckpt["vocabs"]}
+    try:
+        model = model_from_config(config)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # wrong shapes, a foreign or older config
+        raise runs.CheckpointError(f"{paths[0]}: not a moksori checkpoint of this version ({type(err).__name__}: "
+                                   f"{str(err).splitlines()[0][:120]})") from None
+    return config, model.to(device).eval()
 
 
 # ----------------------------------------------------------------------------- 1. predictions of whole clips
@@ -114,6 +153,38 @@ def selection_score(scores):
     return float(np.mean(values)) if values else math.nan
 
 
+def epoch_row(epoch, totals, val, tasks, vocabs, by_corpus=None):
+    """One epoch -> (its history.csv row, its printed cells): per task the accuracy (numeric: MAE) on the training
+    batches as they went by, then validation accuracy and balanced accuracy (MAE and skill); by corpus too."""
+    row, cells = {"epoch": epoch, "loss": totals["loss"] / max(totals["n"], 1)}, ""
+    for t in tasks:
+        first, second = ("acc", "balanced_acc") if vocabs[t] is not None else ("mae", "skill")
+        values = {f"{t}_train_{first}": totals[f"{t}_hits"] / max(totals[f"{t}_known"], 1),
+                  f"{t}_val_{first}": val[t][first], f"{t}_val_{second}": val[t][second]}
+        row.update(values)
+        cells += f" | {'':>9} " + " ".join(f"{v:5.2f}" if k.endswith("mae") else f"{v:5.3f}" for k, v in values.items())
+    row.update({f"val_score_{c}": selection_score(v) for c, v in (by_corpus or {}).items()})
+    cells += " | " + " ".join(f"{c} {row[f'val_score_{c}']:.3f}" for c in by_corpus) if by_corpus else ""
+    return row, cells
+
+
+def run_table(scores, tasks, vocabs, say=print):
+    """Print a run's final table, scores {split: task_scores} -> {task: its metrics.json entry}. A numeric task
+    shows its MAE, its skill in the "bal" columns and the MAE of always the training median as the baseline."""
+    say("baseline: always the training majority class (numeric tasks: MAE, skill, MAE of the training median)")
+    say(f"{'task':10} {'train':>6} {'val':>6} {'val bal':>7} {'test':>6} {'test bal':>8} {'baseline':>8}")
+    table = {}
+    for t in tasks:
+        first, second, base = ("acc", "balanced_acc", "majority") if vocabs[t] is not None else \
+            ("mae", "skill", "baseline_mae")
+        m = {f"{s}_{k}": scores[s][t][k] for s in ("train", "val", "test") for k in (first, second)}
+        m["majority_baseline" if base == "majority" else base] = scores["test"][t][base]
+        shown = [v for k, v in m.items() if k != f"train_{second}"]  # train, val, val bal, test, test bal, baseline
+        say(f"{t:10} " + " ".join(f"{v:{w}.3f}" for v, w in zip(shown, (6, 6, 7, 6, 8, 8))))
+        table[t] = m
+    return table
+
+
 def load_features(rows, kind, denoise=False, workers=1, skip_bad=False, store=False):
     """Features of rows, in memory (data.load_features) or from the on-disk store (scale/store.py, --store)
     -> (features, kept rows, skipped)."""
@@ -130,12 +201,12 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
     manifest (as trained), or of `other`, another labelled manifest (cross-corpus). Several run folders (or a
     baseline.py folder) are an ensemble: scale/ensemble.py loads them, and their outputs are averaged clip by
     clip. `save` writes the scores as a run folder (scale/ensemble.py), `plot` draws them (extras/plots.py)."""
-    if len(run_dirs) > 1 or (Path(run_dirs[0]) / "baseline.npz").is_file() or save:
+    several = len(run_dirs) > 1 or (Path(run_dirs[0]) / "baseline.npz").is_file() or save
+    if several:
         from scale import ensemble  # seam: ensembles, the classic baseline's run folders, --save
         config, members = ensemble.load_members(run_dirs, device, batch_size, split, save)
     else:
-        config, model = runs.load_run(run_dirs[0], device=device)
-        members = [(config, lambda feats: predict(model, feats, config["input"], device, batch_size))]
+        config, model = load_run(run_dirs[0], device=device)
     tasks, kind, vocabs = config["tasks"], config["input"], config["vocabs"]
     run_rows = runs.read_run_manifest(run_dirs[0], config)
     rows = data.read_manifest(other, seed=config["seed"]) if other else run_rows
@@ -157,15 +228,13 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
         if names:
             counts = ", ".join(f"{n} ({sum(r[t] == n for r in rows)} clips)" for n in names)
             print(f"  {t}: classes the run never saw: {counts}; they count as errors")
-    cache, kept = {}, rows  # features per input kind, extracted once for every member that reads it
-    for member_config, _ in members:
-        if member_config["input"] not in cache:
-            cache[member_config["input"]], kept, _ = load_features(
-                kept, member_config["input"], config.get("denoise", False), workers, skip_bad, store)
-    outputs = {}
-    for member_config, predictor in members:  # an ensemble's outputs are the mean of its members'
-        for t, value in predictor(cache[member_config["input"]]).items():
-            outputs[t] = outputs.get(t, 0.0) + value / len(members)
+    def read(rows, kind):
+        return load_features(rows, kind, config.get("denoise", False), workers, skip_bad, store)
+    if several:  # the mean of the members' outputs
+        outputs, kept = ensemble.outputs(members, rows, read)
+    else:
+        feats, kept, _ = read(rows, kind)
+        outputs = predict(model, feats, kind, device, batch_size)
     labels = data.encode_labels(kept, extended, scored)  # (n, n_scored), NaN = unknown
     train = data.encode_labels([r for r in run_rows if r["split"] == "train"], vocabs, scored)
     scores = task_scores(outputs, labels, train, scored, extended)
@@ -194,103 +263,63 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
 def profile(model, config, y, device="cpu", batch_size=64):
     """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
     or a value}, [warnings]): its features, every 4 s window, the windows' probabilities averaged (predict); and
-    what makes the answer unsure (extras/recording.py: short, quiet, clipped, band-limited, noisy, unfamiliar)."""
+    what makes the answer unsure (extras/recording.py: short, quiet, clipped, band-limited, noisy, unfamiliar;
+    recording.profile_file reads a file of any length)."""
     from extras import recording  # seam: a recording as a run hears it, and its checks
-    x, found = recording.analyse(y, config, norm_statistics(model))
+    x, found = recording.analyse(y, config, recording.norm_statistics(model))
     return {t: out[0] for t, out in predict(model, data.Features(config["input"], [x]), config["input"], device,
                                             batch_size).items()}, found
-
-
-def profile_file(model, config, path, device="cpu", batch_size=64):
-    """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute is decoded
-    and featurised a block at a time (extras/recording.read), so memory stays bounded."""
-    from extras import recording  # seam: a recording as a run hears it, and its checks
-    x, found, seconds = recording.read(path, config, norm_statistics(model))
-    outputs = predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
-    return {t: out[0] for t, out in outputs.items()}, found, seconds
-
-
-def norm_statistics(model):
-    """The training frames' mean and std (models.InputNorm), or (None, None) for a trunk without one."""
-    norm = getattr(model.trunk, "norm", None)
-    return (norm.mean.cpu().numpy(), norm.std.cpu().numpy()) if norm is not None else (None, None)
-
-
-def shown(path):
-    """A path as text any terminal and CSV can hold: bytes that are not UTF-8 (a name from another system)
-    written as \\x.. escapes."""
-    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
-
-
-def profile_row(path, config, outputs, warnings, seconds):
-    """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value), and
-    the recording's warnings."""
-    row = {"path": shown(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
-    for t in config["tasks"]:
-        if config["vocabs"][t] is None:
-            row[t] = f"{outputs[t]:.1f}"
-            continue
-        p, names = outputs[t], config["vocabs"][t]  # (n_classes,)
-        first, second = (list(np.argsort(-p)[:2]) + [None])[:2]
-        row.update({t: names[first], f"{t}_p": f"{p[first]:.2f}", f"{t}_next": "" if second is None else names[second],
-                    f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
-    return row
 
 
 # ----------------------------------------------------------------------------- 4. command line
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
-    parser.add_argument("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several "
-                        "runs with the same tasks (train.py's or baseline.py's): their ensemble; with --wav and no "
-                        "run folder: the released model in release/")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
-                        help="split to score (default test; all = every row)")
-    parser.add_argument("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
-    parser.add_argument("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders "
-                        "(WAV/FLAC/MP3/OGG, any rate, mono or stereo)")
-    parser.add_argument("--out", help="--wav: write one CSV row per file here")
-    parser.add_argument("--skip-bad", action="store_true", help="leave unreadable clips (or --wav files) out")
-    parser.add_argument("--compare", nargs="+", metavar="RUN", help="print the results table of these runs")
-    parser.add_argument("--metric", default="both", choices=("acc", "balanced", "both"),
-                        help="--compare: accuracy, balanced accuracy, or both (default both)")
-    parser.add_argument("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only "
-                        "in seed, folder or manifest), the mean +- standard deviation of its scores on --split")
-    parser.add_argument("--save", metavar="DIR", help="a split report: also write DIR/metrics.json and "
-                        "DIR/config.json, so --compare lists it (an ensemble, or a cross-corpus score)")
-    parser.add_argument("--plot", action="store_true", help="also write curves.png and confusion matrices (matplotlib)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
-    parser.add_argument("--workers", type=int, default=1, help="processes for feature extraction (default 1)")
-    parser.add_argument("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
+    flag = parser.add_argument
+    flag("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several runs with the same "
+         "tasks (train.py's or baseline.py's): their ensemble; with --wav and no run folder: the released model")
+    flag("--split", default="test", choices=("train", "val", "test", "all"), help="split to score (default test)")
+    flag("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
+    flag("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders (WAV/FLAC/MP3/OGG)")
+    flag("--out", help="--wav: write one CSV row per file here")
+    flag("--skip-bad", action="store_true", help="leave unreadable clips (or --wav files) out")
+    flag("--compare", nargs="+", metavar="RUN", help="print the results table of these runs")
+    flag("--metric", default="both", choices=("acc", "balanced", "both"), help="--compare: which scores")
+    flag("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only in seed, folder "
+         "or manifest), the mean +- standard deviation of its scores on --split")
+    flag("--save", metavar="DIR", help="a split report: also write DIR/metrics.json and DIR/config.json, so "
+         "--compare lists it (an ensemble, or a cross-corpus score)")
+    flag("--plot", action="store_true", help="also write curves.png and confusion matrices (matplotlib)")
+    flag("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available")
+    flag("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
+    flag("--workers", type=int, default=1, help="processes for feature extraction (default 1)")
+    flag("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
     args = parser.parse_args(argv)
     if args.wav and not args.run:  # a profile without a run folder: the released model
         if not (RELEASE / "config.json").is_file():
             parser.error(f"--wav without a run folder uses the released model, and {RELEASE} holds none; give a run "
                          "folder (python evaluate.py RUN --wav ...)")
         args.run = [str(RELEASE)]
-    if bool(args.compare) == bool(args.run):
-        parser.error("give one run folder, or --compare RUN1 RUN2 ...")
-    if args.batch_size <= 0 or args.workers < 0:
-        parser.error(f"--batch-size must be positive and --workers zero or more, got {args.batch_size}, {args.workers}")
-    if args.out and not args.wav:
-        parser.error("--out goes with --wav")
+    for wrong, message in (
+            (bool(args.compare) == bool(args.run), "give one run folder, or --compare RUN1 RUN2 ..."),
+            (args.batch_size <= 0 or args.workers < 0, f"--batch-size must be positive and --workers zero or more, "
+                                                       f"got {args.batch_size}, {args.workers}"),
+            (args.out and not args.wav, "--out goes with --wav"), (args.mean and not args.compare, "--mean goes with --compare"),
+            (args.save and (args.compare or args.wav), "--save goes with a split report: RUN [RUN ...] [--split ...]"),
+            (len(args.run) > 1 and (args.wav or args.plot), "--wav and --plot take one run folder; several runs are "
+                                                            "scored as an ensemble on a split")):
+        if wrong:
+            parser.error(message)
     try:  # a recording, a run's own files, anything that is not a profiles CSV is never replaced
         if args.out:
             from corpora.text import check_output  # seam: files that are not ours to replace
             check_output(args.out, "path,duration_s", "profiles CSV")
     except ValueError as err:
         parser.error(str(err))
-    if args.mean and not args.compare:
-        parser.error("--mean goes with --compare")
-    if args.save and (args.compare or args.wav):
-        parser.error("--save goes with a split report: RUN [RUN ...] [--split ...]")
-    if len(args.run) > 1 and (args.wav or args.plot):
-        parser.error("--wav and --plot take one run folder; several runs are scored as an ensemble on a split")
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before computing anything
         print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
         return 2
     try:
-        device = runs.choose_device(args.device)
+        device = models.choose_device(args.device)
         if args.compare:
             from scale import tables  # seam: the comparison tables, read from metrics.json alone
             tables.compare_mean(args.compare, args.split) if args.mean else tables.compare(args.compare, args.metric)

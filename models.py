@@ -403,3 +403,14 @@ class XVector(nn.Module):
 
 TRUNKS = {"cnn": CNN, "mel_cnn": MelCNN, "rnn": RNN, "lstm": LSTM, "clstm": CLSTM, "rawcnn": RawCNN,
           "logreg": LogReg, "xvector": XVector}
+
+
+# ----------------------------------------------------------------------------- the device a model runs on
+def choose_device(name="auto", local_rank=0):
+    """torch.device for --device auto|cpu|cuda: auto = CUDA when torch.cuda.is_available(); under torchrun each
+    process takes the GPU of its LOCAL_RANK. Raises ValueError for cuda without a visible GPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
+    if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank % torch.cuda.device_count())

@@ -147,11 +147,6 @@ def resolve(name, cascade=False):
     return trunk, cascade or alias_cascade
 
 
-def valid_inputs(name):
-    """The input kinds model `name` accepts (an alias: those of its trunk)."""
-    return VALID_INPUTS[resolve(name)[0]]
-
-
 def check(name, kind, n_tasks, cascade=False, spec_augment=None, cmn=False):
     """Raise ValueError when model `name` cannot be built this way: an unknown name, an input its trunk cannot
     read (naming the valid ones), a cascade of fewer than two tasks, SpecAugment or cepstral mean normalisation

@@ -3,9 +3,9 @@
 Reads top to bottom, like nanoGPT's train.py; `train(args)` is the story of one run in seven sections:
     1 arguments -> 2 seed, device, processes -> 3 data -> 4 model -> 5 optimiser -> 6 the loop -> 7 test, once
 and `main` runs it, then -- in the x-vector recipe -- once more as the refit: the training and validation
-speakers together, for the epochs validation chose. The run folder is described in runs.py. In the per-epoch
-table "train" is measured on the training batches as they go by (one random crop per clip, training mode);
-"val" and "bal" (balanced accuracy) are utterance-level (evaluate.predict: every window of every clip).
+speakers together, for the epochs validation chose. What a run writes: scale/runs.py. In the per-epoch table
+"train" is measured on the training batches as they go by (one random crop per clip, training mode); "val" and
+"bal" (balanced accuracy) are utterance-level (evaluate.predict: every window of every clip).
 
     python train.py --model hps --input mfcc_f0                  # the built-in synthetic corpus, a few minutes
     python train.py --manifest so762.csv                         # the x-vector recipe, then RUN/refit
@@ -18,7 +18,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per proces
 
 import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
-import signal
 import sys
 import time
 from datetime import datetime
@@ -30,8 +29,10 @@ import torch
 import data
 import evaluate
 import features
+import models
 import mtl
-import runs
+from scale import runs  # seam: the run folder (one run, one folder; atomic files; checkpoints)
+from scale import settings  # seam: the flags checked against each other, one line each
 
 GRAD_CLIP = 1.0  # max L2 norm of the whole gradient; keeps the vanilla RNN's exploding gradients in check
 SPLITS = ("train", "val", "test")
@@ -86,63 +87,13 @@ flag("--skip-bad", action="store_true", help="skip unreadable clips, counted and
 flag("--denoise", action="store_true", help="Wiener-filter denoising before features (extras/denoise.py)")
 flag("--store", action="store_true", help="features on disk (scale/store.py), not in memory; torchrun implies it")
 flag("--store-dtype", default="float32", choices=("float32", "float16"), help="--store precision")
+parser.set_defaults(refit_epochs=None)  # --refit: the epochs RUN's best.pt chose
 
 
 def fail(message):
     """One line on stderr and exit code 2: how every bad input ends."""
     print(f"train.py: error: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def check_args(args):
-    """Validate the flags (one line each, exit 2) and fill what the recipe decides -> (args, checkpoint or None).
-    --resume takes the run's saved settings and its last.pt; --refit those of RUN and the epochs of its best.pt."""
-    ckpt, args.refit_epochs = None, None
-    if args.resume or args.refit:  # the run's own settings, saved in its checkpoint
-        from scale import resume  # seam: continuing and refitting runs
-        args, ckpt = resume.settings(args, parser)
-    for name, value in RECIPES.get(mtl.resolve(args.model)[0], RECIPE).items():  # the recipe fills what is not given
-        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
-    unknown = [a for a in args.augment.split(",") if a and a not in AUGMENTS]
-    if unknown:
-        parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(AUGMENTS)}")
-    try:  # model, input and augmentation checked before any data is read (the tasks again once they are known)
-        runs.choose_device(args.device)
-        mtl.check(args.model, args.input, 2, False, "spec" in args.augment, args.cmn)
-        if args.tasks is not None:
-            check_tasks(args.tasks.split(","), args)
-    except ValueError as err:
-        parser.error(str(err))
-    if args.amp and not (args.device != "cpu" and torch.cuda.is_available()):
-        parser.error("--amp needs CUDA (float16 autocast); drop --amp to train on the CPU")
-    for name in ("epochs", "batch_size", "lr"):
-        if not getattr(args, name) > 0:  # "not > 0" also refuses nan
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "adversary",
-                 "label_smoothing", "crop_s", "dropout"):
-        if not getattr(args, name) >= 0:
-            parser.error(f"--{name.replace('_', '-')} must be zero or positive, got {getattr(args, name)}")
-    if args.batch_size % int(os.environ.get("WORLD_SIZE", 1)):
-        parser.error(f"--batch-size {args.batch_size} is the global batch: it must divide by the processes")
-    if args.manifest and not Path(args.manifest).is_file() and not args.resume:
-        parser.error(f"--manifest {args.manifest}: file not found")
-    args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
-    problem = "" if args.resume else runs.unfit_folder(args.out)  # checked again, under a lock, before writing
-    if problem:
-        parser.error(f"--out {problem}; continue a run with --resume {args.out}, or choose another folder")
-    return args, ckpt
-
-
-def check_tasks(tasks, args):
-    """Validate the task list against the other flags (ValueError) and fill --balance's default."""
-    if not all(tasks) or len(set(tasks)) != len(tasks):
-        raise ValueError(f"--tasks {','.join(tasks)}: expected distinct, non-empty column names")
-    classes = [t for t in tasks if t not in data.NUMERIC_TASKS]
-    args.balance = args.balance or ("joint" if len(classes) > 1 else classes[0] if classes else "none")
-    if args.balance not in ("none", "joint", *classes):
-        raise ValueError(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
-                         f"{', '.join(classes)}")
-    mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment, args.cmn)
 
 
 def learning_rate(base, schedule, epoch, step, steps_per_epoch, epochs, warmup_epochs=0.0):
@@ -163,14 +114,14 @@ def learning_rate(base, schedule, epoch, step, steps_per_epoch, epochs, warmup_e
 
 
 def train(args, ckpt=None):
-    """One run, start to finish -> its folder. ckpt: the last.pt that --resume continues from."""
+    """One run, start to finish -> (its folder, number of test clips). ckpt: the last.pt --resume continues."""
     out = Path(args.out)
     # free labels, never scored: every corpus names its speakers; a merged manifest names its corpora
     aux_tasks = ["speaker"] * (args.speaker_weight > 0) + ["corpus"] * (args.adversary > 0)
 
     # ------------------------------------------------------------------------- 2. seed, device, processes
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))  # torchrun sets these
-    device = runs.choose_device(args.device, int(os.environ.get("LOCAL_RANK", 0)))
+    device = models.choose_device(args.device, int(os.environ.get("LOCAL_RANK", 0)))
     if world > 1 and not torch.distributed.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -180,10 +131,6 @@ def train(args, ckpt=None):
     say(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
                               f" ({torch.get_num_threads()} threads)") + (", amp" if args.amp else "") +
         (f", {world} processes" if world > 1 else ""))
-
-    def barrier():
-        if world > 1:
-            torch.distributed.barrier()
 
     def agree(flag):
         """A flag OR-ed over every process, so all stop (or fail) after the same step."""
@@ -200,27 +147,21 @@ def train(args, ckpt=None):
     crop = min(length, round(args.crop_s / step_s)) if args.crop_s else length  # frames of a training crop
     versions = ("orig",) + tuple(v for a in args.augment.split(",") if a for v in AUGMENTS[a])
     on_disk = args.store or world > 1 or len(versions) > 1  # speed/babble copies live in the store
+    needed = ("train",) if args.refit else ("train", "val")  # a refit has no validation speakers
     try:
         if args.manifest is None:  # the built-in corpus: synthesised once, then reused
             from extras import synth_corpus  # seam: the course's synthetic voices
             args.manifest = str(synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(),
                                                                workers=max(args.workers, 1)))
-        if args.resume:  # the run's own manifest: its splits as drawn, whatever happened to the source since
-            rows = runs.read_run_manifest(out, ckpt["config"])
-        else:
-            rows = data.read_manifest(args.manifest, seed=args.seed)  # empty split cells: assigned by speaker
+        # --resume: the run's own manifest, its splits as drawn; else empty split cells are assigned by speaker
+        rows = runs.read_run_manifest(out, ckpt["config"]) if args.resume else \
+            data.read_manifest(args.manifest, seed=args.seed)
         if args.refit:  # RUN's validation speakers join its training speakers; its test split stays as it was
             rows = [dict(r, split="train") if r["split"] == "val" else r for r in rows]
-        missing = [t for t in (args.tasks or "").split(",") if t and t not in rows[0]]
-        if missing:
-            raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
-        for s in ("train",) if args.refit else ("train", "val"):  # before any label is looked for
-            if not any(r["split"] == s for r in rows):
-                raise ValueError(f"{args.manifest}: no {s} rows (the split column must name train, val and test, or "
-                                 "be left empty for data.py to fill by speaker)")
+        settings.check_splits(rows, needed, (args.tasks or "").split(","), args.manifest)
         if args.tasks is None:  # every usual label the manifest gives in training and validation
             args.tasks = ",".join(data.default_tasks(rows))
-            check_tasks(args.tasks.split(","), args)
+            settings.check_tasks(args.tasks.split(","), args)
         tasks = args.tasks.split(",")
         vocabs = ckpt["vocabs"] if args.resume else {
             **data.build_vocabs(rows, tasks),  # from every split: a class only test speakers have is still scored
@@ -238,20 +179,11 @@ def train(args, ckpt=None):
             else:  # every clip's features, computed once, in memory
                 feats[s], split_rows[s], _ = data.load_features(mine, args.input, args.denoise, args.workers,
                                                                 args.skip_bad)
-            labels[s] = data.encode_labels(split_rows[s], vocabs, tasks)  # (n_clips, n_tasks), NaN = unknown
-            for a in aux_tasks:  # training clips only; unknown (NaN) elsewhere
-                index = {name: k for k, name in enumerate(vocabs[a])} if s == "train" else {}
-                column = [index.get(r.get(a, ""), np.nan) for r in split_rows[s]]
-                labels[s] = np.concatenate([labels[s], np.asarray(column, np.float32)[:, None]], axis=1)
-        # checked on the clips that could be read, before anything is written or trained
-        for s in ("train",) if args.refit else ("train", "val"):
-            if not split_rows[s]:
-                raise ValueError(f"{args.manifest}: no readable {s} clips (the split column must name train, val "
-                                 "and test)")
-        for t in [] if args.refit else tasks:  # model selection needs a validation score for every task
-            if not any(r.get(t) for r in split_rows["val"]):
-                raise ValueError(f"{args.manifest}: no validation clip has a known {t} label, so {t} cannot be "
-                                 f"validated; label some validation speakers or drop {t} from --tasks")
+            # (n_clips, n_heads), NaN = unknown; the auxiliary labels (speaker, corpus) of training clips only
+            labels[s] = data.encode_labels(split_rows[s], vocabs, tasks + aux_tasks if s == "train" else tasks)
+            labels[s] = np.pad(labels[s], ((0, 0), (0, len(tasks + aux_tasks) - labels[s].shape[1])),
+                               constant_values=np.nan)
+        settings.check_splits(split_rows, needed, tasks, args.manifest, after_reading=True)  # before anything is written
         manifest_sha1 = ckpt["config"].get("manifest_sha1") if args.resume else None
         if rank == 0:  # the run folder is this process's from here on: one run, one folder
             runs.claim(out, resume=bool(args.resume))
@@ -266,38 +198,27 @@ def train(args, ckpt=None):
         say(f"refit of {args.refit}: its training and validation speakers together "
             f"({len({r['speaker'] for r in split_rows['train']})}), {args.refit_epochs} epochs (its best.pt) of its "
             f"{args.epochs}-epoch schedule; no validation, so best.pt is the last epoch")
-    elif n_val_speakers < data.MIN_VAL_SPEAKERS:
-        say(f"warning: only {n_val_speakers} validation speakers: one speaker moves a validation accuracy by "
-            f"{1 / max(n_val_speakers, 1):.2f}, so model selection is close to blind")
-    if not split_rows["test"]:
-        say(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
-    for t in tasks:
-        say(f"  {t}: " + ("numeric (years), MAE" if vocabs[t] is None else f"{len(vocabs[t])} classes {vocabs[t]}"))
-        lacking = [] if vocabs[t] is None else sorted(set(vocabs[t]) - {r[t] for r in split_rows["train"]})
-        if lacking:
-            say(f"warning: {t} class(es) {lacking} have no training clips; the model cannot learn them")
+    for line in settings.split_notes(split_rows, tasks, vocabs, args.manifest, validated=not args.refit):
+        say(line)  # the tasks' classes; warnings: few validation speakers, no test clips, classes never trained
     heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
     balance = [] if args.balance == "none" else [i for i, t in enumerate(tasks) if vocabs[t] is not None
                                                  and args.balance in ("joint", t)]
     corpus_of = {s: np.array([r.get("corpus", "") for r in split_rows[s]]) for s in SPLITS}  # data.py merge
     corpora = sorted({str(c) for c in corpus_of["train"]} - {""})
-    if len(corpora) > 1 and balance:  # several corpora: balanced over them too, so the largest does not drown the rest
-        codes = np.array([corpora.index(c) if c in corpora else np.nan for c in corpus_of["train"]])[:, None]
-        weights = data.balance_weights(np.hstack([labels["train"], codes]), balance + [labels["train"].shape[1]])
-    else:
-        weights = data.balance_weights(labels["train"], balance) if balance else None  # (n_train,) mean 1
+    # several corpora: balanced over them too, so the largest does not drown the rest; (n_train,) mean 1
+    weights = data.balance_weights(labels["train"], balance, corpus_of["train"]) if balance else None
     train_lengths = np.stack([feats["train"].lengths(v) for v in range(len(versions))], axis=1)  # (n, n_versions)
     batches = data.Batches(feats["train"], labels["train"], crop)
     config = {**vars(args), "manifest_sha1": manifest_sha1, "tasks": tasks, "aux_tasks": aux_tasks, "vocabs": vocabs,
-        "loss_weights": {a: {"speaker": args.speaker_weight, "corpus": args.adversary}[a] for a in aux_tasks},
-        "adversarial": ["corpus"] * (args.adversary > 0), "val_speakers": n_val_speakers,
-        "corpora": corpora or sorted({r.get("source", "") for r in split_rows["train"]} - {""})}
+              "loss_weights": {a: {"speaker": args.speaker_weight, "corpus": args.adversary}[a] for a in aux_tasks},
+              "adversarial": ["corpus"] * (args.adversary > 0), "val_speakers": n_val_speakers,
+              "corpora": corpora or sorted({r.get("source", "") for r in split_rows["train"]} - {""})}
     if rank == 0:
         runs.save_json(config, out / "config.json")
     del rows, split_rows  # from here on the corpus is the features and the label arrays
 
     # ------------------------------------------------------------------------- 4. model
-    model = runs.model_from_config(config, spec_augment=SPEC_AUGMENT if "spec" in args.augment else None)
+    model = evaluate.model_from_config(config, spec_augment=SPEC_AUGMENT if "spec" in args.augment else None)
     if hasattr(model.trunk, "norm"):  # CMVN: every feature row's training mean and std (models.InputNorm)
         model.trunk.norm.set_statistics(*feats["train"].statistics())
     for i, t in enumerate(heads):
@@ -319,12 +240,11 @@ def train(args, ckpt=None):
     epoch, step, elapsed, best_score, bad_epochs = 0, 0, 0.0, -math.inf, 0
     sums = {"loss": 0.0, "n": 0, **{f"{t}_{k}": 0.0 for t in tasks for k in ("hits", "known")}}
     if ckpt is not None:  # --resume: carry on exactly where last.pt was written
-        raw_model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
+        for part, state in ((raw_model, "model"), (optimizer, "optimizer"), (scaler, "scaler")):
+            part.load_state_dict(ckpt[state])
         epoch, step, elapsed, sums = ckpt["epoch"], ckpt["step"], ckpt["seconds"], ckpt["sums"]
         best_score, bad_epochs = ckpt["best_score"], ckpt["bad_epochs"]
-        runs.set_rng_states(ckpt["rng"])  # python, numpy, torch, cuda
+        runs.set_rng_states(ckpt["rng"])  # torch's CPU and CUDA generators
         say(f"resumed {out} in epoch {epoch + 1} after step {step} (best validation score {best_score:.3f})")
 
     def last_pt():
@@ -342,29 +262,15 @@ def train(args, ckpt=None):
                                                pin_memory=device.type == "cuda", generator=torch.Generator())
         return (batches[spec] for spec in mine)
 
-    stop = []  # Ctrl-C: finish the step, save last.pt, exit; a second Ctrl-C stops at once
-
-    def on_ctrl_c(signum, frame):
-        stop.append(signum)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        say("\nCtrl-C: saving last.pt after this step (press again to quit without saving)", file=sys.stderr)
-
-    def save_and_stop():
-        if rank == 0:
-            runs.save_checkpoint(last_pt(), out / "last.pt")
-        say(f"stopped after {epoch} epochs and {step} steps; saved {out / 'last.pt'}\n"
-            f"continue with: python train.py --resume {out}", file=sys.stderr)
-        sys.exit(130)  # the shell's code for "stopped by Ctrl-C"
-
     # ------------------------------------------------------------------------- 6. the loop
-    columns = "".join(f" | {t[:9]:>9} " + ("train   val   bal" if vocabs[t] is not None else "t_mae v_mae skill")
-                      for t in tasks) + (" | val score by corpus" if len(corpora) > 1 and not args.refit else "")
-    say(f"epoch   loss{columns} |    sec   ex/s")
+    by_corpus = len(corpora) > 1 and not args.refit  # each corpus's validation score too
+    say("epoch   loss" + "".join(f" | {t[:9]:>9} " + ("train   val   bal" if vocabs[t] is not None else
+                                                      "t_mae v_mae skill") for t in tasks) +
+        " | val score by corpus" * by_corpus + " |    sec   ex/s")
     clock = time.perf_counter() - elapsed  # seconds of training so far = time.perf_counter() - clock
     stopped_early = args.patience > 0 and bad_epochs >= args.patience  # a resumed run that had already stopped
     lr = math.nan
-    signal.signal(signal.SIGINT, on_ctrl_c)
-    by_corpus = {}
+    stop = runs.CtrlC(say)  # Ctrl-C: finish the step, save last.pt, exit; a second Ctrl-C stops at once
     while epoch < (args.refit_epochs or args.epochs) and not stopped_early:
         t0 = time.perf_counter()
         if step == 0:  # a fresh epoch
@@ -401,8 +307,8 @@ def train(args, ckpt=None):
                 sums[f"{t}_hits"] += hit[known].float().sum().item()  # correct answers, or absolute errors
                 sums[f"{t}_known"] += known.sum().item()
             step += 1
-            if agree(bool(stop)):
-                save_and_stop()
+            if agree(stop.asked):
+                stop.save_and_exit(last_pt() if rank == 0 else None, out, epoch, step)
 
         train_seconds = time.perf_counter() - t0
         totals = dict(sums)
@@ -415,8 +321,6 @@ def train(args, ckpt=None):
         else:  # every process scores the (few) validation clips itself, so all agree on best.pt
             outputs = evaluate.predict(raw_model, feats["val"], args.input, device)
             val = evaluate.task_scores(outputs, labels["val"], labels["train"], tasks, vocabs)
-            by_corpus = evaluate.scores_by_corpus(outputs, labels["val"], labels["train"], tasks, vocabs,
-                                                  corpus_of["val"])
             score = evaluate.selection_score(val) if args.select == "best" else epoch + 1  # last: each epoch is better
         epoch, step = epoch + 1, 0
         if score > best_score:
@@ -427,72 +331,59 @@ def train(args, ckpt=None):
         else:
             bad_epochs += 1
         stopped_early = args.patience > 0 and bad_epochs >= args.patience
-        row, cells = {"epoch": epoch, "loss": totals["loss"] / max(totals["n"], 1)}, ""
-        for t in tasks:
-            train_value = totals[f"{t}_hits"] / max(totals[f"{t}_known"], 1)  # accuracy, or MAE
-            if vocabs[t] is None:
-                row.update({f"{t}_train_mae": train_value, f"{t}_val_mae": val[t]["mae"],
-                            f"{t}_val_skill": val[t]["skill"]})
-                cells += f" | {'':>9} {train_value:5.2f} {val[t]['mae']:5.2f} {val[t]['skill']:5.3f}"
-            else:
-                row.update({f"{t}_train_acc": train_value, f"{t}_val_acc": val[t]["acc"],
-                            f"{t}_val_balanced_acc": val[t]["balanced_acc"]})
-                cells += f" | {'':>9} {train_value:5.3f} {val[t]['acc']:5.3f} {val[t]['balanced_acc']:5.3f}"
-        if not args.refit and by_corpus:  # each corpus's validation score (mean balanced accuracy or skill)
-            row.update({f"val_score_{c}": evaluate.selection_score(v) for c, v in by_corpus.items()})
-            cells += " | " + " ".join(f"{c} {row[f'val_score_{c}']:.3f}" for c in by_corpus)
+        row, cells = evaluate.epoch_row(epoch, totals, val, tasks, vocabs, evaluate.scores_by_corpus(
+            outputs, labels["val"], labels["train"], tasks, vocabs, corpus_of["val"]) if by_corpus else {})
         row.update(lr=lr, seconds=time.perf_counter() - t0, examples_per_s=totals["n"] / max(train_seconds, 1e-9))
         if rank == 0:
             runs.save_checkpoint(last_pt(), out / "last.pt")
             runs.append_history(out / "history.csv", row)
         say(f"{epoch:5d} {row['loss']:6.3f}{cells} | {row['seconds']:6.1f} {row['examples_per_s']:6.0f}"
             + (" *" if bad_epochs == 0 else ""))  # * = a new best.pt
-        if agree(bool(stop)):
-            save_and_stop()
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C simply stops
+        if agree(stop.asked):
+            stop.save_and_exit(last_pt() if rank == 0 else None, out, epoch, step)
+    stop.close()  # from here on Ctrl-C simply stops
     if stopped_early:
         say(f"early stop: no better validation score for {args.patience} epochs")
     elapsed = time.perf_counter() - clock
 
     # ------------------------------------------------------------------------- 7. test, once, with best.pt
     # The test split was never looked at above: best.pt was chosen on validation alone.
-    barrier()
+    if world > 1:
+        torch.distributed.barrier()
     best = runs.load_checkpoint(out / "best.pt")
     raw_model.load_state_dict(best["model"])
     outputs = {s: evaluate.predict(raw_model, feats[s], args.input, device) for s in SPLITS}
     scores = {s: evaluate.task_scores(outputs[s], labels[s], labels["train"], tasks, vocabs) for s in SPLITS}
-    results = {"model": args.model, "input": args.input, "tasks": {}, "epochs": epoch, "seconds": round(elapsed, 1),
-               "device": str(device), "val_speakers": n_val_speakers}
+    say(f"\nbest.pt (epoch {best['epoch']}), utterance-level")
+    results = {"model": args.model, "input": args.input, "epochs": epoch, "seconds": round(elapsed, 1),
+               "device": str(device), "val_speakers": n_val_speakers,  # None in "tasks": no clips
+               "tasks": evaluate.rounded(evaluate.run_table(scores, tasks, vocabs, say))}
     if len(corpora) > 1:  # every corpus's own validation and test scores
-        results["corpora"] = {s: evaluate.rounded(evaluate.scores_by_corpus(outputs[s], labels[s], labels["train"],
-                                                                             tasks, vocabs, corpus_of[s]))
-                              for s in ("val", "test")}
-    say(f"\nbest.pt (epoch {best['epoch']}), utterance-level; baseline: always the training majority class "
-        "(numeric tasks: MAE, and that of always the training median)")
-    say(f"{'task':10} {'train':>6} {'val':>6} {'val bal':>7} {'test':>6} {'test bal':>8} {'baseline':>8}")
-    for t in tasks:
-        tr, va, te = scores["train"][t], scores["val"][t], scores["test"][t]
-        if vocabs[t] is None:  # a numeric task: mean absolute errors, and the skill over the training median
-            m = {"train_mae": tr["mae"], "val_mae": va["mae"], "test_mae": te["mae"], "val_skill": va["skill"],
-                 "test_skill": te["skill"], "baseline_mae": te["baseline_mae"]}
-            shown = (m["train_mae"], m["val_mae"], "", m["test_mae"], "", m["baseline_mae"])
-        else:
-            m = {"train_acc": tr["acc"], "train_balanced_acc": tr["balanced_acc"], "val_acc": va["acc"],
-                 "val_balanced_acc": va["balanced_acc"], "test_acc": te["acc"], "test_balanced_acc": te["balanced_acc"],
-                 "majority_baseline": te["majority"]}
-            shown = [m[k] for k in ("train_acc", "val_acc", "val_balanced_acc", "test_acc", "test_balanced_acc",
-                                    "majority_baseline")]
-        say(f"{t:10} " + " ".join(f"{c:{w}.3f}" if c != "" else " " * w for c, w in zip(shown, (6, 6, 7, 6, 8, 8))))
-        results["tasks"][t] = evaluate.rounded(m)  # None: no clips
+        results["corpora"] = {s: evaluate.rounded(evaluate.scores_by_corpus(
+            outputs[s], labels[s], labels["train"], tasks, vocabs, corpus_of[s])) for s in ("val", "test")}
     if rank == 0:
         runs.save_json(results, out / "metrics.json")
     say(f"{epoch} epochs in {elapsed:.0f} s on {device}" + (f" x {world}" if world > 1 else "") + f"; run folder {out}")
     return out, len(labels["test"])
 
 
+def parse(argv):
+    """The command line -> (args, the checkpoint --resume continues or None): a run's saved settings under --resume
+    and --refit, the recipe's where no flag was given, every flag checked (a problem is one line, exit 2)."""
+    args, ckpt = parser.parse_args(argv), None
+    if args.resume or args.refit:  # the run's own settings, saved in its checkpoint (and its last.pt)
+        from scale import resume  # seam: continuing and refitting runs
+        args, ckpt = resume.settings(args, parser)
+    for name, value in RECIPES.get(mtl.resolve(args.model)[0], RECIPE).items():  # a flag given wins over the recipe
+        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
+    args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
+    settings.check(args, parser, AUGMENTS)  # every flag against the others, before any data is read
+    return args, ckpt
+
+
 def run(argv):
-    """check_args, then train, every failure one line -> (args, run folder, number of test clips)."""
-    args, ckpt = check_args(parser.parse_args(argv))
+    """parse, then train; every failure is one line -> (args, run folder, number of test clips)."""
+    args, ckpt = parse(argv)
     try:
         return (args, *train(args, ckpt))
     except KeyboardInterrupt:  # Ctrl-C outside the loop (reading, extracting, testing): nothing half-written

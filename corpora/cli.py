@@ -30,7 +30,8 @@ from corpora.labels import AGE_BINS_HELP, age_group, parse_age_bins
 from corpora.rows import MIN_SEGMENT_S, check_min_segment
 from corpora.speakers import resolve_speaker_conflicts, speaker_folds
 from corpora.text import check_output
-from data import MIN_CLIP_S, SPLITS, TASKS, assign_splits, read_manifest, write_manifest
+from data import MIN_CLIP_S, SPLITS, TASKS, assign_splits, read_manifest
+from scale.files import write_manifest
 from extras.synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
 

@@ -35,7 +35,7 @@ import data
 import evaluate
 import features
 import metrics
-import runs
+from scale import files, runs
 from corpora.text import read_json
 from extras import synth_corpus
 
@@ -236,7 +236,7 @@ def main(argv=None):
     results.update({"seconds": round(time.perf_counter() - start, 1), "device": "cpu"})
     runs.save_json({**config, "vocabs": vocabs}, Path(args.out) / "config.json")
     runs.save_json(results, Path(args.out) / "metrics.json")
-    data.atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
+    files.atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
     print(f"baseline in {results['seconds']:.0f} s; run folder {args.out}")
     return 0
 

@@ -10,11 +10,12 @@ extras/explain.py and `evaluate.py --plot` (plot_run) draw with these.
     from extras.plots import pyplot, plot_labels, save
     python -m pytest tests/test_describe.py tests/test_explain.py
 """
+import csv
 import io
 import re
 from pathlib import Path
 
-from data import atomic_write
+from scale.files import atomic_write
 
 # Fonts that hold Hangul, tried first by name; then any installed font whose character map has Hangul.
 KOREAN_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "AppleGothic", "UnDotum")
@@ -122,11 +123,16 @@ def save(fig, path):
     atomic_write(path, lambda f: image.save(f, format="png", optimize=True))  # creates the folder
 
 
+def read_history(path):
+    """history.csv as a list of dicts with float values."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 def plot_run(run_dir, split, matrices, true_names, predicted_names):
     """Training curves (curves.png) and one confusion matrix per task (confusion_<split>_<task>.png)."""
     import numpy as np
 
-    from runs import read_history
     plt = pyplot()
     run_dir = Path(run_dir)
     history = read_history(run_dir / "history.csv")

@@ -21,6 +21,7 @@ them (`profile_files`: files and folders, one CSV row each, an unreadable file a
 """
 import csv
 import io
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 import scipy.signal
 
 import features
+from scale import files
 from metrics import pad
 
 MIN_SPEECH_S = 2.0  # seconds
@@ -153,6 +155,22 @@ def read(path, config, stats=(None, None)):
     return whole[..., :filled], kept, seconds
 
 
+def profile_file(model, config, path, device="cpu", batch_size=64):
+    """evaluate.profile of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute
+    is decoded and featurised a block at a time (read), so memory stays bounded."""
+    import data
+    import evaluate
+    x, found, seconds = read(path, config, norm_statistics(model))
+    outputs = evaluate.predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
+    return {t: out[0] for t, out in outputs.items()}, found, seconds
+
+
+def norm_statistics(model):
+    """The training frames' mean and std (models.InputNorm), or (None, None) for a trunk without one."""
+    norm = getattr(model.trunk, "norm", None)
+    return (norm.mean.cpu().numpy(), norm.std.cpu().numpy()) if norm is not None else (None, None)
+
+
 # ---------------------------------------------------------------- many recordings: evaluate.py --wav
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")  # what --wav DIR collects
 
@@ -166,14 +184,34 @@ def audio_paths(paths):
     return found
 
 
+def shown(path):
+    """A path as text any terminal and CSV can hold: bytes that are not UTF-8 (a name from another system)
+    written as \\x.. escapes."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def profile_row(path, config, outputs, warnings, seconds):
+    """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value), and
+    the recording's warnings."""
+    row = {"path": shown(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
+    for t in config["tasks"]:
+        if config["vocabs"][t] is None:
+            row[t] = f"{outputs[t]:.1f}"
+            continue
+        p, names = outputs[t], config["vocabs"][t]  # (n_classes,)
+        first, second = (list(np.argsort(-p)[:2]) + [None])[:2]
+        row.update({t: names[first], f"{t}_p": f"{p[first]:.2f}", f"{t}_next": "" if second is None else names[second],
+                    f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
+    return row
+
+
 def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, skip_bad=False):
     """Profile recordings of any length: printed, and one CSV row per file in out_csv. An unreadable file
     becomes a row with its error (or is skipped with skip_bad); it never stops the rest.
     Returns (files that could not be read, files)."""
     import data
     import evaluate
-    import runs
-    config, model = runs.load_run(run_dir, device=device)
+    config, model = evaluate.load_run(run_dir, device=device)
     tasks, vocabs = config["tasks"], config["vocabs"]
     paths = audio_paths(paths)
     if not paths:
@@ -183,12 +221,12 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
-                outputs, found, seconds = evaluate.profile_file(model, config, path, device, batch_size)
-            rows.append(evaluate.profile_row(path, config, outputs, found, seconds))
+                outputs, found, seconds = profile_file(model, config, path, device, batch_size)
+            rows.append(profile_row(path, config, outputs, found, seconds))
         except (data.AudioError, ValueError, MemoryError, RuntimeError) as err:  # one line naming the file; the rest go on
             bad += 1
             if not skip_bad:
-                name, problem = evaluate.shown(path), evaluate.shown(str(err).splitlines()[0] if str(err) else "?")
+                name, problem = shown(path), shown(str(err).splitlines()[0] if str(err) else "?")
                 rows.append({"path": name, "error": problem if name in problem else f"{name}: {problem}"})
     for row in rows:
         if row.get("error"):
@@ -207,7 +245,7 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
         writer = csv.DictWriter(text, fieldnames=header + ["warnings", "error"], restval="")
         writer.writeheader()
         writer.writerows(rows)
-        data.atomic_write_text(out_csv, text.getvalue())
+        files.atomic_write_text(out_csv, text.getvalue())
         print(f"wrote {out_csv}: {len(rows)} rows" + (f", {bad} unreadable" if bad else ""))
     if bad and skip_bad:
         print(f"skipped {bad} unreadable file(s)", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The built-in corpus -- synth.py's voices written as 16-bit WAV files plus a manifest.
 
 Real speaker-profiling corpora can be neither shipped nor downloaded at run time, so train.py without
---manifest builds this one, once, into data.cache_root(). The same seed gives byte-identical files. Every file
+--manifest builds this one, once, into files.cache_root(). The same seed gives byte-identical files. Every file
 is written atomically under a unique temporary name, so two processes building the same corpus at once (two
 train.py runs, or torchrun ranks) never break each other's files.
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from data import assign_splits, atomic_write, atomic_write_text, cache_root, write_manifest
+from data import assign_splits
+from scale.files import atomic_write, atomic_write_text, cache_root, write_manifest
 from extras import synth
 from features import SR
 

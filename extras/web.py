@@ -17,11 +17,13 @@ Content-Length; 413 over MAX_BYTES (refused before reading) or over MAX_SECONDS 
 before decoding); 415 not audio; 403 a cross-site upload or a foreign Host; 501 no matplotlib for figures; 503
 busy. An upload is written as upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own
 tempfile.mkdtemp() folder, removed in `finally` once answered. At most WORKERS uploads are handled at once.
-Nothing from a request is executed or imported: the model is loaded once, by serve.py, before the server starts.
+Nothing from a request is executed or imported: the model is loaded once, by `main` (serve.py's command line),
+before the server starts.
 
     python serve.py RUN                        # then open http://127.0.0.1:8000/
     python -m pytest tests/test_web.py
 """
+import argparse
 import base64
 import dataclasses
 import http.server
@@ -30,6 +32,7 @@ import ipaddress
 import json
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +44,8 @@ from pathlib import Path
 import data
 import evaluate
 import features
+import models
+from extras import recording
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
@@ -115,10 +120,10 @@ def read_upload(path, name, max_seconds):
 
 
 def profile_answer(app, y, name):
-    """The profile of y (N,) as a JSON-ready dict: evaluate.profile_row's fields, numbers as numbers (None for
+    """The profile of y (N,) as a JSON-ready dict: extras/recording.profile_row's fields, numbers as numbers (None for
     a missing runner-up), "warnings" as a list, and every class's probability."""
     outputs, notes = evaluate.profile(app.model, app.config, y, app.device)
-    row = evaluate.profile_row(name, app.config, outputs, notes, len(y) / features.SR)
+    row = recording.profile_row(name, app.config, outputs, notes, len(y) / features.SR)
     tasks, vocabs = app.config["tasks"], app.config["vocabs"]
     numeric = {"duration_s"} | {t for t in tasks if vocabs[t] is None} | {f"{t}{end}" for t in tasks
                                                                          for end in ("_p", "_next_p")}
@@ -293,3 +298,52 @@ def make_server(config, model, host="127.0.0.1", port=8000, device="cpu", run_na
     server.daemon_threads = True  # a hung client never keeps the process alive
     server.app = App(config, model, device, run_name, max_bytes, max_seconds)
     return server
+
+
+def main(argv=None):
+    """`python serve.py [RUN] [--host H] [--port P]`: load the model once, then serve the page until Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Serve a page that profiles your voice and draws its pipeline.")
+    parser.add_argument("run", nargs="?", help=f"a run folder (default: the released model, {evaluate.RELEASE.name}/)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only). 0.0.0.0 opens the page "
+                        "and its API to every machine that can reach this one: anyone there can upload audio and "
+                        "spend this computer's CPU, with no login, and recordings cross the network unencrypted "
+                        "(plain HTTP); browsers allow the microphone only on localhost or HTTPS")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 = any free port)")
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="default cpu")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0-65535, got {args.port}")
+    if args.run is None:  # the released model
+        if not (evaluate.RELEASE / "config.json").is_file():
+            print(f"serve.py: error: no released model in {evaluate.RELEASE}; give a run folder: python serve.py RUN",
+                  file=sys.stderr)
+            return 2
+        args.run = str(evaluate.RELEASE)
+    try:
+        device = models.choose_device(args.device)
+        config, model = evaluate.load_run(args.run, device=device)
+    except (OSError, ValueError) as err:  # no such folder, no checkpoint, a file that is not one
+        print(f"serve.py: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+    try:
+        server = make_server(config, model, args.host, args.port, device, Path(args.run).resolve().name)
+    except (OSError, ValueError) as err:  # the port is taken, the host is not an address of this machine
+        print(f"serve.py: error: cannot listen on {args.host}:{args.port} ({getattr(err, 'strerror', None) or err})",
+              file=sys.stderr)
+        return 2
+    host, port = server.server_address[:2]
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    print(f"serve.py: {config['model']} on {config['input']} ({', '.join(config['tasks'])}) from {args.run}", flush=True)
+    print(f"serve.py: open http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+    if not ipaddress.ip_address(host).is_loopback:
+        print(f"serve.py: warning: listening on {host} ({socket.gethostname()}): other machines can use this page",
+              flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("serve.py: stopped", flush=True)
+    finally:
+        server.server_close()
+    return 0

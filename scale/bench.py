@@ -130,7 +130,7 @@ def repeated_manifest(rows, n_clips, path, distinct=False):
     (a new path, so a new entry: the store then holds n_clips clips' features, as a real corpus would)."""
     import os
     import shutil
-    import data
+    from scale import files
     out = []
     for k in range(-(-n_clips // len(rows))):
         for r in rows[:n_clips - len(out)]:
@@ -144,7 +144,7 @@ def repeated_manifest(rows, n_clips, path, distinct=False):
                     shutil.copyfile(source, link)
                 source = link
             out.append(dict(r, speaker=f"{r['speaker']}~{k}", path=str(source)))
-    data.write_manifest(out, path)
+    files.write_manifest(out, path)
     return path
 
 

@@ -20,7 +20,8 @@ import soundfile as sf
 
 import features
 from corpora import archive
-from data import AudioError, cache_root, load_audio, segment
+from data import AudioError, load_audio, segment
+from scale.files import cache_root
 from extras import augment
 
 FEATURE_VERSION = 2  # bump by hand when the meaning of stored features changes in a way no setting shows
@@ -47,7 +48,7 @@ LIBRARIES = {"numpy": np.__version__, "scipy": scipy.__version__, "soundfile": s
 
 
 def default_store_dir():
-    """Where train.py and evaluate.py keep features: data.cache_root() / store."""
+    """Where train.py and evaluate.py keep features: files.cache_root() / store."""
     return cache_root() / "store"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import evaluate
-import runs
+from scale import runs
 from corpora.text import read_json
 
 
@@ -32,7 +32,7 @@ def load_member(run_dir, device, batch_size):
             except ValueError as err:
                 raise ValueError(f"{run_dir}: {err}") from None
         return config, linear
-    config, model = runs.load_run(run_dir, device=device)
+    config, model = evaluate.load_run(run_dir, device=device)
     return config, lambda feats: evaluate.predict(model, feats, config["input"], device, batch_size)
 
 
@@ -54,6 +54,20 @@ def load_members(run_dirs, device, batch_size, split, save=None):
         print(f"warning: baseline.py fits on the training and validation speakers: its {split} scores are not "
               f"held out", file=sys.stderr)
     return config, members
+
+
+def outputs(members, rows, read):
+    """The members' mean outputs on rows -> ({task: outputs}, the rows read). read(rows, kind) -> (features, kept
+    rows, skipped); each input kind's features are read once, for every member that takes that input."""
+    cache, kept = {}, rows
+    for config, _ in members:
+        if config["input"] not in cache:
+            cache[config["input"]], kept, _ = read(kept, config["input"])
+    mean = {}
+    for config, predictor in members:
+        for t, value in predictor(cache[config["input"]]).items():
+            mean[t] = mean.get(t, 0.0) + value / len(members)
+    return mean, kept
 
 
 def save(folder, run_dirs, config, split, other, scores, vocabs):

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import torch
 
-import runs
+from scale import runs
 
 # What a run saved before these settings existed did, where that differs from today's recipes.
 LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False, "pitch": False, "adversary": 0.0,

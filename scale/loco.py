@@ -29,7 +29,7 @@ import numpy as np
 
 import data
 import evaluate
-import runs
+from scale import files, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT_YEARS = 18.0
@@ -125,7 +125,7 @@ def main(argv=None):
     for name, train_rows, scored in plans:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        data.write_manifest(train_rows, folder / "train.csv")
+        files.write_manifest(train_rows, folder / "train.csv")
         kinds = [("model", ["train.py", "--manifest", str(folder / "train.csv"), "--store", "--no-auto-refit",
                             *extra, "--out", str(folder / "model")])]
         if args.baseline:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import data
-import runs
+from scale import files, runs
 
 KEEP = ("config.json", "best.pt", "manifest.csv", "history.csv", "metrics.json")
 PATH_SETTINGS = ("manifest", "out", "refit", "resume")  # config.json entries that name files of the training machine
@@ -43,9 +43,9 @@ def release(run_dir, out, roots):
                    else best["config"], out / "config.json")
     rows = data.read_manifest(run_dir / "manifest.csv")
     here = Path(out).resolve()  # written relative to the released folder: "speechocean762/WAVE/a.wav"
-    data.write_manifest([dict(r, path=str(here / corpus_relative(r["path"], roots))) for r in rows], out / "manifest.csv")
+    files.write_manifest([dict(r, path=str(here / corpus_relative(r["path"], roots))) for r in rows], out / "manifest.csv")
     for name in ("history.csv", "metrics.json"):
-        data.atomic_write(out / name, lambda f, name=name: f.write((run_dir / name).read_bytes()))
+        files.atomic_write(out / name, lambda f, name=name: f.write((run_dir / name).read_bytes()))
     size = sum((out / name).stat().st_size for name in KEEP) / 1e6
     print(f"released {run_dir} into {out}: {', '.join(KEEP)} ({size:.1f} MB)")
 

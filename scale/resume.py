@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-import runs
+from scale import runs
 from scale.legacy import LEGACY_SETTINGS
 
 ALLOWED = {"resume": ("epochs", "auto_refit", "workers", "device", "amp"),  # what may change: not what is learnt

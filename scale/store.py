@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 import features
-from data import AudioError, atomic_write, fcntl, ignore_ctrl_c, report_skipped
+from data import AudioError, ignore_ctrl_c, report_skipped
+from scale.files import atomic_write, fcntl
 from scale.cache import cache_key, default_store_dir, extraction_job, feature_settings
 
 SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, a few seconds of work to redo

@@ -83,7 +83,6 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     # with NumPy from baseline.npz); beside the tiny run, the ensemble scores the mean of the two runs'
     import evaluate as predict
     import data
-    import runs
     from scale import store
     code, stdout, stderr = evaluate_cli(tiny, out)
     assert code == 0, stderr
@@ -93,7 +92,7 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     found, rows, _ = store.build(rows, "mfcc_f0")
     from scale import ensemble
     linear = ensemble.load_member(out, "cpu", 64)[1](found)
-    config, model = runs.load_run(tiny["run"])
+    config, model = predict.load_run(tiny["run"])
     deep = predict.predict(model, found, "mfcc_f0")
     labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]

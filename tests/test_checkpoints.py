@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-import runs
+import evaluate
+from scale import runs
 from conftest import evaluate_cli, ROOT
 
 
@@ -56,7 +57,7 @@ def test_the_payload_really_runs_under_an_unsafe_load(tmp_path):
 def test_load_run_refuses_a_hostile_checkpoint(hostile_run):
     run, marker = hostile_run
     with pytest.raises(runs.CheckpointError) as err:
-        runs.load_run(run)
+        evaluate.load_run(run)
     message = str(err.value)
     assert message.startswith(f"{run / 'best.pt'}: not a moksori checkpoint (") and "\n" not in message, message
     assert "system" in message, message  # names the global it refused

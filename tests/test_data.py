@@ -13,6 +13,7 @@ import soundfile as sf
 
 import data
 from extras import synth_corpus
+from scale import files
 from conftest import close
 
 SR = 16000  # Hz
@@ -36,7 +37,7 @@ def test_manifest_round_trip_keeps_extras_and_resolves_relative_paths(tmp_path):
     rows = [row(tmp_path / "a" / "x.wav", "s1", "train", dialect="제주") | {"note": "한국어"},
             row("/elsewhere/y.wav", "s2", "test", age="")]
     path = tmp_path / "m.csv"
-    data.write_manifest(rows, path)
+    files.write_manifest(rows, path)
     text = path.read_text(encoding="utf-8")
     assert "a/x.wav" in text and str(tmp_path / "a") not in text, "paths inside the folder become relative"
     back = data.read_manifest(path)
@@ -45,10 +46,10 @@ def test_manifest_round_trip_keeps_extras_and_resolves_relative_paths(tmp_path):
 
 def test_write_manifest_is_atomic(tmp_path):
     path = tmp_path / "m.csv"
-    data.write_manifest([row(tmp_path / "x.wav", "s1")], path)
+    files.write_manifest([row(tmp_path / "x.wav", "s1")], path)
     before = path.read_bytes()
     with pytest.raises(KeyError):  # a row without "path" fails half-way through writing
-        data.write_manifest([row(tmp_path / "y.wav", "s2"), {"speaker": "s3"}], path)
+        files.write_manifest([row(tmp_path / "y.wav", "s2"), {"speaker": "s3"}], path)
     assert path.read_bytes() == before, "a failed write must leave the old manifest untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv"], "no temporary file left behind"
 
@@ -133,7 +134,7 @@ def test_paths_outside_the_manifest_folder_are_written_absolute(tmp_path, monkey
     (tmp_path / "audio").mkdir()
     (tmp_path / "audio" / "a.wav").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
-    data.write_manifest([row("audio/a.wav", "s1", split="train")], tmp_path / "out" / "m.csv")
+    files.write_manifest([row("audio/a.wav", "s1", split="train")], tmp_path / "out" / "m.csv")
     back = data.read_manifest(tmp_path / "out" / "m.csv")
     assert back[0]["path"] == str((tmp_path / "audio" / "a.wav").resolve()), back[0]["path"]
 
@@ -142,7 +143,7 @@ def test_empty_split_cells_are_filled_by_speaker_and_seed(tmp_path):
     rows = grid_rows(40)
     for r in rows[:6]:
         r["split"] = "test"  # two speakers come with a split; the other 38 do not
-    data.write_manifest(rows, tmp_path / "m.csv")
+    files.write_manifest(rows, tmp_path / "m.csv")
     a, b = data.read_manifest(tmp_path / "m.csv", seed=3), data.read_manifest(tmp_path / "m.csv", seed=3)
     assert [r["split"] for r in a] == [r["split"] for r in b], "same seed, same splits"
     assert all(r["split"] in data.SPLITS for r in a), "no row is left without a split (none silently dropped)"

@@ -18,6 +18,7 @@ from scipy.signal import resample_poly
 
 import evaluate
 import data
+from scale import files
 from conftest import evaluate_cli
 
 
@@ -54,7 +55,7 @@ def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, m
     of the two runs' averaged probabilities, computed here from evaluate.predict; a run trained on other inputs
     is refused with one line."""
     import evaluate as predict
-    import runs
+    from scale import runs
     from scale import store
     import torch
     other = tmp_path / "other"
@@ -70,9 +71,9 @@ def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, m
     config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
     found, rows, _ = store.build([r for r in data.read_manifest(tiny["run"] / "manifest.csv")
                                   if r["split"] == "test"], "mfcc_f0")
-    single, mean = predict.predict(runs.load_run(tiny["run"])[1], found, "mfcc_f0"), {}
+    single, mean = predict.predict(evaluate.load_run(tiny["run"])[1], found, "mfcc_f0"), {}
     for run in (tiny["run"], other):
-        for task, p in predict.predict(runs.load_run(run)[1], found, "mfcc_f0").items():
+        for task, p in predict.predict(evaluate.load_run(run)[1], found, "mfcc_f0").items():
             mean[task] = mean.get(task, 0.0) + p / 2
     labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     for i, task in enumerate(config["tasks"]):
@@ -161,7 +162,7 @@ def test_cross_corpus_report_names_unseen_classes_and_missing_tasks(tiny, tmp_pa
     clips = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "test"][:1] * 4
     other = [dict(clips[k], speaker=f"o{k}", split="test", age="", gender=g, dialect=d)
              for k, (g, d) in enumerate([("female", "강원"), ("female", "강원"), ("male", "경상"), ("male", "평안")])]
-    data.write_manifest(other, tmp_path / "other.csv")
+    files.write_manifest(other, tmp_path / "other.csv")
     one_hot = lambda names, vocab: np.eye(len(vocab))[[vocab.index(n) for n in names]]  # noqa: E731
     fixed_predictions(monkeypatch, {"gender": one_hot(["female", "male", "male", "male"], vocab_g),
                                     "dialect": one_hot(["강원", "경상", "경상", "경상"], vocab_d),
@@ -210,7 +211,7 @@ def test_a_folder_of_recordings_becomes_one_csv_row_per_file(tiny, tmp_path, mon
 def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_path):
     """The tiny run and a copy with other head weights: --save writes the scores the report prints (those of the
     averaged probabilities, test_an_ensemble_...), refuses a folder that holds a run, and --compare lists it."""
-    import runs
+    from scale import runs
     import torch
     other = tmp_path / "other"
     shutil.copytree(tiny["run"], other)

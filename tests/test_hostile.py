@@ -24,7 +24,7 @@ import pytest
 import soundfile as sf
 
 import data
-import runs
+from scale import files, runs
 from conftest import ROOT, TINY, evaluate_cli
 from test_train import train_here
 
@@ -43,7 +43,7 @@ def with_rows(tiny, tmp_path, edit, name="m.csv"):
     """The tiny corpus's manifest with `edit(rows)` applied, written to tmp_path/name."""
     rows = data.read_manifest(tiny["manifest"])
     edit(rows)
-    data.write_manifest(rows, tmp_path / name)
+    files.write_manifest(rows, tmp_path / name)
     return tmp_path / name
 
 
@@ -160,7 +160,7 @@ def test_skip_bad_skips_every_kind_of_unreadable_clip_in_training(where, tiny, t
     rows = data.read_manifest(tiny["manifest"])
     train = [i for i, r in enumerate(rows) if r["split"] == "train"]
     kinds = damage_every_kind(tiny, tmp_path, rows, train)
-    data.write_manifest(rows, tmp_path / "m.csv")
+    files.write_manifest(rows, tmp_path / "m.csv")
     store = ["--store"] if where == "store" else []
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(tmp_path / "m.csv"), *TINY, "--epochs",
                                 "1", *store, "--out", str(tmp_path / "strict"))
@@ -175,7 +175,7 @@ def test_skip_bad_skips_every_kind_of_unreadable_clip_in_training(where, tiny, t
 def test_skip_bad_in_evaluate_manifest_and_wav(tiny, tmp_path):
     rows = data.read_manifest(tiny["run"] / "manifest.csv")
     kinds = damage_every_kind(tiny, tmp_path, rows, range(7))
-    data.write_manifest(rows, tmp_path / "m.csv")
+    files.write_manifest(rows, tmp_path / "m.csv")
     code, out, err = evaluate_cli(tiny, tiny["run"], "--manifest", tmp_path / "m.csv", "--split", "all")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     code, out, err = evaluate_cli(tiny, tiny["run"], "--manifest", tmp_path / "m.csv", "--split", "all", "--skip-bad")

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 import data
+from scale import files
 from conftest import ROOT, TINY
 from corpora.aihub import aihub_rows
 from korean_read_to_aihub import convert
@@ -47,7 +48,7 @@ def test_korean_read_speech_through_the_aihub_adapter_training_and_evaluate(kore
     for row in rows:  # two speakers: one to train on, one to validate on; no test speaker is left
         row["split"] = "train" if row["speaker"] == "sub1001a" else "val"
     manifest = tmp_path / "aihub" / "manifest.csv"
-    data.write_manifest(rows, manifest)
+    files.write_manifest(rows, manifest)
     env = {**os.environ, "MOKSORI_CACHE": str(tmp_path / "cache"), "PYTHONIOENCODING": "utf-8"}
     run = tmp_path / "run"
     train = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", str(manifest), "--tasks",

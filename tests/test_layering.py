@@ -3,7 +3,7 @@
 Across: the core (the card's files) imports nothing from the rooms (corpora/, scale/, extras/) except through
 the named SEAMS below, each with its reason; the rooms may import the core and each other. Down: inside the
 core, imports run one way through the floors -- signal (NumPy/SciPy, no torch) -> data (files, manifests, no
-torch) -> model (torch, no files) -> front doors (train, evaluate, runs). Every `import` of every module is
+torch) -> model (torch, no files) -> front doors (train, evaluate, serve). Every `import` of every module is
 read, also the ones inside functions. And a short default run imports at most DEFAULT_RUN_LINES non-blank
 lines of the project's own code.
 
@@ -21,7 +21,7 @@ from conftest import ROOT, TINY
 FLOORS = {"features": "signal", "mel": "signal", "mfcc": "signal", "f0": "signal",
           "data": "data", "metrics": "data",
           "models": "model", "mtl": "model",
-          "runs": "front", "train": "front", "evaluate": "front", "serve": "front"}
+          "train": "front", "evaluate": "front", "serve": "front"}
 RANK = {"signal": 0, "data": 1, "model": 2, "front": 3}
 ROOMS = ("corpora", "scale", "extras")
 # (core module, room module): why the core reaches into a room there. Everything else in a room is skipped by
@@ -33,19 +33,22 @@ SEAMS = {
     ("data", "corpora.cli"): "`python data.py COMMAND`: the corpus adapters",
     ("data", "extras.denoise"): "--denoise",
     ("train", "extras.synth_corpus"): "the built-in corpus, when no --manifest is given",
+    ("train", "scale.runs"): "the run folder: one run per folder (locked), atomic files, checkpoints, last.pt",
+    ("train", "scale.settings"): "every flag checked against the others before any data is read, one line each",
     ("train", "scale.store"): "--store, torchrun, speed/babble copies: features on disk",
     ("train", "scale.resume"): "--resume RUN and --refit RUN: a run's saved settings",
+    ("evaluate", "scale.runs"): "a run's checkpoint, read without running its pickle; its manifest as trained",
     ("evaluate", "scale.store"): "--store",
     ("evaluate", "corpora.text"): "--out never replaces a file that is not a profiles CSV",
     ("evaluate", "scale.ensemble"): "several runs, a baseline run folder, --save",
     ("evaluate", "scale.tables"): "--compare",
     ("evaluate", "extras.plots"): "--plot",
     ("evaluate", "extras.recording"): "a recording as a run hears it (denoised, long files in blocks) and its warnings",
-    ("runs", "scale.legacy"): "a last.pt of the first checkpoint format, and why a file is refused",
     ("models", "extras.specaugment"): "SpecAugment's masks, on training batches of a run with --augment spec",
     ("serve", "extras.web"): "the page and its HTTP API",
 }
-LAZY_SEAMS = set(SEAMS)  # every seam is imported where it is used, so a run that does not need it never loads it
+EAGER_SEAMS = {("train", "scale.runs"), ("train", "scale.settings"), ("evaluate", "scale.runs")}  # every run
+LAZY_SEAMS = set(SEAMS) - EAGER_SEAMS  # imported where they are used: a run that does not need one never loads it
 DEFAULT_RUN_LINES = 3000  # non-blank lines of the project's modules a default run imports, the synthesiser included
 
 CORE = {p.stem: p for p in sorted(ROOT.glob("*.py"))}

@@ -5,7 +5,8 @@ import csv
 import pytest
 
 from corpora.speakers import resolve_speaker_conflicts, speaker_columns
-from data import read_manifest, write_manifest
+from data import read_manifest
+from scale.files import write_manifest
 
 
 def row(speaker, path="/d/x.wav", split="train", gender="female", age="20s", dialect="경상", **extra):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import features
 from models import TRUNKS, VALID_INPUTS
 import mtl
-from mtl import (ALIASES, MODELS, build_model, count_parameters, multitask_loss, regression_scales, valid_inputs)
+from mtl import (ALIASES, MODELS, build_model, count_parameters, multitask_loss, regression_scales, resolve)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
 
@@ -59,10 +59,10 @@ def test_every_trunk_overfits_eight_examples_single_and_multi_task(name, kind, t
 
 @pytest.mark.parametrize("name", MODELS)
 def test_invalid_input_names_the_valid_ones(name):
-    bad = next(k for k in SHAPES if k not in valid_inputs(name))
+    bad = next(k for k in SHAPES if k not in VALID_INPUTS[resolve(name)[0]])
     with pytest.raises(ValueError) as err:
         build(name, bad, THREE)
-    for kind in valid_inputs(name):
+    for kind in VALID_INPUTS[resolve(name)[0]]:
         assert kind in str(err.value), f"{name}: message {err.value!s} does not name {kind}"
 
 

@@ -12,7 +12,7 @@ import json
 import pytest
 import shutil
 
-import runs
+from scale import runs
 import data
 from conftest import TINY
 from test_train import train_here
@@ -113,6 +113,6 @@ def test_the_refit_of_a_resumed_run_is_a_refit_not_a_resume(tiny, tmp_path):
     best["config"]["resume"] = str(run)
     runs.save_checkpoint(best, run / "best.pt")
     import train
-    args, ckpt = train.check_args(train.parser.parse_args(["--refit", str(run), "--out", str(tmp_path / "refit")]))
+    args, ckpt = train.parse(["--refit", str(run), "--out", str(tmp_path / "refit")])
     assert args.resume is None and ckpt is None and args.refit == str(run)
     assert args.manifest == str(run / "manifest.csv") and args.refit_epochs == 2

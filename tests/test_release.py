@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-import runs
+from scale import runs
 from conftest import evaluate_cli
 from scale import release
 
@@ -59,7 +59,7 @@ def test_the_committed_release_is_small_predicts_the_card_tasks_and_profiles_any
     code, stereo, err = evaluate_cli(tiny, "--wav", tmp_path / "stereo.wav")
     assert code == 0, err
     assert mono.splitlines()[1:] == stereo.splitlines()[1:], (mono, stereo)
-    config, model = runs.load_run(folder)
+    config, model = evaluate.load_run(folder)
     outputs, _ = evaluate.profile(model, config, voice)
     for task in ("gender", "age"):
         assert abs(float(outputs[task].sum()) - 1) < 1e-4 and (outputs[task] >= 0).all()

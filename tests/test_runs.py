@@ -1,4 +1,4 @@
-"""runs.py: atomic run files, the learning-rate schedule at known steps, the manifest kept with a run.
+"""scale/runs.py and scale/files.py: atomic run files, the learning-rate schedule at known steps, the manifest kept with a run.
 
     python -m pytest tests/test_runs.py
 """
@@ -8,8 +8,11 @@ import pytest
 import torch
 
 import data
+import evaluate
+from extras.plots import read_history
+from scale import files
 from corpora.text import read_json
-import runs
+from scale import runs
 import train
 
 
@@ -25,7 +28,7 @@ def test_save_checkpoint_and_json_are_atomic_and_leave_no_temporary_files(tmp_pa
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        data.atomic_write(tmp_path / "last.pt", interrupted)
+        files.atomic_write(tmp_path / "last.pt", interrupted)
     assert torch.equal(torch.load(tmp_path / "last.pt", weights_only=True)["w"], torch.arange(3)), "old file survives"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "last.pt"]
 
@@ -34,7 +37,7 @@ def test_history_rows_round_trip_and_are_rewritten_atomically(tmp_path, monkeypa
     path = tmp_path / "history.csv"
     runs.append_history(path, {"epoch": 1, "loss": 0.5})
     runs.append_history(path, {"epoch": 2, "loss": 0.25})
-    assert runs.read_history(path) == [{"epoch": 1.0, "loss": 0.5}, {"epoch": 2.0, "loss": 0.25}]
+    assert read_history(path) == [{"epoch": 1.0, "loss": 0.5}, {"epoch": 2.0, "loss": 0.25}]
 
     def broken_replace(*args):
         raise OSError("disk full")
@@ -42,15 +45,15 @@ def test_history_rows_round_trip_and_are_rewritten_atomically(tmp_path, monkeypa
     monkeypatch.setattr(data.os, "replace", broken_replace)
     with pytest.raises(OSError):
         runs.append_history(path, {"epoch": 3, "loss": 0.125})
-    assert len(runs.read_history(path)) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]
+    assert len(read_history(path)) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]
 
 
 def test_load_run_names_an_unreadable_checkpoint(tmp_path):
     (tmp_path / "best.pt").write_bytes(b"garbage\n")
     with pytest.raises(ValueError, match="best.pt: not a moksori checkpoint"):
-        runs.load_run(tmp_path)
+        evaluate.load_run(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such run folder"):
-        runs.load_run(tmp_path / "nope")
+        evaluate.load_run(tmp_path / "nope")
 
 
 @pytest.mark.parametrize("epoch,step,expected", [
@@ -73,12 +76,12 @@ def test_the_run_keeps_its_manifest_and_warns_when_the_source_changes(tmp_path):
     rows = [{"path": str(tmp_path / f"{s}.wav"), "speaker": s, "gender": "male", "age": "20s", "dialect": "",
              "split": ""} for s in ("a", "b", "c", "d", "e")]
     source = tmp_path / "m.csv"
-    data.write_manifest(rows, source)
+    files.write_manifest(rows, source)
     trained = data.read_manifest(source, seed=0)
     config = runs.write_run_manifest(trained, source, tmp_path / "run")
     back = runs.read_run_manifest(tmp_path / "run", config)
     assert [r["split"] for r in back] == [r["split"] for r in trained]
-    data.write_manifest(rows + [dict(rows[0], speaker="f", path=str(tmp_path / "f.wav"))], source)
+    files.write_manifest(rows + [dict(rows[0], speaker="f", path=str(tmp_path / "f.wav"))], source)
     with pytest.warns(UserWarning, match="has changed since"):
         again = runs.read_run_manifest(tmp_path / "run", config)
     assert [r["split"] for r in again] == [r["split"] for r in trained], "the splits as trained, not recomputed"

@@ -11,8 +11,7 @@ import pytest
 import soundfile as sf
 
 from scale import cache
-import data
-from scale import store
+from scale import files, store
 from data import AudioError
 from conftest import close
 
@@ -159,7 +158,7 @@ def test_a_kill_keeps_every_finished_shard(rows, tmp_path, counted, monkeypatch)
     assert len(found) == 5
 
 
-@pytest.mark.skipif(data.fcntl is None, reason="needs flock (POSIX)")
+@pytest.mark.skipif(files.fcntl is None, reason="needs flock (POSIX)")
 def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_path):
     """kill -9 runs no clean-up: a half-written temporary file, or a data file whose index never came, stays.
     The next build removes such files once untouched for LEFTOVER_S seconds, and leaves alone fresh ones, the
@@ -176,7 +175,7 @@ def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_pat
     for path in old + finished + [held]:  # the finished shard is as old as the leftovers: age alone removes nothing
         os.utime(path, (long_ago, long_ago))
     with open(held, "rb") as writer:
-        data.fcntl.flock(writer, data.fcntl.LOCK_EX)
+        files.fcntl.flock(writer, files.fcntl.LOCK_EX)
         with pytest.warns(UserWarning, match=r"removed 2 file\(s\) \(1.0 MB\) left by an interrupted extraction"):
             found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
         assert not any(p.exists() for p in old) and all(p.exists() for p in fresh + finished + [held])
@@ -196,7 +195,7 @@ def test_atomic_write_holds_its_temporary_file_locked_until_the_rename(tmp_path)
         seen.append(store.remove_if_abandoned(tmp))
         seen.append(tmp.exists())
 
-    data.atomic_write(tmp_path / "shard.bin", write)
+    files.atomic_write(tmp_path / "shard.bin", write)
     assert seen == [False, True]
     assert (tmp_path / "shard.bin").read_bytes() == b"frames" and not list(tmp_path.glob("*.tmp"))
 

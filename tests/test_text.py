@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from corpora.text import EncodingError, read_bytes, read_json, read_text
-from data import atomic_write_text
+from scale.files import atomic_write_text
 
 KOREAN = "path,speaker,dialect\nx.wav,화자1,경상\n"
 

@@ -17,7 +17,9 @@ import pytest
 import torch
 
 import data
+import evaluate
 import mtl
+from scale import files
 from conftest import ROOT, TINY
 
 METRIC_KEYS = {"train_acc", "train_balanced_acc", "val_acc", "val_balanced_acc", "test_acc", "test_balanced_acc",
@@ -106,15 +108,14 @@ def test_cmn_is_saved_with_the_run_and_evaluation_applies_it(tiny, tmp_path, mon
     """--cmn travels in config.json: the model that evaluation rebuilds centres the same cepstral rows (and
     predicts otherwise than the same weights without the centring)."""
     import features
-    import runs
     run = tmp_path / "cmn"
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--cmn",
                                 "--out", str(run))
     assert code == 0, err
-    config, model = runs.load_run(run)
+    config, model = evaluate.load_run(run)
     assert config["cmn"] is True
     assert torch.equal(model.trunk.norm.centre, torch.from_numpy(features.cepstral_rows(config["input"])))
-    _, plain = runs.load_run(run)
+    _, plain = evaluate.load_run(run)
     plain.trunk.norm.set_centring(torch.zeros_like(plain.trunk.norm.centre))
     x = torch.randn(2, *features.input_shape(config["input"]), 300)
     with torch.no_grad():
@@ -233,7 +234,7 @@ def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path
     vocabularies, says so, and ends where an uninterrupted run ends."""
     rows = data.read_manifest(tiny["manifest"])
     source = tmp_path / "source.csv"
-    data.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
+    files.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
     reference = tmp_path / "reference"
     code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *TINY, "--out", str(reference))
     assert code == 0, err
@@ -242,7 +243,7 @@ def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path
     code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *first, "--out", str(run))
     assert code == 0, err
     newcomer = dict(rows[0], speaker="newcomer", dialect="평안", split="")
-    data.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
+    files.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
     with pytest.warns(UserWarning, match="has changed since"):
         code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
     assert code == 0, err
@@ -267,7 +268,7 @@ def test_bad_audio_is_one_line_error_or_skipped_with_skip_bad(tiny, tmp_path, mo
     broken.write_text("not audio")
     rows[0] = {**rows[0], "path": str(broken)}  # a training clip that cannot be read
     manifest_csv = tmp_path / "manifest.csv"
-    data.write_manifest(rows, manifest_csv)
+    files.write_manifest(rows, manifest_csv)
     argv = ["--manifest", str(manifest_csv), *TINY, "--epochs", "1"]
     code, out, err = train_here(monkeypatch, capsys, tiny, *argv, "--out", str(tmp_path / "a"))
     assert code not in (0, None) and "Traceback" not in err
@@ -304,7 +305,7 @@ def test_a_manifest_without_test_rows_trains_and_writes_null_test_scores(tiny, t
     for row in rows:
         row["split"] = "val" if row["split"] == "test" else row["split"]
     manifest_csv = tmp_path / "no_test.csv"
-    data.write_manifest(rows, manifest_csv)
+    files.write_manifest(rows, manifest_csv)
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest_csv), *TINY[:2], "--batch-size",
                                 "8", "--workers", "0", "--out", str(tmp_path / "run"))
     assert code == 0, err
@@ -328,7 +329,7 @@ def test_bad_manifest_and_unvalidatable_task_exit_2_with_one_line(tiny, tmp_path
     for row in rows:
         row["age"] = "" if row["split"] == "val" else row["age"]
     blank = tmp_path / "blank_val_age.csv"
-    data.write_manifest(rows, blank)
+    files.write_manifest(rows, blank)
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(blank), *TINY, "--tasks",
                                 "age,gender", "--out", str(tmp_path / "run"))
     assert code == 2 and "no validation clip has a known age label" in err.strip().splitlines()[-1], err
@@ -343,7 +344,7 @@ def timit_manifest(tmp_path_factory, timit_dir):
     """The 16-speaker TIMIT sample as a manifest (education and age_years columns included)."""
     from corpora import timit
     path = tmp_path_factory.mktemp("timit") / "timit.csv"
-    data.write_manifest(timit.timit_rows(timit_dir), path)
+    files.write_manifest(timit.timit_rows(timit_dir), path)
     return path
 
 

@@ -21,7 +21,6 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 import evaluate
-import runs
 import serve
 from conftest import evaluate_cli
 from extras import synth, web
@@ -46,7 +45,7 @@ def encode(y, sr=16000, fmt="WAV", subtype=None):
 @pytest.fixture(scope="module")
 def server(tiny):
     """The page's server on the tiny run, on a free port of 127.0.0.1 -> its base URL."""
-    config, model = runs.load_run(tiny["run"])
+    config, model = evaluate.load_run(tiny["run"])
     httpd = web.make_server(config, model, port=0, run_name="tiny")
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"

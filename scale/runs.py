@@ -7,7 +7,7 @@ A run folder (runs/<model>-<input>-<time>/) holds
     best.pt       the weights train.py keeps (the best validation score, or the last epoch of the schedule)
     last.pt       everything needed to resume (weights, optimiser, RNG states, epoch, step, ...)
     metrics.json  train/val/test scores per task, computed once at the end with best.pt
-Every file is written atomically (data.atomic_write), so a Ctrl-C or a crash never leaves half a file, and
+Every file is written atomically (scale/files.py), so a Ctrl-C or a crash never leaves half a file, and
 every checkpoint is read with torch.load(weights_only=True), so nothing in a shared run folder can execute.
 
     python -m pytest tests/test_runs.py tests/test_checkpoints.py
@@ -17,14 +17,15 @@ import hashlib
 import io
 import json
 import os
+import signal
+import sys
 import warnings
 from pathlib import Path
 
 import torch
 
-import features
-import mtl
-from data import atomic_write, atomic_write_text, fcntl, read_manifest, write_manifest
+from data import read_manifest
+from scale.files import atomic_write, atomic_write_text, fcntl, write_manifest
 
 CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
 LOCK = ".lock"  # the file a training process holds locked (flock) for its whole life, with its pid inside
@@ -101,12 +102,6 @@ def append_history(path, row):
     atomic_write(path, lambda f: f.write(old + line.getvalue().encode("utf-8")))
 
 
-def read_history(path):
-    """history.csv as a list of dicts with float values."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
 def file_sha1(path):
     """Hex SHA-1 of a file's bytes (the manifest a run was trained from is recorded by it)."""
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
@@ -127,6 +122,31 @@ def read_run_manifest(run_dir, config):
         warnings.warn(f"{source} has changed since {run_dir} was trained; using the run's own copy "
                       f"{Path(run_dir) / 'manifest.csv'} (the splits as trained)", stacklevel=2)
     return read_manifest(Path(run_dir) / "manifest.csv")
+
+
+class CtrlC:
+    """Ctrl-C while training (SIGINT): the first asks to stop after the current step -- train.py then calls
+    save_and_exit, so last.pt holds a whole step -- and a second stops at once. close() gives Ctrl-C back."""
+
+    def __init__(self, say=print):
+        self.asked, self.say = False, say
+        signal.signal(signal.SIGINT, self._first)
+
+    def _first(self, signum, frame):
+        self.asked = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.say("\nCtrl-C: saving last.pt after this step (press again to quit without saving)", file=sys.stderr)
+
+    def save_and_exit(self, checkpoint, out, epoch, step):
+        """Write out/last.pt (checkpoint None: another process writes it), say how to continue, exit 130."""
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, Path(out) / "last.pt")
+        self.say(f"stopped after {epoch} epochs and {step} steps; saved {Path(out) / 'last.pt'}\n"
+                 f"continue with: python train.py --resume {out}", file=sys.stderr)
+        sys.exit(130)  # the shell's code for "stopped by Ctrl-C"
+
+    def close(self):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # ----------------------------------------------------------------------------- random number generators
@@ -179,56 +199,3 @@ def load_checkpoint(path):
     if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["vocabs"], dict):
         raise CheckpointError(f"{path}: not a moksori checkpoint (config or vocabs is not a dict)")
     return ckpt
-
-
-# ----------------------------------------------------------------------------- models from configs
-def n_classes(config):
-    """{task: number of classes, 0 for a numeric task} of every head (the tasks, then any auxiliary ones)."""
-    vocabs = config["vocabs"]
-    return {t: 0 if vocabs[t] is None else len(vocabs[t]) for t in config["tasks"] + config.get("aux_tasks", [])}
-
-
-def model_from_config(config, spec_augment=None):
-    """Build the (untrained) model config.json describes: same name, input, heads and trunk options.
-    spec_augment: SpecAugment's settings for training (extras/specaugment.py); not part of the weights."""
-    return mtl.build_model(config["model"], config["input"], n_classes(config), features.input_shape(config["input"]),
-                           cascade=config.get("cascade", False), spec_augment=spec_augment,
-                           dropout=config.get("dropout", 0.0),
-                           centre=features.cepstral_rows(config["input"]) if config.get("cmn") else None,
-                           adversarial=config.get("adversarial", ()), pitch=config.get("pitch", False),
-                           **config.get("trunk_options", {}))
-
-
-def load_run(run_dir, checkpoint=None, device="cpu"):
-    """(config, model in eval mode) from a run folder; weights from best.pt, else last.pt.
-
-    Raises FileNotFoundError naming the folder or file that is missing, CheckpointError naming a file that is
-    not a moksori checkpoint (load_checkpoint: nothing in it is executed).
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run folder")
-    names = [checkpoint] if checkpoint else CHECKPOINTS
-    paths = [run_dir / name for name in names if (run_dir / name).is_file()]
-    if not paths:
-        raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
-    ckpt = load_checkpoint(paths[0])
-    config = {**ckpt["config"], "vocabs": ckpt["vocabs"]}
-    try:
-        model = model_from_config(config)
-        model.load_state_dict(ckpt["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # wrong shapes, a foreign or older config
-        raise CheckpointError(f"{paths[0]}: not a moksori checkpoint of this version ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:120]})") from None
-    return config, model.to(device).eval()
-
-
-# ----------------------------------------------------------------------------- devices and processes
-def choose_device(name="auto", local_rank=0):
-    """torch.device for --device auto|cpu|cuda: auto = CUDA when torch.cuda.is_available(); under torchrun each
-    process takes the GPU of its LOCAL_RANK. Raises ValueError for cuda without a visible GPU."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
-    if name == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank % torch.cuda.device_count())

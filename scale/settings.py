@@ -1,0 +1,93 @@
+"""A run's settings checked, each problem one line: train.py's flags against each other before any data is read
+(check: parser.error, exit 2), the manifest's splits against the tasks (check_splits), and what a run should be
+told about its splits (split_notes).
+
+    python -m pytest tests/test_train.py tests/test_hostile.py
+"""
+import os
+from pathlib import Path
+
+import torch
+
+import data
+import models
+import mtl
+from scale import runs
+
+
+def check(args, parser, augments):
+    """Check train.py's flags (the recipe's filled in) against each other before any data is read: each problem
+    ends the run with one line, parser.error's exit code 2. augments: train.AUGMENTS, the --augment names."""
+    unknown = [a for a in args.augment.split(",") if a and a not in augments]
+    if unknown:
+        parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(augments)}")
+    try:  # model, input and augmentation checked before any data is read (the tasks again once they are known)
+        models.choose_device(args.device)
+        mtl.check(args.model, args.input, 2, False, "spec" in args.augment, args.cmn)
+        if args.tasks is not None:
+            check_tasks(args.tasks.split(","), args)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.amp and not (args.device != "cpu" and torch.cuda.is_available()):
+        parser.error("--amp needs CUDA (float16 autocast); drop --amp to train on the CPU")
+    for names, rule, ok in ((("epochs", "batch_size", "lr"), "positive", lambda v: v > 0),  # "not > 0" refuses nan
+                            (("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "adversary",
+                              "label_smoothing", "crop_s", "dropout"), "zero or positive", lambda v: v >= 0)):
+        for name in names:
+            if not ok(getattr(args, name)):
+                parser.error(f"--{name.replace('_', '-')} must be {rule}, got {getattr(args, name)}")
+    if args.batch_size % int(os.environ.get("WORLD_SIZE", 1)):
+        parser.error(f"--batch-size {args.batch_size} is the global batch: it must divide by the processes")
+    if args.manifest and not Path(args.manifest).is_file() and not args.resume:
+        parser.error(f"--manifest {args.manifest}: file not found")
+    problem = "" if args.resume else runs.unfit_folder(args.out)  # checked again, under a lock, before writing
+    if problem:
+        parser.error(f"--out {problem}; continue a run with --resume {args.out}, or choose another folder")
+
+
+def check_tasks(tasks, args):
+    """Validate the task list against the other flags (ValueError) and fill --balance's default."""
+    if not all(tasks) or len(set(tasks)) != len(tasks):
+        raise ValueError(f"--tasks {','.join(tasks)}: expected distinct, non-empty column names")
+    classes = [t for t in tasks if t not in data.NUMERIC_TASKS]
+    args.balance = args.balance or ("joint" if len(classes) > 1 else classes[0] if classes else "none")
+    if args.balance not in ("none", "joint", *classes):
+        raise ValueError(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
+                         f"{', '.join(classes)}")
+    mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment, args.cmn)
+
+
+def check_splits(rows, needed, tasks, source, after_reading=False):
+    """ValueError naming `source` unless every task of `tasks` is a column, each split in `needed` has rows (after
+    reading the audio: readable clips), and -- when "val" is needed -- some validation row knows each task: model
+    selection needs a validation score for every task. rows: a list of manifest rows, or {split: rows}."""
+    by_split = rows if isinstance(rows, dict) else {s: [r for r in rows if r["split"] == s] for s in data.SPLITS}
+    tasks, first = [t for t in tasks if t], next((r for part in by_split.values() for r in part), {})
+    missing = [t for t in tasks if first and t not in first]
+    if missing:
+        raise ValueError(f"{source}: no column {', '.join(missing)} for --tasks {','.join(tasks)}")
+    for s in needed:
+        if not by_split[s]:
+            raise ValueError(f"{source}: no {'readable ' * after_reading}{s} {'clips' if after_reading else 'rows'} "
+                             "(the split column must name train, val and test, or be left empty for data.py to fill)")
+    for t in tasks if "val" in needed else []:
+        if not any(r.get(t) for r in by_split["val"]):
+            raise ValueError(f"{source}: no validation clip has a known {t} label, so {t} cannot be validated; label "
+                             f"some validation speakers or drop {t} from --tasks")
+
+
+def split_notes(by_split, tasks, vocabs, source, validated=True):
+    """What a run says about its splits, a line each: every task's classes, and the warnings -- few validation
+    speakers (then model selection is close to blind), no test clips, classes that no training clip has."""
+    n_val = len({r["speaker"] for r in by_split["val"]})
+    notes = [f"warning: only {n_val} validation speakers: one speaker moves a validation accuracy by "
+             f"{1 / max(n_val, 1):.2f}, so model selection is close to blind"] * (validated and n_val < data.MIN_VAL_SPEAKERS)
+    if not by_split["test"]:
+        notes.append(f"warning: {source} has no test rows; the test scores in metrics.json will be null")
+    for t in tasks:
+        notes.append(f"  {t}: " + ("numeric (years), MAE" if vocabs[t] is None else
+                                   f"{len(vocabs[t])} classes {vocabs[t]}"))
+        lacking = [] if vocabs[t] is None else sorted(set(vocabs[t]) - {r[t] for r in by_split["train"]})
+        if lacking:
+            notes.append(f"warning: {t} class(es) {lacking} have no training clips; the model cannot learn them")
+    return notes
