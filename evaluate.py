@@ -6,8 +6,7 @@ probabilities are averaged (`predict`). Scores stand beside the majority-class b
 training set's most frequent class), the number every model has to beat, and balanced accuracy stands beside
 accuracy, so a model that only learnt the commonest class shows it.
 
-    python evaluate.py RUN                                   # the run's test split: accuracy, balanced accuracy,
-                                                             # macro-F1, confusion tables (--split val|train|all)
+    python evaluate.py RUN                                   # test split: accuracy, balanced, macro-F1, confusions
     python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
     python evaluate.py RUN --wav my_voice.flac               # profile recordings (files or folders; --out CSV)
     python evaluate.py RUN1 RUN2 RUN3 [--save DIR]           # an ensemble, outputs averaged (scale/ensemble.py)
@@ -201,8 +200,7 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
     manifest (as trained), or of `other`, another labelled manifest (cross-corpus). Several run folders (or a
     baseline.py folder) are an ensemble: scale/ensemble.py loads them, and their outputs are averaged clip by
     clip. `save` writes the scores as a run folder (scale/ensemble.py), `plot` draws them (extras/plots.py)."""
-    several = len(run_dirs) > 1 or (Path(run_dirs[0]) / "baseline.npz").is_file() or save
-    if several:
+    if several := len(run_dirs) > 1 or (Path(run_dirs[0]) / "baseline.npz").is_file() or save:
         from scale import ensemble  # seam: ensembles, the classic baseline's run folders, --save
         config, members = ensemble.load_members(run_dirs, device, batch_size, split, save)
     else:
@@ -306,7 +304,9 @@ def main(argv=None):
             (args.out and not args.wav, "--out goes with --wav"), (args.mean and not args.compare, "--mean goes with --compare"),
             (args.save and (args.compare or args.wav), "--save goes with a split report: RUN [RUN ...] [--split ...]"),
             (len(args.run) > 1 and (args.wav or args.plot), "--wav and --plot take one run folder; several runs are "
-                                                            "scored as an ensemble on a split")):
+                                                            "scored as an ensemble on a split"),
+            (args.plot and importlib.util.find_spec("matplotlib") is None, "--plot needs matplotlib: pip install "
+                                                                           "matplotlib")):  # before any work
         if wrong:
             parser.error(message)
     try:  # a recording, a run's own files, anything that is not a profiles CSV is never replaced
@@ -315,9 +315,6 @@ def main(argv=None):
             check_output(args.out, "path,duration_s", "profiles CSV")
     except ValueError as err:
         parser.error(str(err))
-    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before computing anything
-        print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-        return 2
     try:
         device = models.choose_device(args.device)
         if args.compare:

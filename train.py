@@ -128,17 +128,8 @@ def train(args, ckpt=None):
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     say = print if rank == 0 else (lambda *a, **k: None)  # only the first process prints and writes the run folder
     torch.manual_seed(args.seed)  # initialisation, dropout, SpecAugment (every CUDA device too); batches: epoch_plan
-    say(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-                              f" ({torch.get_num_threads()} threads)") + (", amp" if args.amp else "") +
-        (f", {world} processes" if world > 1 else ""))
-
-    def agree(flag):
-        """A flag OR-ed over every process, so all stop (or fail) after the same step."""
-        if world == 1:
-            return flag
-        t = torch.tensor([float(flag)], device=device)
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        return bool(t.item())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    say(f"device {device} ({name})" + ", amp" * args.amp + f", {world} processes" * (world > 1))
 
     # ------------------------------------------------------------------------- 3. data
     start = time.perf_counter()
@@ -158,17 +149,15 @@ def train(args, ckpt=None):
             data.read_manifest(args.manifest, seed=args.seed)
         if args.refit:  # RUN's validation speakers join its training speakers; its test split stays as it was
             rows = [dict(r, split="train") if r["split"] == "val" else r for r in rows]
-        settings.check_splits(rows, needed, (args.tasks or "").split(","), args.manifest)
+        settings.check_splits(rows, needed, (args.tasks or "").split(","), args.manifest, args.adversary > 0)
         if args.tasks is None:  # every usual label the manifest gives in training and validation
             args.tasks = ",".join(data.default_tasks(rows))
             settings.check_tasks(args.tasks.split(","), args)
         tasks = args.tasks.split(",")
+        heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
         vocabs = ckpt["vocabs"] if args.resume else {
             **data.build_vocabs(rows, tasks),  # from every split: a class only test speakers have is still scored
             **{a: sorted({r.get(a, "") for r in rows if r["split"] == "train"} - {""}) for a in aux_tasks}}
-        if "corpus" in aux_tasks and len(vocabs["corpus"]) < 2:
-            raise ValueError(f"{args.manifest}: --adversary needs training clips of two corpora or more (a corpus "
-                             "column: data.py merge)")
         feats, split_rows, labels = {}, {}, {}
         for s in SPLITS:
             mine, kept = [r for r in rows if r["split"] == s], versions if s == "train" else ("orig",)
@@ -180,9 +169,8 @@ def train(args, ckpt=None):
                 feats[s], split_rows[s], _ = data.load_features(mine, args.input, args.denoise, args.workers,
                                                                 args.skip_bad)
             # (n_clips, n_heads), NaN = unknown; the auxiliary labels (speaker, corpus) of training clips only
-            labels[s] = data.encode_labels(split_rows[s], vocabs, tasks + aux_tasks if s == "train" else tasks)
-            labels[s] = np.pad(labels[s], ((0, 0), (0, len(tasks + aux_tasks) - labels[s].shape[1])),
-                               constant_values=np.nan)
+            labels[s] = data.encode_labels(split_rows[s], vocabs, heads if s == "train" else tasks)
+            labels[s] = np.pad(labels[s], ((0, 0), (0, len(heads) - labels[s].shape[1])), constant_values=np.nan)
         settings.check_splits(split_rows, needed, tasks, args.manifest, after_reading=True)  # before anything is written
         manifest_sha1 = ckpt["config"].get("manifest_sha1") if args.resume else None
         if rank == 0:  # the run folder is this process's from here on: one run, one folder
@@ -194,13 +182,8 @@ def train(args, ckpt=None):
     n_val_speakers = len({r["speaker"] for r in split_rows["val"]})
     say(f"data {args.manifest}: " + ", ".join(f"{s} {len(split_rows[s])}" for s in SPLITS) +
         f" clips; {n_val_speakers} validation speakers [{time.perf_counter() - start:.1f} s]")
-    if args.refit:
-        say(f"refit of {args.refit}: its training and validation speakers together "
-            f"({len({r['speaker'] for r in split_rows['train']})}), {args.refit_epochs} epochs (its best.pt) of its "
-            f"{args.epochs}-epoch schedule; no validation, so best.pt is the last epoch")
-    for line in settings.split_notes(split_rows, tasks, vocabs, args.manifest, validated=not args.refit):
-        say(line)  # the tasks' classes; warnings: few validation speakers, no test clips, classes never trained
-    heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
+    for line in settings.split_notes(split_rows, tasks, vocabs, args):
+        say(line)  # a refit's speakers; the tasks' classes; warnings: few validation speakers, no test clips, ...
     balance = [] if args.balance == "none" else [i for i, t in enumerate(tasks) if vocabs[t] is not None
                                                  and args.balance in ("joint", t)]
     corpus_of = {s: np.array([r.get("corpus", "") for r in split_rows[s]]) for s in SPLITS}  # data.py merge
@@ -239,12 +222,8 @@ def train(args, ckpt=None):
     # where training stands: epochs done, optimiser steps done in this epoch, running sums of this epoch
     epoch, step, elapsed, best_score, bad_epochs = 0, 0, 0.0, -math.inf, 0
     sums = {"loss": 0.0, "n": 0, **{f"{t}_{k}": 0.0 for t in tasks for k in ("hits", "known")}}
-    if ckpt is not None:  # --resume: carry on exactly where last.pt was written
-        for part, state in ((raw_model, "model"), (optimizer, "optimizer"), (scaler, "scaler")):
-            part.load_state_dict(ckpt[state])
-        epoch, step, elapsed, sums = ckpt["epoch"], ckpt["step"], ckpt["seconds"], ckpt["sums"]
-        best_score, bad_epochs = ckpt["best_score"], ckpt["bad_epochs"]
-        runs.set_rng_states(ckpt["rng"])  # torch's CPU and CUDA generators
+    if ckpt is not None:  # --resume: carry on exactly where last.pt was written (weights, RNG states too)
+        epoch, step, elapsed, sums, best_score, bad_epochs = runs.restore(ckpt, raw_model, optimizer, scaler)
         say(f"resumed {out} in epoch {epoch + 1} after step {step} (best validation score {best_score:.3f})")
 
     def last_pt():
@@ -287,7 +266,7 @@ def train(args, ckpt=None):
             with torch.autocast(device.type, dtype=torch.float16, enabled=args.amp):
                 outputs = model(x, lengths, y)  # {head: (b, n_classes) or (b,)}; y only for the cascade's forcing
                 loss, _ = mtl.multitask_loss(outputs, y, heads, config["loss_weights"], scales, args.label_smoothing)
-            if agree(not torch.isfinite(loss)):
+            if runs.agree(not torch.isfinite(loss), device):  # every process, the same step
                 fail(f"the loss became {loss.item()} in epoch {epoch + 1}, step {step + 1}: training diverged; try "
                      f"a smaller --lr (now {args.lr})" + (f". {out / 'best.pt'} holds the best model so far"
                                                          if (out / "best.pt").exists() else ""))
@@ -307,7 +286,7 @@ def train(args, ckpt=None):
                 sums[f"{t}_hits"] += hit[known].float().sum().item()  # correct answers, or absolute errors
                 sums[f"{t}_known"] += known.sum().item()
             step += 1
-            if agree(stop.asked):
+            if runs.agree(stop.asked, device):
                 stop.save_and_exit(last_pt() if rank == 0 else None, out, epoch, step)
 
         train_seconds = time.perf_counter() - t0
@@ -339,7 +318,7 @@ def train(args, ckpt=None):
             runs.append_history(out / "history.csv", row)
         say(f"{epoch:5d} {row['loss']:6.3f}{cells} | {row['seconds']:6.1f} {row['examples_per_s']:6.0f}"
             + (" *" if bad_epochs == 0 else ""))  # * = a new best.pt
-        if agree(stop.asked):
+        if runs.agree(stop.asked, device):
             stop.save_and_exit(last_pt() if rank == 0 else None, out, epoch, step)
     stop.close()  # from here on Ctrl-C simply stops
     if stopped_early:
@@ -387,10 +366,7 @@ def run(argv):
     try:
         return (args, *train(args, ckpt))
     except KeyboardInterrupt:  # Ctrl-C outside the loop (reading, extracting, testing): nothing half-written
-        saved = (Path(args.out) / "last.pt").is_file()
-        print("train.py: interrupted" + (f"; continue with: python train.py --resume {args.out}" if saved else ""),
-              file=sys.stderr)
-        sys.exit(130)
+        runs.interrupted(args.out)
     except (OSError, ValueError) as err:  # a full disk, a damaged checkpoint: the file is named, last.pt survives
         fail(str(err).splitlines()[0])
     finally:

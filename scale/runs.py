@@ -149,12 +149,37 @@ class CtrlC:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def interrupted(out):
+    """Ctrl-C outside the loop (reading, extracting, testing): one line, how to continue when there is a last.pt."""
+    print("train.py: interrupted" + (f"; continue with: python train.py --resume {out}"
+                                     if (Path(out) / "last.pt").is_file() else ""), file=sys.stderr)
+    sys.exit(130)
+
+
+def agree(flag, device):
+    """The flag OR-ed over every torchrun process, so all stop (or fail) after the same step."""
+    if not torch.distributed.is_initialized():
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item())
+
+
 # ----------------------------------------------------------------------------- random number generators
 def rng_states():
     """torch's random number generators (the CPU's and every CUDA device's), as tensors a weights-only load
     accepts: what --resume restores to repeat the same dropout and SpecAugment masks. Nothing else draws at
     random in training: the batches come from (seed, epoch) alone (data.epoch_plan)."""
     return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def restore(ckpt, model, optimizer, scaler):
+    """--resume: last.pt's weights, optimiser, scaler and RNG states loaded -> (epochs done, steps done in this
+    epoch, seconds trained, this epoch's running sums, best score, epochs without a better one)."""
+    for part, state in ((model, "model"), (optimizer, "optimizer"), (scaler, "scaler")):
+        part.load_state_dict(ckpt[state])
+    set_rng_states(ckpt["rng"])
+    return ckpt["epoch"], ckpt["step"], ckpt["seconds"], ckpt["sums"], ckpt["best_score"], ckpt["bad_epochs"]
 
 
 def set_rng_states(states):

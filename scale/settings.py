@@ -1,6 +1,5 @@
 """A run's settings checked, each problem one line: train.py's flags against each other before any data is read
-(check: parser.error, exit 2), the manifest's splits against the tasks (check_splits), and what a run should be
-told about its splits (split_notes).
+(check), the manifest's splits against the tasks (check_splits); and what a run says about its splits (split_notes).
 
     python -m pytest tests/test_train.py tests/test_hostile.py
 """
@@ -57,10 +56,11 @@ def check_tasks(tasks, args):
     mtl.check(args.model, args.input, len(tasks), args.cascade, "spec" in args.augment, args.cmn)
 
 
-def check_splits(rows, needed, tasks, source, after_reading=False):
+def check_splits(rows, needed, tasks, source, adversary=False, after_reading=False):
     """ValueError naming `source` unless every task of `tasks` is a column, each split in `needed` has rows (after
-    reading the audio: readable clips), and -- when "val" is needed -- some validation row knows each task: model
-    selection needs a validation score for every task. rows: a list of manifest rows, or {split: rows}."""
+    reading the audio: readable clips), when "val" is needed some validation row knows each task (model selection
+    needs a validation score for every task), and --adversary has two training corpora to tell apart.
+    rows: a list of manifest rows, or {split: rows}."""
     by_split = rows if isinstance(rows, dict) else {s: [r for r in rows if r["split"] == s] for s in data.SPLITS}
     tasks, first = [t for t in tasks if t], next((r for part in by_split.values() for r in part), {})
     missing = [t for t in tasks if first and t not in first]
@@ -74,16 +74,22 @@ def check_splits(rows, needed, tasks, source, after_reading=False):
         if not any(r.get(t) for r in by_split["val"]):
             raise ValueError(f"{source}: no validation clip has a known {t} label, so {t} cannot be validated; label "
                              f"some validation speakers or drop {t} from --tasks")
+    if adversary and len({r.get("corpus", "") for r in by_split["train"]} - {""}) < 2:
+        raise ValueError(f"{source}: --adversary needs training clips of two corpora or more (a corpus column: "
+                         "data.py merge)")
 
 
-def split_notes(by_split, tasks, vocabs, source, validated=True):
-    """What a run says about its splits, a line each: every task's classes, and the warnings -- few validation
-    speakers (then model selection is close to blind), no test clips, classes that no training clip has."""
+def split_notes(by_split, tasks, vocabs, args):
+    """What a run says about its splits, a line each: a refit's speakers and epochs, every task's classes, and the
+    warnings -- few validation speakers (model selection is close to blind), no test clips, untrained classes."""
     n_val = len({r["speaker"] for r in by_split["val"]})
-    notes = [f"warning: only {n_val} validation speakers: one speaker moves a validation accuracy by "
-             f"{1 / max(n_val, 1):.2f}, so model selection is close to blind"] * (validated and n_val < data.MIN_VAL_SPEAKERS)
+    notes = [f"refit of {args.refit}: its training and validation speakers together ("
+             f"{len({r['speaker'] for r in by_split['train']})}), {args.refit_epochs} epochs (its best.pt) of its "
+             f"{args.epochs}-epoch schedule; no validation, so best.pt is the last epoch"] if args.refit else \
+        [f"warning: only {n_val} validation speakers: one speaker moves a validation accuracy by "
+         f"{1 / max(n_val, 1):.2f}, so model selection is close to blind"] * (n_val < data.MIN_VAL_SPEAKERS)
     if not by_split["test"]:
-        notes.append(f"warning: {source} has no test rows; the test scores in metrics.json will be null")
+        notes.append(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
     for t in tasks:
         notes.append(f"  {t}: " + ("numeric (years), MAE" if vocabs[t] is None else
                                    f"{len(vocabs[t])} classes {vocabs[t]}"))
