@@ -38,7 +38,7 @@ SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly 
 SR_RANGE = (4000, 384000)  # Hz: a header outside this range is damaged, not a recording; refused before decoding
 TASKS = ("age", "gender", "dialect")  # the usual tasks, in the order tables print them
 NUMERIC_TASKS = ("age_years",)  # columns predicted as numbers (regression, scored by MAE), not classes
-COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # what write_manifest writes first
+COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # scale/files.write_manifest writes these first
 REQUIRED = ("path", "speaker")  # what a manifest must have; a missing label or split column reads as all empty
 SPLITS = ("train", "val", "test")
 PER_CLIP_COLUMNS = ("path", "speaker", "split", "source", "text", "duration_s", "age_years", "start_s", "end_s",

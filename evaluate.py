@@ -6,7 +6,8 @@ probabilities are averaged (`predict`). Scores stand beside the majority-class b
 training set's most frequent class), the number every model has to beat, and balanced accuracy stands beside
 accuracy, so a model that only learnt the commonest class shows it.
 
-    python evaluate.py RUN                                   # test split: accuracy, balanced, macro-F1, confusions
+    python evaluate.py RUN                                   # the test split (--split val|train|all): accuracy,
+                                                             # balanced accuracy, macro-F1, confusion tables
     python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
     python evaluate.py RUN --wav my_voice.flac               # profile recordings (files or folders; --out CSV)
     python evaluate.py RUN1 RUN2 RUN3 [--save DIR]           # an ensemble, outputs averaged (scale/ensemble.py)
@@ -257,31 +258,22 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
     return scores
 
 
-# ----------------------------------------------------------------------------- 3. profiles of recordings
-def profile(model, config, y, device="cpu", batch_size=64):
-    """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
-    or a value}, [warnings]): its features, every 4 s window, the windows' probabilities averaged (predict); and
-    what makes the answer unsure (extras/recording.py: short, quiet, clipped, band-limited, noisy, unfamiliar;
-    recording.profile_file reads a file of any length)."""
-    from extras import recording  # seam: a recording as a run hears it, and its checks
-    x, found = recording.analyse(y, config, recording.norm_statistics(model))
-    return {t: out[0] for t, out in predict(model, data.Features(config["input"], [x]), config["input"], device,
-                                            batch_size).items()}, found
-
-
-# ----------------------------------------------------------------------------- 4. command line
+# ----------------------------------------------------------------------------- 3. command line
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate run folders written by train.py; see the docstring.")
     flag = parser.add_argument
     flag("run", nargs="*", help="run folder (config.json, best.pt, manifest.csv, ...); several runs with the same "
-         "tasks (train.py's or baseline.py's): their ensemble; with --wav and no run folder: the released model")
-    flag("--split", default="test", choices=("train", "val", "test", "all"), help="split to score (default test)")
+         "tasks (train.py's or baseline.py's): their ensemble; with --wav and no run folder: the model in release/")
+    flag("--split", default="test", choices=("train", "val", "test", "all"),
+         help="split to score (default test; all = every row)")
     flag("--manifest", help="score on this labelled manifest instead of the run's own (cross-corpus)")
-    flag("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders (WAV/FLAC/MP3/OGG)")
+    flag("--wav", nargs="+", metavar="PATH", help="profile recordings: files and/or folders (WAV/FLAC/MP3/OGG, any "
+         "rate, mono or stereo)")
     flag("--out", help="--wav: write one CSV row per file here")
     flag("--skip-bad", action="store_true", help="leave unreadable clips (or --wav files) out")
     flag("--compare", nargs="+", metavar="RUN", help="print the results table of these runs")
-    flag("--metric", default="both", choices=("acc", "balanced", "both"), help="--compare: which scores")
+    flag("--metric", default="both", choices=("acc", "balanced", "both"), help="--compare: accuracy, balanced "
+         "accuracy, or both (default both)")
     flag("--mean", action="store_true", help="--compare: one row per recipe (runs that differ only in seed, folder "
          "or manifest), the mean +- standard deviation of its scores on --split")
     flag("--save", metavar="DIR", help="a split report: also write DIR/metrics.json and DIR/config.json, so "
@@ -301,12 +293,11 @@ def main(argv=None):
             (bool(args.compare) == bool(args.run), "give one run folder, or --compare RUN1 RUN2 ..."),
             (args.batch_size <= 0 or args.workers < 0, f"--batch-size must be positive and --workers zero or more, "
                                                        f"got {args.batch_size}, {args.workers}"),
-            (args.out and not args.wav, "--out goes with --wav"), (args.mean and not args.compare, "--mean goes with --compare"),
+            (args.out and not args.wav, "--out goes with --wav"),
+            (args.mean and not args.compare, "--mean goes with --compare"),
             (args.save and (args.compare or args.wav), "--save goes with a split report: RUN [RUN ...] [--split ...]"),
             (len(args.run) > 1 and (args.wav or args.plot), "--wav and --plot take one run folder; several runs are "
-                                                            "scored as an ensemble on a split"),
-            (args.plot and importlib.util.find_spec("matplotlib") is None, "--plot needs matplotlib: pip install "
-                                                                           "matplotlib")):  # before any work
+                                                            "scored as an ensemble on a split")):
         if wrong:
             parser.error(message)
     try:  # a recording, a run's own files, anything that is not a profiles CSV is never replaced
@@ -315,6 +306,9 @@ def main(argv=None):
             check_output(args.out, "path,duration_s", "profiles CSV")
     except ValueError as err:
         parser.error(str(err))
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # a missing library, said before any work
+        print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+        return 2
     try:
         device = models.choose_device(args.device)
         if args.compare:

@@ -32,7 +32,7 @@ import features
 import models
 import mtl
 from scale import runs  # seam: the run folder (one run, one folder; atomic files; checkpoints)
-from scale import settings  # seam: the flags checked against each other, one line each
+from scale import settings  # seam: the flags and the manifest's splits checked, one line each
 
 GRAD_CLIP = 1.0  # max L2 norm of the whole gradient; keeps the vanilla RNN's exploding gradients in check
 SPLITS = ("train", "val", "test")
@@ -87,7 +87,21 @@ flag("--skip-bad", action="store_true", help="skip unreadable clips, counted and
 flag("--denoise", action="store_true", help="Wiener-filter denoising before features (extras/denoise.py)")
 flag("--store", action="store_true", help="features on disk (scale/store.py), not in memory; torchrun implies it")
 flag("--store-dtype", default="float32", choices=("float32", "float16"), help="--store precision")
-parser.set_defaults(refit_epochs=None)  # --refit: the epochs RUN's best.pt chose
+parser.set_defaults(refit_epochs=None)  # not a flag: scale/resume.py sets it for --refit (RUN's best.pt's epochs)
+
+
+def parse(argv):
+    """The command line -> (args, the checkpoint --resume continues or None): a run's saved settings under --resume
+    and --refit, the recipe's where no flag was given, every flag checked (a problem is one line, exit 2)."""
+    args, ckpt = parser.parse_args(argv), None
+    if args.resume or args.refit:  # the run's own settings, saved in its checkpoint (and its last.pt)
+        from scale import resume  # seam: continuing and refitting runs
+        args, ckpt = resume.settings(args, parser)
+    for name, value in RECIPES.get(mtl.resolve(args.model)[0], RECIPE).items():  # a flag given wins over the recipe
+        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
+    args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
+    settings.check(args, parser, AUGMENTS)  # every flag against the others, before any data is read
+    return args, ckpt
 
 
 def fail(message):
@@ -129,7 +143,7 @@ def train(args, ckpt=None):
     say = print if rank == 0 else (lambda *a, **k: None)  # only the first process prints and writes the run folder
     torch.manual_seed(args.seed)  # initialisation, dropout, SpecAugment (every CUDA device too); batches: epoch_plan
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
-    say(f"device {device} ({name})" + ", amp" * args.amp + f", {world} processes" * (world > 1))
+    say(f"device {device} ({name})" + (", amp" if args.amp else "") + (f", {world} processes" if world > 1 else ""))
 
     # ------------------------------------------------------------------------- 3. data
     start = time.perf_counter()
@@ -149,7 +163,7 @@ def train(args, ckpt=None):
             data.read_manifest(args.manifest, seed=args.seed)
         if args.refit:  # RUN's validation speakers join its training speakers; its test split stays as it was
             rows = [dict(r, split="train") if r["split"] == "val" else r for r in rows]
-        settings.check_splits(rows, needed, (args.tasks or "").split(","), args.manifest, args.adversary > 0)
+        settings.check_splits(rows, needed, (args.tasks or "").split(","), args.manifest, adversary=args.adversary > 0)
         if args.tasks is None:  # every usual label the manifest gives in training and validation
             args.tasks = ",".join(data.default_tasks(rows))
             settings.check_tasks(args.tasks.split(","), args)
@@ -171,7 +185,7 @@ def train(args, ckpt=None):
             # (n_clips, n_heads), NaN = unknown; the auxiliary labels (speaker, corpus) of training clips only
             labels[s] = data.encode_labels(split_rows[s], vocabs, heads if s == "train" else tasks)
             labels[s] = np.pad(labels[s], ((0, 0), (0, len(heads) - labels[s].shape[1])), constant_values=np.nan)
-        settings.check_splits(split_rows, needed, tasks, args.manifest, after_reading=True)  # before anything is written
+        settings.check_splits(split_rows, needed, tasks, args.manifest, after_reading=True)  # before any writing
         manifest_sha1 = ckpt["config"].get("manifest_sha1") if args.resume else None
         if rank == 0:  # the run folder is this process's from here on: one run, one folder
             runs.claim(out, resume=bool(args.resume))
@@ -245,11 +259,11 @@ def train(args, ckpt=None):
     by_corpus = len(corpora) > 1 and not args.refit  # each corpus's validation score too
     say("epoch   loss" + "".join(f" | {t[:9]:>9} " + ("train   val   bal" if vocabs[t] is not None else
                                                       "t_mae v_mae skill") for t in tasks) +
-        " | val score by corpus" * by_corpus + " |    sec   ex/s")
+        (" | val score by corpus" if by_corpus else "") + " |    sec   ex/s")
     clock = time.perf_counter() - elapsed  # seconds of training so far = time.perf_counter() - clock
     stopped_early = args.patience > 0 and bad_epochs >= args.patience  # a resumed run that had already stopped
     lr = math.nan
-    stop = runs.CtrlC(say)  # Ctrl-C: finish the step, save last.pt, exit; a second Ctrl-C stops at once
+    stop = runs.CtrlC(say)  # from now until stop.close(): Ctrl-C finishes the step, saves last.pt and exits
     while epoch < (args.refit_epochs or args.epochs) and not stopped_early:
         t0 = time.perf_counter()
         if step == 0:  # a fresh epoch
@@ -286,7 +300,7 @@ def train(args, ckpt=None):
                 sums[f"{t}_hits"] += hit[known].float().sum().item()  # correct answers, or absolute errors
                 sums[f"{t}_known"] += known.sum().item()
             step += 1
-            if runs.agree(stop.asked, device):
+            if runs.agree(stop.asked, device):  # every process stops after the same step
                 stop.save_and_exit(last_pt() if rank == 0 else None, out, epoch, step)
 
         train_seconds = time.perf_counter() - t0
@@ -310,15 +324,16 @@ def train(args, ckpt=None):
         else:
             bad_epochs += 1
         stopped_early = args.patience > 0 and bad_epochs >= args.patience
-        row, cells = evaluate.epoch_row(epoch, totals, val, tasks, vocabs, evaluate.scores_by_corpus(
-            outputs, labels["val"], labels["train"], tasks, vocabs, corpus_of["val"]) if by_corpus else {})
+        corpus_scores = evaluate.scores_by_corpus(outputs, labels["val"], labels["train"], tasks, vocabs,
+                                                  corpus_of["val"]) if by_corpus else {}
+        row, cells = evaluate.epoch_row(epoch, totals, val, tasks, vocabs, corpus_scores)
         row.update(lr=lr, seconds=time.perf_counter() - t0, examples_per_s=totals["n"] / max(train_seconds, 1e-9))
         if rank == 0:
             runs.save_checkpoint(last_pt(), out / "last.pt")
             runs.append_history(out / "history.csv", row)
         say(f"{epoch:5d} {row['loss']:6.3f}{cells} | {row['seconds']:6.1f} {row['examples_per_s']:6.0f}"
             + (" *" if bad_epochs == 0 else ""))  # * = a new best.pt
-        if runs.agree(stop.asked, device):
+        if runs.agree(stop.asked, device):  # every process stops after the same epoch
             stop.save_and_exit(last_pt() if rank == 0 else None, out, epoch, step)
     stop.close()  # from here on Ctrl-C simply stops
     if stopped_early:
@@ -334,9 +349,9 @@ def train(args, ckpt=None):
     outputs = {s: evaluate.predict(raw_model, feats[s], args.input, device) for s in SPLITS}
     scores = {s: evaluate.task_scores(outputs[s], labels[s], labels["train"], tasks, vocabs) for s in SPLITS}
     say(f"\nbest.pt (epoch {best['epoch']}), utterance-level")
-    results = {"model": args.model, "input": args.input, "epochs": epoch, "seconds": round(elapsed, 1),
-               "device": str(device), "val_speakers": n_val_speakers,  # None in "tasks": no clips
-               "tasks": evaluate.rounded(evaluate.run_table(scores, tasks, vocabs, say))}
+    table = evaluate.run_table(scores, tasks, vocabs, say)  # printed; {task: its scores} for metrics.json
+    results = {"model": args.model, "input": args.input, "tasks": evaluate.rounded(table), "epochs": epoch,
+               "seconds": round(elapsed, 1), "device": str(device), "val_speakers": n_val_speakers}  # None: no clips
     if len(corpora) > 1:  # every corpus's own validation and test scores
         results["corpora"] = {s: evaluate.rounded(evaluate.scores_by_corpus(
             outputs[s], labels[s], labels["train"], tasks, vocabs, corpus_of[s])) for s in ("val", "test")}
@@ -344,20 +359,6 @@ def train(args, ckpt=None):
         runs.save_json(results, out / "metrics.json")
     say(f"{epoch} epochs in {elapsed:.0f} s on {device}" + (f" x {world}" if world > 1 else "") + f"; run folder {out}")
     return out, len(labels["test"])
-
-
-def parse(argv):
-    """The command line -> (args, the checkpoint --resume continues or None): a run's saved settings under --resume
-    and --refit, the recipe's where no flag was given, every flag checked (a problem is one line, exit 2)."""
-    args, ckpt = parser.parse_args(argv), None
-    if args.resume or args.refit:  # the run's own settings, saved in its checkpoint (and its last.pt)
-        from scale import resume  # seam: continuing and refitting runs
-        args, ckpt = resume.settings(args, parser)
-    for name, value in RECIPES.get(mtl.resolve(args.model)[0], RECIPE).items():  # a flag given wins over the recipe
-        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
-    args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
-    settings.check(args, parser, AUGMENTS)  # every flag against the others, before any data is read
-    return args, ckpt
 
 
 def run(argv):

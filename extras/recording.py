@@ -14,8 +14,9 @@ off the same clips band-limited, clipped or drowned in noise, where it does):
     unfamiliar     (with a model) the recording's mean cepstrum far from the training frames' (InputNorm's
                    statistics), in standard deviations: a channel the model never heard
 
-The rest of the file reads recordings for evaluate.py --wav: any length (`read`, 30 s at a time), many of
-them (`profile_files`: files and folders, one CSV row each, an unreadable file a row with its error).
+The rest of the file profiles recordings (`profile`: a waveform's answer and its warnings) for the page and for
+evaluate.py --wav: any length (`read`, 30 s at a time; `profile_file`), many of them (`profile_files`: files and
+folders, one CSV row each (`profile_row`), an unreadable file a row with its error).
 
     python -m pytest tests/test_recording.py tests/test_hostile.py
 """
@@ -155,14 +156,27 @@ def read(path, config, stats=(None, None)):
     return whole[..., :filled], kept, seconds
 
 
+def profile(model, config, y, device="cpu", batch_size=64):
+    """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
+    or a value}, [warnings]): its features, every 4 s window, the windows' outputs averaged (evaluate.predict),
+    and what makes the answer unsure (analyse: short, quiet, clipped, band-limited, noisy, unfamiliar)."""
+    x, found = analyse(y, config, norm_statistics(model))
+    return outputs_of(model, config, x, device, batch_size), found
+
+
 def profile_file(model, config, path, device="cpu", batch_size=64):
-    """evaluate.profile of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute
-    is decoded and featurised a block at a time (read), so memory stays bounded."""
+    """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute is
+    decoded and featurised a block at a time (read), so memory stays bounded."""
+    x, found, seconds = read(path, config, norm_statistics(model))
+    return outputs_of(model, config, x, device, batch_size), found, seconds
+
+
+def outputs_of(model, config, x, device="cpu", batch_size=64):
+    """The model's utterance-level outputs for one recording's features x (*input_shape, T) -> {task: output}."""
     import data
     import evaluate
-    x, found, seconds = read(path, config, norm_statistics(model))
-    outputs = evaluate.predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
-    return {t: out[0] for t, out in outputs.items()}, found, seconds
+    return {t: out[0] for t, out in evaluate.predict(model, data.Features(config["input"], [x]), config["input"],
+                                                     device, batch_size).items()}
 
 
 def norm_statistics(model):

@@ -122,7 +122,7 @@ def read_upload(path, name, max_seconds):
 def profile_answer(app, y, name):
     """The profile of y (N,) as a JSON-ready dict: extras/recording.profile_row's fields, numbers as numbers (None for
     a missing runner-up), "warnings" as a list, and every class's probability."""
-    outputs, notes = evaluate.profile(app.model, app.config, y, app.device)
+    outputs, notes = recording.profile(app.model, app.config, y, app.device)
     row = recording.profile_row(name, app.config, outputs, notes, len(y) / features.SR)
     tasks, vocabs = app.config["tasks"], app.config["vocabs"]
     numeric = {"duration_s"} | {t for t in tasks if vocabs[t] is None} | {f"{t}{end}" for t in tasks

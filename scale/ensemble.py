@@ -5,6 +5,7 @@ evaluate.py's split report calls this when it is given several run folders, a fo
 
     load_members(run_dirs, ...)   [(config, predictor)], predictor(features) -> {task: (n, K) or (n,)}; members
                                   must share their tasks, their classes and their denoising, or one line says so
+    outputs(members, rows, read)  their mean outputs, each input kind's features read once
     save(folder, ...)             the scores as metrics.json + config.json, so `evaluate.py --compare` lists them
 
     python evaluate.py runs/a runs/b runs/c --save runs/ensemble

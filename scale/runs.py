@@ -9,6 +9,7 @@ A run folder (runs/<model>-<input>-<time>/) holds
     metrics.json  train/val/test scores per task, computed once at the end with best.pt
 Every file is written atomically (scale/files.py), so a Ctrl-C or a crash never leaves half a file, and
 every checkpoint is read with torch.load(weights_only=True), so nothing in a shared run folder can execute.
+Also what train.py leans on: one run per folder (claim), Ctrl-C (CtrlC), --resume (restore), torchrun (agree).
 
     python -m pytest tests/test_runs.py tests/test_checkpoints.py
 """
@@ -27,7 +28,7 @@ import torch
 from data import read_manifest
 from scale.files import atomic_write, atomic_write_text, fcntl, write_manifest
 
-CHECKPOINTS = ("best.pt", "last.pt")  # load_run's order of preference
+CHECKPOINTS = ("best.pt", "last.pt")  # evaluate.load_run's order of preference
 LOCK = ".lock"  # the file a training process holds locked (flock) for its whole life, with its pid inside
 _HELD = {}  # run folder -> the locked file descriptor this process holds (the system releases it at exit)
 
@@ -47,9 +48,8 @@ def unfit_folder(out):
 
 
 def claim(out, resume=False):
-    """Make `out` this process's run folder: an exclusive lock on out/.lock (flock, with this process's pid
-    written in it) held until the process ends, so a second train.py on the same folder stops at once with
-    one line naming the holder; a new run also needs the folder new or empty (unfit_folder). ValueError."""
+    """Make `out` this process's run folder: a lock on out/.lock (flock, this pid inside) held until the process
+    ends, so a second train.py there stops at once, naming the holder; a new run needs it new or empty. ValueError."""
     out = Path(out)
     problem = "" if resume else unfit_folder(out)
     if problem:
@@ -167,9 +167,8 @@ def agree(flag, device):
 
 # ----------------------------------------------------------------------------- random number generators
 def rng_states():
-    """torch's random number generators (the CPU's and every CUDA device's), as tensors a weights-only load
-    accepts: what --resume restores to repeat the same dropout and SpecAugment masks. Nothing else draws at
-    random in training: the batches come from (seed, epoch) alone (data.epoch_plan)."""
+    """torch's generators (the CPU's, every CUDA device's) as tensors: --resume repeats the same dropout and
+    SpecAugment masks. Nothing else draws at random in training; batches come from (seed, epoch) alone."""
     return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
@@ -198,14 +197,9 @@ CHECKPOINT_KEYS = ("model", "config", "vocabs")  # every moksori checkpoint has 
 
 
 def load_checkpoint(path):
-    """The dict in a checkpoint file, read with torch.load(weights_only=True): no code in it can run.
-
-    A weights-only load accepts tensors, plain containers and str/int/float/bool/None. A pickle that names any
-    other global -- os.system, a class of its own -- is refused before anything in it executes. (A last.pt of
-    the first format kept numpy's RNG key as an array: scale/legacy.py reads those.) Raises FileNotFoundError
-    for a missing file and CheckpointError ("PATH: not a moksori checkpoint (reason)") for anything that is not a dict holding
-    CHECKPOINT_KEYS with a dict config.
-    """
+    """The dict in a checkpoint file, read with torch.load(weights_only=True): tensors, plain containers, numbers
+    and text; a pickle naming any other global (os.system, a class of its own) is refused before it runs. A first-
+    format last.pt goes to scale/legacy.py. FileNotFoundError, or CheckpointError naming the file and the reason."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")

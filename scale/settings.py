@@ -17,9 +17,17 @@ from scale import runs
 def check(args, parser, augments):
     """Check train.py's flags (the recipe's filled in) against each other before any data is read: each problem
     ends the run with one line, parser.error's exit code 2. augments: train.AUGMENTS, the --augment names."""
-    unknown = [a for a in args.augment.split(",") if a and a not in augments]
-    if unknown:
-        parser.error(f"--augment {args.augment}: unknown {', '.join(unknown)}; expected some of {', '.join(augments)}")
+    unknown = ", ".join(a for a in args.augment.split(",") if a and a not in augments)
+    for wrong, message in (
+            (unknown, f"--augment {args.augment}: unknown {unknown}; expected some of {', '.join(augments)}"),
+            (args.amp and not (args.device != "cpu" and torch.cuda.is_available()),
+             "--amp needs CUDA (float16 autocast); drop --amp to train on the CPU"),
+            (args.batch_size % int(os.environ.get("WORLD_SIZE", 1)),
+             f"--batch-size {args.batch_size} is the global batch: it must divide by the processes"),
+            (args.manifest and not Path(args.manifest).is_file() and not args.resume,
+             f"--manifest {args.manifest}: file not found")):
+        if wrong:
+            parser.error(message)
     try:  # model, input and augmentation checked before any data is read (the tasks again once they are known)
         models.choose_device(args.device)
         mtl.check(args.model, args.input, 2, False, "spec" in args.augment, args.cmn)
@@ -27,18 +35,12 @@ def check(args, parser, augments):
             check_tasks(args.tasks.split(","), args)
     except ValueError as err:
         parser.error(str(err))
-    if args.amp and not (args.device != "cpu" and torch.cuda.is_available()):
-        parser.error("--amp needs CUDA (float16 autocast); drop --amp to train on the CPU")
     for names, rule, ok in ((("epochs", "batch_size", "lr"), "positive", lambda v: v > 0),  # "not > 0" refuses nan
                             (("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "adversary",
                               "label_smoothing", "crop_s", "dropout"), "zero or positive", lambda v: v >= 0)):
         for name in names:
             if not ok(getattr(args, name)):
                 parser.error(f"--{name.replace('_', '-')} must be {rule}, got {getattr(args, name)}")
-    if args.batch_size % int(os.environ.get("WORLD_SIZE", 1)):
-        parser.error(f"--batch-size {args.batch_size} is the global batch: it must divide by the processes")
-    if args.manifest and not Path(args.manifest).is_file() and not args.resume:
-        parser.error(f"--manifest {args.manifest}: file not found")
     problem = "" if args.resume else runs.unfit_folder(args.out)  # checked again, under a lock, before writing
     if problem:
         parser.error(f"--out {problem}; continue a run with --resume {args.out}, or choose another folder")
@@ -57,10 +59,8 @@ def check_tasks(tasks, args):
 
 
 def check_splits(rows, needed, tasks, source, adversary=False, after_reading=False):
-    """ValueError naming `source` unless every task of `tasks` is a column, each split in `needed` has rows (after
-    reading the audio: readable clips), when "val" is needed some validation row knows each task (model selection
-    needs a validation score for every task), and --adversary has two training corpora to tell apart.
-    rows: a list of manifest rows, or {split: rows}."""
+    """ValueError naming `source` unless every task is a column, each split in `needed` has rows (readable clips,
+    after reading), some validation row knows each task, and --adversary has two training corpora to tell apart."""
     by_split = rows if isinstance(rows, dict) else {s: [r for r in rows if r["split"] == s] for s in data.SPLITS}
     tasks, first = [t for t in tasks if t], next((r for part in by_split.values() for r in part), {})
     missing = [t for t in tasks if first and t not in first]
@@ -68,8 +68,9 @@ def check_splits(rows, needed, tasks, source, adversary=False, after_reading=Fal
         raise ValueError(f"{source}: no column {', '.join(missing)} for --tasks {','.join(tasks)}")
     for s in needed:
         if not by_split[s]:
-            raise ValueError(f"{source}: no {'readable ' * after_reading}{s} {'clips' if after_reading else 'rows'} "
-                             "(the split column must name train, val and test, or be left empty for data.py to fill)")
+            raise ValueError(f"{source}: no readable {s} clips (every one was skipped as unreadable)" if after_reading
+                             else f"{source}: no {s} rows (the split column must name train, val and test, or be "
+                             "left empty for data.py to fill by speaker)")
     for t in tasks if "val" in needed else []:
         if not any(r.get(t) for r in by_split["val"]):
             raise ValueError(f"{source}: no validation clip has a known {t} label, so {t} cannot be validated; label "

@@ -180,7 +180,7 @@ class _Found:
 
 
 def remove_if_abandoned(path):
-    """Remove the temporary file `path` of data.atomic_write if no live writer holds it (its lock is free) -> True
+    """Remove the temporary file `path` of scale/files.atomic_write if no live writer holds it (its lock is free) -> True
     if removed. Without flock (Windows) nothing is removed: a live writer cannot be told from a dead one."""
     if not fcntl:
         return False
@@ -197,7 +197,7 @@ def _sweep(root, now=None):
     """Remove what a killed extraction (kill -9, a power cut: no clean-up ran) left under root, once untouched
     for LEFTOVER_S seconds -> number of files removed:
       - temporary files (*.tmp) that no live writer holds: a writer keeps its temporary file locked until it is
-        renamed (data.atomic_write), so a stopped or hung writer's file stays, however old;
+        renamed (scale/files.atomic_write), so a stopped or hung writer's file stays, however old;
       - data files without an index: the process died in the milliseconds between the two renames. Should a
         new writer of the same shard replace one just as it is removed, that shard has an index and no data:
         the next build reports it and extracts it again (_scan)."""

@@ -34,7 +34,7 @@ SEAMS = {
     ("data", "extras.denoise"): "--denoise",
     ("train", "extras.synth_corpus"): "the built-in corpus, when no --manifest is given",
     ("train", "scale.runs"): "the run folder: one run per folder (locked), atomic files, checkpoints, last.pt",
-    ("train", "scale.settings"): "every flag checked against the others before any data is read, one line each",
+    ("train", "scale.settings"): "every flag and the manifest's splits checked, one line each; what a run says of its splits",
     ("train", "scale.store"): "--store, torchrun, speed/babble copies: features on disk",
     ("train", "scale.resume"): "--resume RUN and --refit RUN: a run's saved settings",
     ("evaluate", "scale.runs"): "a run's checkpoint, read without running its pickle; its manifest as trained",

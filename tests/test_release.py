@@ -11,6 +11,7 @@ import soundfile as sf
 
 from scale import runs
 from conftest import evaluate_cli
+from extras import recording
 from scale import release
 
 
@@ -60,6 +61,6 @@ def test_the_committed_release_is_small_predicts_the_card_tasks_and_profiles_any
     assert code == 0, err
     assert mono.splitlines()[1:] == stereo.splitlines()[1:], (mono, stereo)
     config, model = evaluate.load_run(folder)
-    outputs, _ = evaluate.profile(model, config, voice)
+    outputs, _ = recording.profile(model, config, voice)
     for task in ("gender", "age"):
         assert abs(float(outputs[task].sum()) - 1) < 1e-4 and (outputs[task] >= 0).all()

@@ -42,7 +42,7 @@ def test_history_rows_round_trip_and_are_rewritten_atomically(tmp_path, monkeypa
     def broken_replace(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError):
         runs.append_history(path, {"epoch": 3, "loss": 0.125})
     assert len(read_history(path)) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]
