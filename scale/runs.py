@@ -73,7 +73,8 @@ def claim(out, resume=False):
 
 
 def release(out):
-    """Let go of the run folder `out` (the end of a run, or of a refused one)."""
+    """Let go of the run folder `out`, and give Ctrl-C back its meaning (the end of a run, or of a refused one)."""
+    CtrlC.close()
     fd = _HELD.pop(str(Path(out)), None)
     if fd is not None:
         os.close(fd)
@@ -145,7 +146,8 @@ class CtrlC:
                  f"continue with: python train.py --resume {out}", file=sys.stderr)
         sys.exit(130)  # the shell's code for "stopped by Ctrl-C"
 
-    def close(self):
+    @staticmethod
+    def close():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 

@@ -192,6 +192,8 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny, tmp_path, monkeypatch,
     assert code not in (0, None)
     assert "loss became nan in epoch 1, step 1" in err and "--lr" in err, err
     assert not (tmp_path / "nan" / "metrics.json").exists()
+    # a run that stopped inside its loop leaves Ctrl-C as it found it, not caught by its last.pt handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 BAD_FLAGS = [
