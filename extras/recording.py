@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal
 
+import data
 import features
 from scale import files
 from metrics import pad
@@ -129,7 +130,6 @@ def read(path, config, stats=(None, None)):
     inside a block is the whole-file frame; the 80 dB floor of power_to_db is the block's, not the file's. A
     warning is kept when it fires in at least half of the blocks. Raises data.AudioError naming the file.
     """
-    import data
     rate, frames, _ = data.audio_info(path)
     seconds = frames / rate
     if seconds <= BLOCK_S + 2 * MARGIN_S:
@@ -173,8 +173,7 @@ def profile_file(model, config, path, device="cpu", batch_size=64):
 
 def outputs_of(model, config, x, device="cpu", batch_size=64):
     """The model's utterance-level outputs for one recording's features x (*input_shape, T) -> {task: output}."""
-    import data
-    import evaluate
+    import evaluate  # torch: only once a model answers
     return {t: out[0] for t, out in evaluate.predict(model, data.Features(config["input"], [x]), config["input"],
                                                      device, batch_size).items()}
 
@@ -223,7 +222,6 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
     """Profile recordings of any length: printed, and one CSV row per file in out_csv. An unreadable file
     becomes a row with its error (or is skipped with skip_bad); it never stops the rest.
     Returns (files that could not be read, files)."""
-    import data
     import evaluate
     config, model = evaluate.load_run(run_dir, device=device)
     tasks, vocabs = config["tasks"], config["vocabs"]

@@ -135,7 +135,7 @@ class CtrlC:
 
     def _first(self, signum, frame):
         self.asked = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.close()  # a second Ctrl-C stops at once
         self.say("\nCtrl-C: saving last.pt after this step (press again to quit without saving)", file=sys.stderr)
 
     def save_and_exit(self, checkpoint, out, epoch, step):
