@@ -49,7 +49,8 @@ WINDOW_SLACK = 40  # an evaluated clip may leave 1/40 of a window (0.1 s of 4 s)
 MAX_REPLAY = 5.0  # balanced sampling draws no class more than this many times as often as it occurs
 
 
-# ---------------------------------------------------------------- 1. audio
+# ---------------------------------------------------------------- 1. audio (scale/cache.py keys stored features and
+# augmentation draws on these functions' source: an edit here re-extracts every corpus and redraws the copies)
 class AudioError(ValueError):
     """A clip that cannot be used; the message is one line, "PATH: problem"."""
 
@@ -66,8 +67,11 @@ def zip_member(path):
 def _open(path):
     """What soundfile opens: the path, or a zip member's bytes. AudioError for a missing or unreadable file."""
     if zip_member(path):
-        from corpora.archive import open_audio  # seam: zip archives
-        return open_audio(path)
+        from corpora.archive import ArchiveError, read_member
+        try:
+            return io.BytesIO(read_member(path))
+        except (FileNotFoundError, ArchiveError) as err:
+            raise AudioError(str(err)) from None
     try:
         if not Path(path).is_file():
             raise AudioError(f"{path}: file not found")

@@ -14,7 +14,6 @@ the process id: a forked worker (multiprocessing) must not share the parent's fi
     raw = read_member("/data/[원천]x.zip::a/clip.wav")    # bytes
     python -m pytest tests/test_archive.py
 """
-import io
 import os
 import re
 import zipfile
@@ -103,15 +102,6 @@ def member_info(path):
     if member not in members:
         raise ArchiveError(f"{path}: no member {member!r} in {archive}")
     return members[member]
-
-
-def open_audio(path):
-    """A member's bytes as a file soundfile reads (io.BytesIO); data.AudioError naming it when it cannot be read."""
-    from data import AudioError
-    try:
-        return io.BytesIO(read_member(path))
-    except (FileNotFoundError, ArchiveError) as err:
-        raise AudioError(str(err)) from None
 
 
 def read_member(path):
