@@ -4,7 +4,7 @@ the x-vector recipe's auto-refit, which runs the refit right after the run (refi
 
     python train.py --resume runs/hps-mfcc_f0-20250101-120000 --epochs 40
     python train.py --refit runs/so762/xvector-s0            # into runs/so762/xvector-s0/refit
-    python -m pytest tests/test_train.py tests/test_refit.py
+    python -m pytest tests/test_resume.py tests/test_refit.py
 """
 import argparse
 import os

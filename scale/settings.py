@@ -1,7 +1,7 @@
 """A run's settings checked, each problem one line: train.py's flags against each other before any data is read
 (check), the manifest's splits against the tasks (check_splits); and what a run says about its splits (split_notes).
 
-    python -m pytest tests/test_train.py tests/test_hostile.py
+    python -m pytest tests/test_train.py tests/test_resume.py tests/test_hostile.py
 """
 import os
 from pathlib import Path

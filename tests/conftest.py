@@ -30,6 +30,24 @@ def close(a, b, atol=1e-6):
 TINY = ["--epochs", "2", "--batch-size", "8", "--patience", "0", "--workers", "0", "--seed", "0", "--no-auto-refit"]  # train.py flags
 
 
+def one_line_error(err, *words):
+    """stderr holds one error line (no traceback) containing every word."""
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) >= 1, err
+    assert all(word in lines[-1] for word in words), err
+    return lines[-1]
+
+
+def with_rows(tiny, tmp_path, edit, name="m.csv"):
+    """The tiny corpus's manifest with `edit(rows)` applied, written to tmp_path/name."""
+    import data
+    from scale import files
+    rows = data.read_manifest(tiny["manifest"])
+    edit(rows)
+    files.write_manifest(rows, tmp_path / name)
+    return tmp_path / name
+
+
 def evaluate_cli(tiny, *argv):
     """`python evaluate.py ARGV` on the tiny run's cache, run in this process (torch is imported once per
     session, not once per call) -> (exit code, stdout, stderr)."""

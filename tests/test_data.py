@@ -247,6 +247,23 @@ def test_joint_balancing_flattens_every_trained_task_at_once():
     assert abs(class_shares(labels, 2, joint)[0.0] - 1 / 3) < 0.05, "an untrained task is left as it was"
 
 
+def test_several_corpora_are_balanced_beside_the_classes():
+    """Three corpora of 70 / 20 / 10 % whose genders differ (the largest mostly male): with their corpus names the
+    weights flatten gender and corpus at once; without (or with one corpus, or none named) only gender."""
+    rng = np.random.default_rng(1)
+    corpus = np.array(["big"] * 1400 + ["mid"] * 400 + ["small"] * 200)
+    male = np.where(corpus == "big", rng.random(2000) < 0.8, rng.random(2000) < 0.3).astype(float)
+    labels = male[:, None]
+    w = data.balance_weights(labels, [0], corpus)
+    assert np.allclose(list(class_shares(labels, 0, w).values()), 0.5, atol=1e-3)
+    for name in ("big", "mid", "small"):
+        assert w[corpus == name].sum() / w.sum() == pytest.approx(1 / 3, abs=1e-3), name
+    plain = data.balance_weights(labels, [0])
+    assert plain[corpus == "big"].sum() / plain.sum() > 0.6, "without the names the largest corpus dominates"
+    assert np.allclose(data.balance_weights(labels, [0], np.full(2000, "one")), plain)
+    assert np.allclose(data.balance_weights(labels, [0], np.full(2000, "")), plain)
+
+
 def test_a_rare_class_is_not_replayed_beyond_the_cap():
     """One clip in 100: equal shares would draw it 50 times per epoch; the cap allows MAX_REPLAY (5) times."""
     labels = np.array([[0.0]] * 99 + [[1.0]])

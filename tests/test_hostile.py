@@ -1,10 +1,12 @@
 """Nothing lost under hostile or unlucky use: each case is something a user did, and the one line it now gets.
+(That a run folder belongs to one run -- two trainings on one folder, --out over a corpus or a recording --
+is tested in tests/test_runs.py.)
 
-Run folders belong to one run (two trainings on one folder, --out over a corpus or a recording), --skip-bad skips
+--skip-bad skips
 every kind of unreadable clip (missing, dangling, looping, a damaged header), memory stays bounded (a 1 Hz header,
 a long recording, both under a resource limit so a regression fails instead of swapping), Ctrl-C during feature
-extraction ends with one line, and bad saved settings, duplicated columns, a full disk and strange scores get one
-line naming the file.
+extraction ends with one line, and duplicated columns, a full disk and strange scores get one line naming the
+file. Bad saved settings under --resume: tests/test_resume.py.
 
     python -m pytest tests/test_hostile.py
 """
@@ -25,26 +27,10 @@ import soundfile as sf
 
 import data
 from scale import files, runs
-from conftest import ROOT, TINY, evaluate_cli
+from conftest import ROOT, TINY, evaluate_cli, one_line_error, with_rows
 from test_train import train_here
 
 SR = 16000
-
-
-def one_line_error(err, *words):
-    """stderr holds one error line (no traceback) containing every word."""
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert "Traceback" not in err and len(lines) >= 1, err
-    assert all(word in lines[-1] for word in words), err
-    return lines[-1]
-
-
-def with_rows(tiny, tmp_path, edit, name="m.csv"):
-    """The tiny corpus's manifest with `edit(rows)` applied, written to tmp_path/name."""
-    rows = data.read_manifest(tiny["manifest"])
-    edit(rows)
-    files.write_manifest(rows, tmp_path / name)
-    return tmp_path / name
 
 
 def bomb(path, rate=1):
@@ -59,85 +45,6 @@ def bomb(path, rate=1):
 def limited(gigabytes):
     """preexec_fn: the child may map at most this much memory (RLIMIT_AS), so a blow-up fails instead of swapping."""
     return lambda: resource.setrlimit(resource.RLIMIT_AS, (int(gigabytes * 2 ** 30),) * 2)
-
-
-# ----------------------------------------------------------------------------- 1-3: a run folder belongs to one run
-def test_a_folder_locked_by_a_live_run_refuses_a_second_one(tiny, tmp_path, monkeypatch, capsys):
-    """This process holds the folder (as a training run does); a second train.py on it stops with one line
-    naming the holder, and writes nothing there."""
-    out = tmp_path / "shared"
-    runs.claim(out)
-    try:
-        result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--manifest", tiny["manifest"], *TINY,
-                                 "--out", str(out)], cwd=tiny["root"], env=tiny["env"], capture_output=True,
-                                text=True, timeout=300)
-    finally:
-        runs.release(out)
-    assert result.returncode == 2, result.stdout + result.stderr
-    one_line_error(result.stderr, "another run is writing there", f"process {os.getpid()}")
-    assert sorted(p.name for p in out.iterdir()) == [runs.LOCK]
-
-
-@pytest.mark.slow
-def test_two_runs_started_on_one_folder_at_once_leave_one_whole_run(tiny, tmp_path):
-    """Seeds 0 and 1 started together on one --out: one finishes, the other is refused with one line, and the
-    folder holds the winner's config, manifest, checkpoints and history, nothing of the loser's."""
-    out = tmp_path / "same"
-    procs = [subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--manifest", tiny["manifest"],
-                               *TINY[:TINY.index("--seed")], *TINY[TINY.index("--seed") + 2:], "--seed", str(seed),
-                               "--model", "hps",
-                               "--out", str(out)], cwd=tiny["root"], env=tiny["env"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for seed in (0, 1)]
-    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
-    codes = sorted(code for code, _, _ in results)
-    assert codes == [0, 2], results
-    winner = [seed for seed, (code, _, _) in zip((0, 1), results) if code == 0][0]
-    loser_err = next(err for code, _, err in results if code == 2)
-    one_line_error(loser_err, str(out))
-    assert "another run is writing there" in loser_err or "is not empty" in loser_err, loser_err
-    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    assert config["seed"] == winner
-    for name in ("best.pt", "last.pt"):
-        assert runs.load_checkpoint(out / name)["config"]["seed"] == winner
-    assert len((out / "history.csv").read_text(encoding="utf-8").splitlines()) == 1 + 2
-
-
-def test_out_over_a_corpus_folder_is_refused_before_anything_is_written(tiny, tmp_path, monkeypatch, capsys):
-    corpus = tmp_path / "corpusA"
-    corpus.mkdir()
-    manifest = with_rows(tiny, corpus, lambda rows: None, "manifest.csv")
-    before = manifest.read_bytes()
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest), *TINY, "--out", str(corpus))
-    assert code == 2
-    one_line_error(err, "is not empty", "manifest.csv")
-    assert manifest.read_bytes() == before and sorted(p.name for p in corpus.iterdir()) == ["manifest.csv"]
-
-
-def test_evaluate_out_never_replaces_a_recording_or_a_runs_file(tiny, tmp_path):
-    recording = tmp_path / "rec.wav"
-    sf.write(recording, (0.3 * np.sin(2 * np.pi * 150 * np.arange(2 * SR) / SR)).astype(np.float32), SR)
-    before = recording.read_bytes()
-    for target in (recording, tiny["run"] / "manifest.csv", tiny["run"] / "config.json"):
-        saved = target.read_bytes()
-        code, out, err = evaluate_cli(tiny, tiny["run"], "--wav", recording, "--out", target)
-        assert code == 2 and "is not replaced" in err and target.read_bytes() == saved, err
-    assert recording.read_bytes() == before
-    code, out, err = evaluate_cli(tiny, tiny["run"], "--wav", recording, "--out", tmp_path / "profiles.csv")
-    assert code == 0, err
-    code, out, err = evaluate_cli(tiny, tiny["run"], "--wav", recording, "--out", tmp_path / "profiles.csv")
-    assert code == 0, "its own profiles CSV may be written again"
-
-
-def test_data_commands_never_replace_a_file_that_is_not_a_manifest(tmp_path):
-    label = tmp_path / "labels.json"
-    label.write_text('{"speaker": "x"}', encoding="utf-8")
-    code = data.main(["timit", "--root", str(tmp_path), "--out", str(label)])
-    assert code == 2 and label.read_text(encoding="utf-8") == '{"speaker": "x"}'
-    other = tmp_path / "corpus"
-    other.mkdir()
-    (other / "manifest.csv").write_text("path,speaker\nmine.wav,me\n", encoding="utf-8")
-    assert data.main(["synth", "--out", str(other), "--speakers", "2", "--utterances", "1"]) == 2
-    assert (other / "manifest.csv").read_text(encoding="utf-8") == "path,speaker\nmine.wav,me\n"
 
 
 # ----------------------------------------------------------------------------- 4, 7, 9: --skip-bad skips everything
@@ -289,25 +196,6 @@ def test_a_file_name_that_is_not_utf8_is_named_and_the_csv_is_written(tiny, tmp_
     assert "caf\\xe9.wav" in err and len(err.strip().splitlines()) == 1, err
     rows = list(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8", newline="")))
     assert [bool(r["error"]) for r in rows] == [True, False] and "caf\\xe9.wav" in rows[0]["path"]
-
-
-def test_resume_with_bad_saved_settings_or_no_best_pt_is_one_line_before_any_work(tiny, tmp_path, monkeypatch,
-                                                                                  capsys):
-    run = tmp_path / "run"
-    shutil.copytree(tiny["run"], run)
-    last = runs.load_checkpoint(run / "last.pt")
-    for key, value, word in (("lr", "fast", "not a number"), ("epochs", 2.5, "not a whole number"),
-                             ("input", "video", "not one of")):
-        broken = dict(last, config={**last["config"], key: value})
-        runs.save_checkpoint(broken, run / "last.pt")
-        code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
-        assert code == 2 and "epoch" not in out, out
-        one_line_error(err, "last.pt", key, word)
-    runs.save_checkpoint(dict(last, config={**last["config"], "workers": 40}), run / "last.pt")
-    (run / "best.pt").unlink()
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--workers", "0", "--epochs", "3")
-    assert code == 2 and "epoch" not in out, out  # --workers may override a saved 40; best.pt is missing
-    one_line_error(err, "best.pt is missing")
 
 
 def test_a_duplicated_column_is_refused_by_name(tmp_path):

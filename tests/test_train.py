@@ -1,4 +1,5 @@
-"""train.py on a tiny synthetic corpus: the run folder, resume == uninterrupted, and clean failures.
+"""train.py on a tiny synthetic corpus: the run folder, model selection, and clean failures (resume:
+tests/test_resume.py).
 
 The corpus (12 speakers x 3 clips of 4 s, synth_corpus.make_synth_corpus) and one 2-epoch run through the command line
 are made once per test session in a temporary folder; $MOKSORI_CACHE points there, so nothing is written into
@@ -37,24 +38,6 @@ def train_here(monkeypatch, capsys, tiny, *argv):
         code, message = exit_.code, exit_.code if isinstance(exit_.code, str) else ""
     captured = capsys.readouterr()
     return code, captured.out, captured.err + message
-
-
-def weights(run_dir, name="last.pt"):
-    return torch.load(Path(run_dir) / name, weights_only=True)["model"]
-
-
-def same_metrics(a, b):
-    """metrics.json of two runs, without the wall time."""
-    ma, mb = (json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8")) for d in (a, b))
-    ma.pop("seconds"), mb.pop("seconds")
-    assert ma == mb, f"\n{ma}\n!=\n{mb}"
-
-
-def assert_same_weights(a, b):
-    wa, wb = weights(a), weights(b)
-    assert wa.keys() == wb.keys()
-    worst = max((wa[k].double() - wb[k].double()).abs().max().item() for k in wa if wa[k].numel())
-    assert worst < 1e-7, f"largest weight difference {worst:.3g}"
 
 
 def test_the_run_folder_holds_config_manifest_history_checkpoints_and_metrics(tiny):
@@ -123,62 +106,6 @@ def test_cmn_is_saved_with_the_run_and_evaluation_applies_it(tiny, tmp_path, mon
     assert any((a[t] - b[t]).abs().max() > 1e-4 for t in a)
 
 
-def uninterrupted(tiny, tmp_path, monkeypatch, capsys):
-    """A 2-epoch reference run made in this process: the same torch thread count as the runs it is compared
-    with (float sums come out bit-identical only with the same number of threads; other test modules call
-    torch.set_num_threads(1) in a module fixture)."""
-    run = tmp_path / "uninterrupted"
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
-    assert code == 0, err
-    return run
-
-
-def test_resume_after_a_finished_epoch_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
-    """--epochs 1, then --resume with --epochs 2 == an uninterrupted 2-epoch run (same seed)."""
-    reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
-    run = tmp_path / "split"
-    first = [a if a != "2" else "1" for a in TINY]  # --epochs 1
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *first, "--out", str(run))
-    assert code == 0, err
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
-    assert code == 0, err
-    assert "resumed" in out
-    same_metrics(run, reference)
-    assert_same_weights(run, reference)
-    assert len((run / "history.csv").read_text().splitlines()) == 3
-
-
-def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
-    """Ctrl-C (a real SIGINT, sent during the 5th loss computation = epoch 2, step 2 of 3) finishes that step,
-    writes last.pt and says how to resume; the resumed run ends exactly where the uninterrupted one did."""
-    reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
-    run, calls = tmp_path / "interrupted", []
-    real_loss = mtl.multitask_loss
-
-    def loss_then_ctrl_c(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 5:
-            signal.raise_signal(signal.SIGINT)
-        return real_loss(*args, **kwargs)
-
-    monkeypatch.setattr(mtl, "multitask_loss", loss_then_ctrl_c)
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
-    finally:
-        signal.signal(signal.SIGINT, handler)
-    assert code == 130, err
-    assert "stopped after 1 epochs and 2 steps" in err and f"--resume {run}" in err, err
-    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2
-    assert not (run / "metrics.json").exists()
-
-    monkeypatch.setattr(mtl, "multitask_loss", real_loss)
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
-    assert code == 0, err
-    same_metrics(run, reference)
-    assert_same_weights(run, reference)
-
-
 def test_non_finite_loss_stops_with_a_clear_message(tiny, tmp_path, monkeypatch, capsys):
     real_loss = mtl.multitask_loss
 
@@ -223,36 +150,6 @@ def test_bad_flags_fail_at_start_up_with_one_line(argv, reason, tiny, monkeypatc
     assert code == 2
     assert reason in err.strip().splitlines()[-1], err
     assert "Traceback" not in err
-
-
-def test_resume_refuses_changed_settings(tiny, monkeypatch, capsys):
-    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(tiny["run"]), "--lr", "0.1")
-    assert code == 2 and "may change (got --lr)" in err, err
-
-
-def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path, monkeypatch, capsys):
-    """The source manifest changes between the first epoch and --resume (a new speaker with a new dialect, empty
-    split cells recomputed): the resumed run still trains on the run's own manifest.csv and the checkpoint's
-    vocabularies, says so, and ends where an uninterrupted run ends."""
-    rows = data.read_manifest(tiny["manifest"])
-    source = tmp_path / "source.csv"
-    files.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
-    reference = tmp_path / "reference"
-    code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *TINY, "--out", str(reference))
-    assert code == 0, err
-    run = tmp_path / "run"
-    first = [a if a != "2" else "1" for a in TINY]  # --epochs 1
-    code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *first, "--out", str(run))
-    assert code == 0, err
-    newcomer = dict(rows[0], speaker="newcomer", dialect="평안", split="")
-    files.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
-    with pytest.warns(UserWarning, match="has changed since"):
-        code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
-    assert code == 0, err
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    assert "평안" not in config["vocabs"]["dialect"] and len(data.read_manifest(run / "manifest.csv")) == len(rows)
-    same_metrics(run, reference)
-    assert_same_weights(run, reference)
 
 
 def test_bad_flag_through_the_command_line_has_no_traceback(tiny):

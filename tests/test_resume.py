@@ -1,0 +1,142 @@
+"""--resume: a run continued from last.pt ends exactly where an uninterrupted one ends -- after a finished epoch,
+and after Ctrl-C in the middle of one -- keeps the splits and vocabularies it trained with, refuses settings
+that may not change, and says in one line what is wrong with a damaged last.pt or a missing best.pt.
+
+    python -m pytest tests/test_resume.py
+"""
+import json
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+import data
+import mtl
+from scale import files, runs
+from conftest import TINY, one_line_error
+from test_train import train_here
+
+
+def weights(run_dir, name="last.pt"):
+    return torch.load(Path(run_dir) / name, weights_only=True)["model"]
+
+
+def same_metrics(a, b):
+    """metrics.json of two runs, without the wall time."""
+    ma, mb = (json.loads((Path(d) / "metrics.json").read_text(encoding="utf-8")) for d in (a, b))
+    ma.pop("seconds"), mb.pop("seconds")
+    assert ma == mb, f"\n{ma}\n!=\n{mb}"
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    worst = max((wa[k].double() - wb[k].double()).abs().max().item() for k in wa if wa[k].numel())
+    assert worst < 1e-7, f"largest weight difference {worst:.3g}"
+
+
+def uninterrupted(tiny, tmp_path, monkeypatch, capsys):
+    """A 2-epoch reference run made in this process: the same torch thread count as the runs it is compared
+    with (float sums come out bit-identical only with the same number of threads; other test modules call
+    torch.set_num_threads(1) in a module fixture)."""
+    run = tmp_path / "uninterrupted"
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
+    assert code == 0, err
+    return run
+
+
+def test_resume_after_a_finished_epoch_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
+    """--epochs 1, then --resume with --epochs 2 == an uninterrupted 2-epoch run (same seed)."""
+    reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
+    run = tmp_path / "split"
+    first = [a if a != "2" else "1" for a in TINY]  # --epochs 1
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *first, "--out", str(run))
+    assert code == 0, err
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
+    assert code == 0, err
+    assert "resumed" in out
+    same_metrics(run, reference)
+    assert_same_weights(run, reference)
+    assert len((run / "history.csv").read_text().splitlines()) == 3
+
+
+def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
+    """Ctrl-C (a real SIGINT, sent during the 5th loss computation = epoch 2, step 2 of 3) finishes that step,
+    writes last.pt and says how to resume; the resumed run ends exactly where the uninterrupted one did."""
+    reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
+    run, calls = tmp_path / "interrupted", []
+    real_loss = mtl.multitask_loss
+
+    def loss_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            signal.raise_signal(signal.SIGINT)
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(mtl, "multitask_loss", loss_then_ctrl_c)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--out", str(run))
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert code == 130, err
+    assert "stopped after 1 epochs and 2 steps" in err and f"--resume {run}" in err, err
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2
+    assert not (run / "metrics.json").exists()
+
+    monkeypatch.setattr(mtl, "multitask_loss", real_loss)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
+    assert code == 0, err
+    same_metrics(run, reference)
+    assert_same_weights(run, reference)
+
+
+def test_resume_refuses_changed_settings(tiny, monkeypatch, capsys):
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(tiny["run"]), "--lr", "0.1")
+    assert code == 2 and "may change (got --lr)" in err, err
+
+
+def test_resume_keeps_the_splits_and_vocabularies_it_trained_with(tiny, tmp_path, monkeypatch, capsys):
+    """The source manifest changes between the first epoch and --resume (a new speaker with a new dialect, empty
+    split cells recomputed): the resumed run still trains on the run's own manifest.csv and the checkpoint's
+    vocabularies, says so, and ends where an uninterrupted run ends."""
+    rows = data.read_manifest(tiny["manifest"])
+    source = tmp_path / "source.csv"
+    files.write_manifest([dict(r, split="") for r in rows], source)  # splits assigned by speaker, seeded
+    reference = tmp_path / "reference"
+    code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *TINY, "--out", str(reference))
+    assert code == 0, err
+    run = tmp_path / "run"
+    first = [a if a != "2" else "1" for a in TINY]  # --epochs 1
+    code, _, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(source), *first, "--out", str(run))
+    assert code == 0, err
+    newcomer = dict(rows[0], speaker="newcomer", dialect="평안", split="")
+    files.write_manifest([dict(r, split="") for r in rows] + [newcomer], source)  # moves speakers between splits
+    with pytest.warns(UserWarning, match="has changed since"):
+        code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--epochs", "2")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    assert "평안" not in config["vocabs"]["dialect"] and len(data.read_manifest(run / "manifest.csv")) == len(rows)
+    same_metrics(run, reference)
+    assert_same_weights(run, reference)
+
+
+def test_resume_with_bad_saved_settings_or_no_best_pt_is_one_line_before_any_work(tiny, tmp_path, monkeypatch,
+                                                                                  capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny["run"], run)
+    last = runs.load_checkpoint(run / "last.pt")
+    for key, value, word in (("lr", "fast", "not a number"), ("epochs", 2.5, "not a whole number"),
+                             ("input", "video", "not one of")):
+        broken = dict(last, config={**last["config"], key: value})
+        runs.save_checkpoint(broken, run / "last.pt")
+        code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
+        assert code == 2 and "epoch" not in out, out
+        one_line_error(err, "last.pt", key, word)
+    runs.save_checkpoint(dict(last, config={**last["config"], "workers": 40}), run / "last.pt")
+    (run / "best.pt").unlink()
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--workers", "0", "--epochs", "3")
+    assert code == 2 and "epoch" not in out, out  # --workers may override a saved 40; best.pt is missing
+    one_line_error(err, "best.pt is missing")
