@@ -6,8 +6,7 @@ probabilities are averaged (`predict`). Scores stand beside the majority-class b
 training set's most frequent class), the number every model has to beat, and balanced accuracy stands beside
 accuracy, so a model that only learnt the commonest class shows it.
 
-    python evaluate.py RUN                                   # the test split (--split val|train|all): accuracy,
-                                                             # balanced accuracy, macro-F1, confusion tables
+    python evaluate.py RUN [--split val|all]                 # accuracy, balanced accuracy, macro-F1, confusions
     python evaluate.py RUN --manifest other.csv --split all  # cross-corpus: the same model on another corpus
     python evaluate.py RUN --wav my_voice.flac               # profile recordings (files or folders; --out CSV)
     python evaluate.py RUN1 RUN2 RUN3 [--save DIR]           # an ensemble, outputs averaged (scale/ensemble.py)
@@ -29,6 +28,7 @@ import features
 import metrics
 import models
 import mtl
+import sampling
 from scale import runs  # seam: the run folder (checkpoints read safely, the manifest as trained)
 
 RELEASE = Path(__file__).resolve().parent / "release"  # the released model (release/MODEL_CARD.md), the --wav default
@@ -78,7 +78,7 @@ def predict(model, feats, kind, device="cpu", batch_size=64, clips=None):
     """Outputs of `model` for whole clips of `feats` (data.Features or a scale/store.py store), every clip or
     the indices in `clips` -> {task: float64 (n, n_classes) probabilities, or (n,) values}.
 
-    Each clip is cut into evenly spaced windows of features.window_length(kind) (data.window_starts), and its
+    Each clip is cut into evenly spaced windows of features.window_length(kind) (sampling.window_starts), and its
     output is the mean over its K windows: p = (1/K) sum_k softmax(logits_k), or the mean of the K values.
     """
     clips = np.arange(len(feats)) if clips is None else np.asarray(clips, dtype=np.int64)
@@ -86,8 +86,8 @@ def predict(model, feats, kind, device="cpu", batch_size=64, clips=None):
         return {}
     model.eval()
     length = features.window_length(kind)
-    windows = [(i, 0, s) for i in clips for s in data.window_starts(feats.length(i), length)]  # (clip, version, start)
-    batches = data.Batches(feats, np.zeros((len(feats), 0)), length)
+    windows = [(i, 0, s) for i in clips for s in sampling.window_starts(feats.length(i), length)]  # (clip, version, start)
+    batches = sampling.Batches(feats, np.zeros((len(feats), 0)), length)
     outputs = {}  # task -> list of (b, n_classes) or (b,) arrays, one row per window
     for k in range(0, len(windows), batch_size):
         x, lengths, _ = batches[windows[k:k + batch_size]]  # (b, *shape, L), (b,)
@@ -95,7 +95,7 @@ def predict(model, feats, kind, device="cpu", batch_size=64, clips=None):
             z = z.float()
             outputs.setdefault(task, []).append((z.softmax(dim=-1) if z.dim() == 2 else z).cpu().double().numpy())
     # A clip's windows are consecutive rows: its mean is a sum over its block of rows divided by their number.
-    counts = np.array([len(data.window_starts(feats.length(i), length)) for i in clips])  # (n,) K per clip
+    counts = np.array([len(sampling.window_starts(feats.length(i), length)) for i in clips])  # (n,) K per clip
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (n,) each clip's first window
     return {task: np.add.reduceat(np.concatenate(rows), first, axis=0) / counts.reshape(-1, *[1] * (rows[0].ndim - 1))
             for task, rows in outputs.items()}
@@ -186,8 +186,7 @@ def run_table(scores, tasks, vocabs, say=print):
 
 
 def load_features(rows, kind, denoise=False, workers=1, skip_bad=False, store=False):
-    """Features of rows, in memory (data.load_features) or from the on-disk store (scale/store.py, --store)
-    -> (features, kept rows, skipped)."""
+    """Features of rows -> (features, kept rows, skipped): in memory (data.load_features) or, --store, on disk."""
     if store:
         from scale import store as disk  # seam: features of corpora larger than memory
         return disk.build(rows, kind, denoise=denoise, workers=workers, skip_bad=skip_bad, progress=sys.stderr.isatty())

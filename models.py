@@ -407,8 +407,7 @@ TRUNKS = {"cnn": CNN, "mel_cnn": MelCNN, "rnn": RNN, "lstm": LSTM, "clstm": CLST
 
 # ----------------------------------------------------------------------------- the device a model runs on
 def choose_device(name="auto", local_rank=0):
-    """torch.device for --device auto|cpu|cuda: auto = CUDA when torch.cuda.is_available(); under torchrun each
-    process takes the GPU of its LOCAL_RANK. Raises ValueError for cuda without a visible GPU."""
+    """torch.device for --device auto|cpu|cuda (auto: CUDA when present; torchrun: the GPU of LOCAL_RANK)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
     if name == "cpu" or not torch.cuda.is_available():

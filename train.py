@@ -9,7 +9,7 @@ speakers together, for the epochs validation chose. What a run writes: scale/run
 
     python train.py --model hps --input mfcc_f0                  # the built-in synthetic corpus, a few minutes
     python train.py --manifest so762.csv                         # the x-vector recipe, then RUN/refit
-    python train.py --resume runs/hps-mfcc_f0-20250101-120000 --epochs 40
+    python train.py --resume RUN --epochs 40                     # a stopped run continued (scale/runs.py)
     torchrun --standalone --nproc_per_node 2 train.py --manifest m.csv    # one process per GPU (or CPU share)
 """
 import os
@@ -31,6 +31,7 @@ import evaluate
 import features
 import models
 import mtl
+import sampling
 from scale import runs  # seam: the run folder (one run, one folder; atomic files; checkpoints)
 from scale import settings  # seam: the flags and the manifest's splits checked, one line each
 
@@ -203,9 +204,9 @@ def train(args, ckpt=None):
     corpus_of = {s: np.array([r.get("corpus", "") for r in split_rows[s]]) for s in SPLITS}  # data.py merge
     corpora = sorted({str(c) for c in corpus_of["train"]} - {""})
     # several corpora: balanced over them too, so the largest does not drown the rest; (n_train,) mean 1
-    weights = data.balance_weights(labels["train"], balance, corpus_of["train"]) if balance else None
+    weights = sampling.balance_weights(labels["train"], balance, corpus_of["train"]) if balance else None
     train_lengths = np.stack([feats["train"].lengths(v) for v in range(len(versions))], axis=1)  # (n, n_versions)
-    batches = data.Batches(feats["train"], labels["train"], crop)
+    batches = sampling.Batches(feats["train"], labels["train"], crop)
     config = {**vars(args), "manifest_sha1": manifest_sha1, "tasks": tasks, "aux_tasks": aux_tasks, "vocabs": vocabs,
               "loss_weights": {a: {"speaker": args.speaker_weight, "corpus": args.adversary}[a] for a in aux_tasks},
               "adversarial": ["corpus"] * (args.adversary > 0), "val_speakers": n_val_speakers,
@@ -231,7 +232,7 @@ def train(args, ckpt=None):
     # ------------------------------------------------------------------------- 5. optimiser
     optimizer = torch.optim.AdamW(raw_model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=args.amp)  # scales float16 losses so small gradients survive
-    n_steps = len(data.epoch_plan(args.seed, 0, train_lengths, crop, args.batch_size))  # batches per epoch
+    n_steps = len(sampling.epoch_plan(args.seed, 0, train_lengths, crop, args.batch_size))  # batches per epoch
     scales = mtl.regression_scales(raw_model)  # numeric tasks' L1 loss in standard units
     # where training stands: epochs done, optimiser steps done in this epoch, running sums of this epoch
     epoch, step, elapsed, best_score, bad_epochs = 0, 0, 0.0, -math.inf, 0
@@ -269,7 +270,7 @@ def train(args, ckpt=None):
         if step == 0:  # a fresh epoch
             sums = {k: 0.0 for k in sums}
         model.train()
-        for x, lengths, y in batches_of(data.epoch_plan(args.seed, epoch, train_lengths, crop, args.batch_size,
+        for x, lengths, y in batches_of(sampling.epoch_plan(args.seed, epoch, train_lengths, crop, args.batch_size,
                                                         weights)[step:]):
             lr = learning_rate(args.lr, args.schedule, epoch, step, n_steps, args.epochs, args.warmup_epochs)
             for group in optimizer.param_groups:

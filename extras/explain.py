@@ -23,6 +23,7 @@ import f0
 import features
 import mel
 import mfcc
+import sampling
 from extras import plots
 from extras.explain_text import TEXT
 from features import (F0_FMAX, F0_FMIN, FMIN, HOP_LENGTH, N_FFT, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH,
@@ -111,7 +112,7 @@ def analyse(y, frame_s=None):
 def first_window(x):
     """The first model window of a clip's mfcc_f0 features, cut (and padded) as training and evaluation cut it."""
     L = features.window_length("mfcc_f0")
-    windows, _, _ = data.Batches(data.Features("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
+    windows, _, _ = sampling.Batches(data.Features("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
     return windows[0]  # (3, 14, L)
 
 

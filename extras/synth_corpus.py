@@ -1,9 +1,8 @@
 """The built-in corpus -- synth.py's voices written as 16-bit WAV files plus a manifest.
 
-Real speaker-profiling corpora can be neither shipped nor downloaded at run time, so train.py without
---manifest builds this one, once, into scale/files.cache_root(). The same seed gives byte-identical files. Every file
-is written atomically under a unique temporary name, so two processes building the same corpus at once (two
-train.py runs, or torchrun ranks) never break each other's files.
+Real corpora can be neither shipped nor downloaded at run time, so train.py without --manifest builds this one,
+once, into scale/files.cache_root(); the same seed gives byte-identical files. Every file is written atomically,
+so two processes building it at once (two train.py runs, torchrun ranks) never break each other's files.
 
     python data.py synth --out /tmp/synth      # the same by hand
     python -m pytest tests/test_synth.py

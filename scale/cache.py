@@ -31,7 +31,7 @@ LOADER = ("zip_member", "_open", "audio_info", "load_audio", "segment")  # the f
 
 def _source_hashes():
     """{module: SHA-1 of its .py file} for the signal modules, and of the loader's functions in data.py (the rest
-    of data.py -- manifests, batches -- does not shape a clip's features), read once, at import."""
+    of data.py -- manifests, splits -- does not shape a clip's features), read once, at import."""
     import inspect
 
     import data

@@ -1,6 +1,5 @@
-"""Files the project writes, each atomically -- a Ctrl-C, a crash or a full disk never leaves half a file:
-atomic_write, write_manifest (the adapters', the built-in corpus's, a run's own copy) and cache_root ($MOKSORI_CACHE
-or .cache in the repository: what is generated once). data.py only reads; scale/runs.py writes run folders with these.
+"""Files the project writes, each atomically (a crash never leaves half a file): atomic_write, write_manifest, and
+cache_root ($MOKSORI_CACHE or .cache: what is generated once). data.py only reads; scale/runs.py writes with these.
 
     python -m pytest tests/test_runs.py tests/test_manifest.py
 """

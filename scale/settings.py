@@ -1,5 +1,5 @@
-"""A run's settings checked, each problem one line: train.py's flags against each other before any data is read
-(check), the manifest's splits against the tasks (check_splits); and what a run says about its splits (split_notes).
+"""A run's settings checked, each problem one line: the flags before any data is read (check), the splits against
+the tasks (check_splits); and what a run says about its splits (split_notes).
 
     python -m pytest tests/test_train.py tests/test_resume.py tests/test_hostile.py
 """
@@ -15,8 +15,7 @@ from scale import runs
 
 
 def check(args, parser, augments):
-    """Check train.py's flags (the recipe's filled in) against each other before any data is read: each problem
-    ends the run with one line, parser.error's exit code 2. augments: train.AUGMENTS, the --augment names."""
+    """train.py's flags (the recipe's filled in) against each other: a problem is parser.error's one line, exit 2."""
     unknown = ", ".join(a for a in args.augment.split(",") if a and a not in augments)
     for wrong, message in (
             (unknown, f"--augment {args.augment}: unknown {unknown}; expected some of {', '.join(augments)}"),
@@ -83,12 +82,14 @@ def check_splits(rows, needed, tasks, source, adversary=False, after_reading=Fal
 def split_notes(by_split, tasks, vocabs, args):
     """What a run says about its splits, a line each: a refit's speakers and epochs, every task's classes, and the
     warnings -- few validation speakers (model selection is close to blind), no test clips, untrained classes."""
-    n_val = len({r["speaker"] for r in by_split["val"]})
-    notes = [f"refit of {args.refit}: its training and validation speakers together ("
-             f"{len({r['speaker'] for r in by_split['train']})}), {args.refit_epochs} epochs (its best.pt) of its "
-             f"{args.epochs}-epoch schedule; no validation, so best.pt is the last epoch"] if args.refit else \
-        [f"warning: only {n_val} validation speakers: one speaker moves a validation accuracy by "
-         f"{1 / max(n_val, 1):.2f}, so model selection is close to blind"] * (n_val < data.MIN_VAL_SPEAKERS)
+    n_val, notes = len({r["speaker"] for r in by_split["val"]}), []
+    if args.refit:
+        notes.append(f"refit of {args.refit}: its training and validation speakers together ("
+                     f"{len({r['speaker'] for r in by_split['train']})}), {args.refit_epochs} epochs (its best.pt) of "
+                     f"its {args.epochs}-epoch schedule; no validation, so best.pt is the last epoch")
+    elif n_val < data.MIN_VAL_SPEAKERS:
+        notes.append(f"warning: only {n_val} validation speakers: one speaker moves a validation accuracy by "
+                     f"{1 / max(n_val, 1):.2f}, so model selection is close to blind")
     if not by_split["test"]:
         notes.append(f"warning: {args.manifest} has no test rows; the test scores in metrics.json will be null")
     for t in tasks:

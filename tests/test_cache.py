@@ -88,10 +88,10 @@ def test_an_edit_to_the_audio_loader_changes_the_key(clips, tmp_path):
 
 
 def test_an_edit_outside_the_loader_keeps_the_key(clips, tmp_path):
-    """data.py also holds manifests and batches, which shape no clip's features: an edit there keeps every key
-    (so a change to the sampler does not make a corpus extract again)."""
+    """data.py also holds manifests and splits, which shape no clip's features: an edit there keeps every key
+    (so a change to how splits are drawn does not make a corpus extract again)."""
     plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
-    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "MAX_REPLAY = 5.0", "MAX_REPLAY = 4.0"))
+    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "MIN_VAL_SPEAKERS = 25", "MIN_VAL_SPEAKERS = 24"))
     assert plain == edited
 
 

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 import data
+import sampling
 from extras import synth_corpus
 from scale import files
 from conftest import close
@@ -184,14 +185,14 @@ def test_vocabs_sort_naturally_and_unknowns_become_nan():
                                       (800, [0, 400]), (1000, [0, 300, 600]), (1200, [0, 400, 800])])
 def test_window_starts_cover_the_clip_without_near_duplicates(T, starts):
     """A 4.00 s clip has 401 frames: one window, not two one frame apart (up to 10 frames may stay unjudged)."""
-    assert data.window_starts(T, 400) == starts
+    assert sampling.window_starts(T, 400) == starts
 
 
 def test_batches_cut_pad_and_report_lengths():
     long = np.random.default_rng(0).standard_normal((3, 13, 1000)).astype(np.float32)  # 10 s of "mfcc"
     short = np.ones((3, 13, 150), np.float32)  # 1.5 s
     labels = [[0, 1, np.nan], [1, 0, 2]]
-    batches = data.Batches(data.Features("mfcc", [long, short]), labels, 400)
+    batches = sampling.Batches(data.Features("mfcc", [long, short]), labels, 400)
     x, lengths, y = batches[[[0, 0, 250], [1, 0, 0], [0, 0, 900]]]
     assert x.shape == (3, 3, 13, 400) and x.dtype == np.float32 and lengths.tolist() == [400, 150, 100]
     assert close(x[0], long[..., 250:650]) and close(x[2, ..., :100], long[..., 900:])
@@ -201,15 +202,15 @@ def test_batches_cut_pad_and_report_lengths():
 
 def test_epoch_plan_is_a_function_of_seed_and_epoch():
     lengths = np.array([[1000, 900], [150, 140], [400, 380], [800, 700]])  # (clips, versions)
-    a = data.epoch_plan(7, 3, lengths, 400, batch_size=2)
+    a = sampling.epoch_plan(7, 3, lengths, 400, batch_size=2)
     assert [b.shape for b in a] == [(2, 3), (2, 3)]
-    assert all(np.array_equal(x, y) for x, y in zip(a, data.epoch_plan(7, 3, lengths, 400, batch_size=2)))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, data.epoch_plan(7, 4, lengths, 400, batch_size=2)))
+    assert all(np.array_equal(x, y) for x, y in zip(a, sampling.epoch_plan(7, 3, lengths, 400, batch_size=2)))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, sampling.epoch_plan(7, 4, lengths, 400, batch_size=2)))
     spec = np.concatenate(a)
     assert sorted(spec[:, 0]) == [0, 1, 2, 3], "without weights every clip once"
     T = lengths[spec[:, 0], spec[:, 1]]
     assert np.all(spec[:, 2] >= 0) and np.all(spec[:, 2] <= np.maximum(T - 400, 0)), "crops inside the clip"
-    many = np.concatenate(data.epoch_plan(0, 0, np.tile(lengths, (500, 1)), 400, batch_size=100))
+    many = np.concatenate(sampling.epoch_plan(0, 0, np.tile(lengths, (500, 1)), 400, batch_size=100))
     assert set(many[:, 1]) == {0, 1}, "every version is drawn"
 
 
@@ -222,7 +223,7 @@ def class_shares(labels, column, weights):
 
 def test_a_single_task_is_balanced_exactly_and_unknown_rows_keep_their_weight():
     labels = np.array([[0.0]] * 80 + [[1.0]] * 20 + [[np.nan]] * 20)  # 80 / 20 known, 20 unknown
-    w = data.balance_weights(labels, [0])
+    w = sampling.balance_weights(labels, [0])
     assert np.allclose(list(class_shares(labels, 0, w).values()), [0.5, 0.5])
     assert np.isclose(w[:80].mean() * 80 / 20, w[80:100].mean()), "1 / count within the known rows"
     assert np.isclose(w[100:].mean(), w[:100].mean()), "unknown rows draw like an average known row"
@@ -236,12 +237,12 @@ def test_joint_balancing_flattens_every_trained_task_at_once():
     age = np.where(gender == 1, rng.random(2000) < 0.8, rng.random(2000) < 0.3).astype(float)
     dialect = rng.integers(0, 3, 2000).astype(float)
     labels = np.stack([age, gender, dialect], axis=1)
-    only_gender = data.balance_weights(labels, [1])
+    only_gender = sampling.balance_weights(labels, [1])
     assert abs(class_shares(labels, 0, only_gender)[1.0] - 0.5) > 0.04, "age stays skewed when only gender is balanced"
-    joint = data.balance_weights(labels, [0, 1])
+    joint = sampling.balance_weights(labels, [0, 1])
     for column in (0, 1):
         assert np.allclose(list(class_shares(labels, column, joint).values()), 0.5, atol=1e-3)
-    spec = np.concatenate(data.epoch_plan(0, 0, np.full((2000, 1), 500), 400, 100, joint))
+    spec = np.concatenate(sampling.epoch_plan(0, 0, np.full((2000, 1), 500), 400, 100, joint))
     drawn = Counter(gender[spec[:, 0]])
     assert abs(drawn[1.0] / len(spec) - 0.5) < 0.04, drawn
     assert abs(class_shares(labels, 2, joint)[0.0] - 1 / 3) < 0.05, "an untrained task is left as it was"
@@ -254,26 +255,26 @@ def test_several_corpora_are_balanced_beside_the_classes():
     corpus = np.array(["big"] * 1400 + ["mid"] * 400 + ["small"] * 200)
     male = np.where(corpus == "big", rng.random(2000) < 0.8, rng.random(2000) < 0.3).astype(float)
     labels = male[:, None]
-    w = data.balance_weights(labels, [0], corpus)
+    w = sampling.balance_weights(labels, [0], corpus)
     assert np.allclose(list(class_shares(labels, 0, w).values()), 0.5, atol=1e-3)
     for name in ("big", "mid", "small"):
         assert w[corpus == name].sum() / w.sum() == pytest.approx(1 / 3, abs=1e-3), name
-    plain = data.balance_weights(labels, [0])
+    plain = sampling.balance_weights(labels, [0])
     assert plain[corpus == "big"].sum() / plain.sum() > 0.6, "without the names the largest corpus dominates"
-    assert np.allclose(data.balance_weights(labels, [0], np.full(2000, "one")), plain)
-    assert np.allclose(data.balance_weights(labels, [0], np.full(2000, "")), plain)
+    assert np.allclose(sampling.balance_weights(labels, [0], np.full(2000, "one")), plain)
+    assert np.allclose(sampling.balance_weights(labels, [0], np.full(2000, "")), plain)
 
 
 def test_a_rare_class_is_not_replayed_beyond_the_cap():
     """One clip in 100: equal shares would draw it 50 times per epoch; the cap allows MAX_REPLAY (5) times."""
     labels = np.array([[0.0]] * 99 + [[1.0]])
-    w = data.balance_weights(labels, [0])
-    assert np.isclose(w.max(), data.MAX_REPLAY) and np.isclose(w.mean(), 1.0)
-    assert class_shares(labels, 0, w)[1.0] == pytest.approx(data.MAX_REPLAY / 100), "the cap wins over equality"
+    w = sampling.balance_weights(labels, [0])
+    assert np.isclose(w.max(), sampling.MAX_REPLAY) and np.isclose(w.mean(), 1.0)
+    assert class_shares(labels, 0, w)[1.0] == pytest.approx(sampling.MAX_REPLAY / 100), "the cap wins over equality"
     # water-filling by hand: 90 / 9 / 1 clips. Class 2 is capped at 5 x 1 % = 0.05; the other two would get
     # 0.475 each, but class 1 may have at most 5 x 9 % = 0.45; class 0 takes the rest, 0.5
-    assert np.allclose(data.class_targets([90, 9, 1]), [0.5, 0.45, 0.05])
-    assert np.allclose(data.class_targets([50, 30, 20]), [1 / 3] * 3), "no cap binds: equal shares"
+    assert np.allclose(sampling.class_targets([90, 9, 1]), [0.5, 0.45, 0.05])
+    assert np.allclose(sampling.class_targets([50, 30, 20]), [1 / 3] * 3), "no cap binds: equal shares"
 
 
 # ---------------------------------------------------------------- the synthetic corpus and the CLI

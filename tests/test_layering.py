@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, TINY
 
 FLOORS = {"features": "signal", "mel": "signal", "mfcc": "signal", "f0": "signal",
-          "data": "data", "metrics": "data",
+          "data": "data", "sampling": "data", "metrics": "data",
           "models": "model", "mtl": "model",
           "train": "front", "evaluate": "front", "serve": "front"}
 RANK = {"signal": 0, "data": 1, "model": 2, "front": 3}

@@ -20,6 +20,7 @@ import torch
 import data
 import evaluate
 import mtl
+import sampling
 from scale import files
 from conftest import ROOT, TINY
 
@@ -184,7 +185,7 @@ def test_hps_overfits_eight_training_windows(tiny):
     rows = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
     vocabs = data.build_vocabs(rows, data.TASKS)
     found, rows, _ = store.build(rows, "mfcc_f0", root=Path(tiny["env"]["MOKSORI_CACHE"]) / "store")
-    x, lengths, y = data.Batches(found, data.encode_labels(rows, vocabs), 100)[[(i, 0, 0) for i in range(8)]]
+    x, lengths, y = sampling.Batches(found, data.encode_labels(rows, vocabs), 100)[[(i, 0, 0) for i in range(8)]]
     x, lengths, y = torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(y)  # (8, 3, 14, 100), (8,), (8, 3)
     model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in data.TASKS}, (3, 14))
     model.trunk.norm.set_statistics(*found.statistics())
