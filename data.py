@@ -1,15 +1,11 @@
 """Data: from audio files and a manifest to every clip's features -- NumPy only, no torch. Three steps, in the
 order train.py takes them (then sampling.py cuts windows and draws balanced batches):
   1. audio      load_audio: one file -> float32 mono at 16 kHz, or one line saying what is wrong with it
-  2. manifest   read_manifest: one CSV row per clip (path, speaker, labels, split), speaker-disjoint splits,
-                label vocabularies, labels as numbers (NaN = unknown)
+  2. manifest   read_manifest: one CSV row per clip, speaker-disjoint splits, labels as numbers (NaN = unknown)
   3. features   load_features: every clip's model input (features.py), computed once and held in memory
-The on-disk feature store for corpora larger than memory (scale/store.py) serves the same windows through the
-same four methods as `Features`; corpus adapters that write manifests live in corpora/ (`python data.py kaldi`).
-This module only reads; every file the project writes goes through scale/files.py, atomically.
+What a student can skip is one named call each: zip archives and text encodings (corpora/), one set of labels per
+speaker (corpora/speakers.py), worker processes (scale/). Adapters that write manifests: `python -m corpora`.
 
-    python data.py synth --out /tmp/synth     # the built-in corpus (extras/synth_corpus.py), then its manifest
-    python data.py --help                     # every corpus adapter (corpora/cli.py)
     python -m pytest tests/test_data.py tests/test_manifest.py tests/test_audio.py
 """
 import csv
@@ -17,11 +13,9 @@ import io
 import math
 import os
 import re
-import signal
 import sys
 import warnings
 from collections import Counter, defaultdict
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -34,44 +28,31 @@ MIN_CLIP_S = 0.1  # seconds; shorter clips carry no usable voice (10 frames at a
 SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly silent" and gets a warning
 SR_RANGE = (4000, 384000)  # Hz: a header outside this range is damaged, not a recording; refused before decoding
 TASKS = ("age", "gender", "dialect")  # the usual tasks, in the order tables print them
-NUMERIC_TASKS = ("age_years",)  # columns predicted as numbers (regression, scored by MAE), not classes
-COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # scale/files.write_manifest writes these first
+NUMERIC_TASKS = {"age_years": (0, 130)}  # columns predicted as numbers (regression, by MAE) and their ranges
+COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # a written manifest's first columns
 REQUIRED = ("path", "speaker")  # what a manifest must have; a missing label or split column reads as all empty
 SPLITS = ("train", "val", "test")
 PER_CLIP_COLUMNS = ("path", "speaker", "split", "source", "text", "duration_s", "age_years", "start_s", "end_s",
-                    "corpus")  # columns that describe a clip, not its speaker: never voted on
-PATH_MAX = 4096  # characters: the longest path Linux accepts; a longer manifest cell cannot be a path
+                    "corpus", "language", "language_family", "emotion", "intensity", "statement", "repetition",
+                    "room", "device", "distance", "noise")  # they describe a clip, not its speaker: never voted on
 MIN_VAL_SPEAKERS = 25  # validation speakers wanted: with 12, one speaker moves validation accuracy by 0.08
 
 
-# ---------------------------------------------------------------- 1. audio (scale/cache.py keys stored features and
-# augmentation draws on these functions' source: an edit here re-extracts every corpus and redraws the copies)
+# ---------------------------------------------------------------- 1. audio
 class AudioError(ValueError):
     """A clip that cannot be used; the message is one line, "PATH: problem"."""
 
 
-def zip_member(path):
-    """("ARCHIVE.zip", "MEMBER") when a path names a member of a zip archive (AI Hub ships its audio zipped;
-    corpora/archive.py reads members in place), else None."""
-    if ".zip::" not in str(path).lower():
-        return None
-    from corpora.archive import split_member  # seam: zip archives
-    return split_member(path)
-
-
 def _open(path):
-    """What soundfile opens: the path, or a zip member's bytes. AudioError for a missing or unreadable file."""
-    if zip_member(path):
-        from corpora.archive import ArchiveError, read_member
+    """What soundfile opens: the path, or the bytes of a zip member "ARCHIVE.zip::MEMBER". AudioError when missing."""
+    if ".zip::" in str(path).lower():
+        from corpora.archive import open_member  # seam: AI Hub ships its audio zipped; members are read in place
         try:
-            return io.BytesIO(read_member(path))
-        except (FileNotFoundError, ArchiveError) as err:
-            raise AudioError(str(err)) from None
-    try:
-        if not Path(path).is_file():
-            raise AudioError(f"{path}: file not found")
-    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, a symlink loop
-        raise AudioError(f"{path}: file not found (not a readable path)") from None
+            return open_member(path)  # io.BytesIO
+        except (OSError, ValueError) as err:
+            raise AudioError(str(err).splitlines()[0]) from None
+    if not os.path.isfile(path):  # False also for a NUL byte, a name too long, a symlink loop
+        raise AudioError(f"{path}: file not found")
     return path
 
 
@@ -94,19 +75,20 @@ def audio_info(path):
 
 
 def load_audio(path, sr=features.SR, start_s=None, end_s=None):
-    """Read an audio file (or the span start_s..end_s of it, in seconds) as float32 mono at `sr` Hz -> (N,).
+    """An audio file (or its span start_s..end_s, in seconds) as float32 mono at `sr` Hz -> (N,).
 
-    soundfile decodes (WAV, FLAC, OGG, MP3, NIST SPHERE; only the span, by seeking); channels are averaged; the
-    rate is converted with resample_poly(up, down), up/down = sr/file_sr in lowest terms (a polyphase FIR
-    low-pass: no aliasing). AudioError naming the file when it is missing, unreadable, has a rate outside
-    SR_RANGE, is empty, holds NaN/inf, is all zeros, is shorter than MIN_CLIP_S, or the span lies outside it; a
-    nearly silent clip (peak below -80 dBFS) only warns. Clips shorter than a 4 s window are padded later."""
+    soundfile decodes (WAV, FLAC, OGG, MP3, SPHERE; a span by seeking); channels are averaged; resample_poly(up,
+    down), up/down = sr/file_sr in lowest terms, converts the rate (a polyphase low-pass: no aliasing).
+    AudioError naming the file: missing, unreadable, a rate outside SR_RANGE, empty, NaN/inf, all zeros, shorter
+    than MIN_CLIP_S, or a span outside it; a nearly silent clip (peak < -80 dBFS) only warns."""
     file_sr, frames, _ = audio_info(path)
     first = 0 if start_s is None else int(round(start_s * file_sr))
     last = frames if end_s is None else int(round(end_s * file_sr))
-    if start_s is not None or end_s is not None:
-        if not 0 <= first < last <= frames + file_sr // 100:  # 10 ms of slack for rounded end times
-            raise AudioError(f"{path}: span {start_s}-{end_s} s lies outside the file (0-{frames / file_sr:.2f} s)")
+    if (start_s, end_s) != (None, None) and not (0 <= first < frames and last <= frames + file_sr // 100):
+        raise AudioError(f"{path}: span {start_s}-{end_s} s lies outside the file (0-{frames / file_sr:.2f} s)")
+    if (start_s, end_s) != (None, None) and last - first < MIN_CLIP_S * file_sr:  # 10 ms of slack above
+        raise AudioError(f"{path}: span {start_s}-{end_s} s is too short ({(last - first) / file_sr:.3f} s < "
+                         f"{MIN_CLIP_S} s)")
     try:
         y, _ = sf.read(_open(path), start=first, stop=min(last, frames), dtype="float32", always_2d=True)  # (N, ch)
     except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
@@ -131,41 +113,28 @@ def load_audio(path, sr=features.SR, start_s=None, end_s=None):
 
 
 # ---------------------------------------------------------------- 2. the manifest
-def _absolute(cell, folder):
-    """A manifest path cell as an absolute path (a zip member: its archive part), resolved against `folder`."""
-    member = zip_member(cell)  # abspath, not resolve: a symlink loop must reach load_audio, which names it
-    return f"{os.path.abspath(folder / member[0])}::{member[1]}" if member else os.path.abspath(folder / cell)
-
-
-def read_text(path):
-    """The text of a manifest: UTF-8, with or without the byte-order mark Excel writes. Anything else -- UTF-16,
-    CP949 from Korean Excel, a binary file -- corpora/text.py reads, or names in one line."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-        if "\x00" not in text:
-            return text
-    except UnicodeDecodeError:
-        pass
-    from corpora.text import read_text as read_any  # seam: other encodings
-    return read_any(path)
-
-
 def read_manifest(path, seed=0):
-    """Read a manifest CSV into a list of row dicts (all values str; `path` made absolute, against the manifest's
-    folder). It needs `path` and `speaker`; an absent label or split column reads as all empty, and an empty cell
-    means "unknown". `start_s`, `end_s` (seconds) make a row a segment of its file. A speaker whose clips disagree
-    is resolved by majority vote (corpora/speakers.py); empty split cells are filled by assign_splits(rows, seed).
-    ValueError naming the file (and line): a missing or doubled column, no rows, an empty path or speaker cell, a
-    bad split or segment, a speaker in two splits."""
+    """A manifest CSV -> a list of row dicts (values str; `path` made absolute against the manifest's folder).
+
+    It needs `path` and `speaker`; an absent label or split column reads as all empty; an empty cell is unknown;
+    `start_s`, `end_s` (seconds) make a row a segment of its file. A speaker whose clips disagree is settled by
+    majority vote (corpora/speakers.py); empty split cells are filled by assign_splits(rows, seed). ValueError
+    naming the file and line: a missing or doubled column, no rows, an empty cell, a bad split or segment."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
-    with io.StringIO(read_text(path), newline="") as f:
-        reader = csv.DictReader(f)
-        try:
-            rows = _read_rows(reader, path)
-        except csv.Error as err:  # a cell longer than csv.field_size_limit(), a stray quote in strict mode
-            raise ValueError(f"{path}: line {reader.line_num + 1}: unreadable CSV ({err})") from None
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # UTF-8, with or without the byte-order mark Excel writes
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:  # not UTF-8: UTF-16 (NUL bytes beside ASCII), CP949 from Korean Excel, a binary file
+        from corpora.text import read_text  # seam: other encodings, or one line naming the byte and the fix
+        text = read_text(path)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        rows = _read_rows(reader, path)
+    except csv.Error as err:  # a NUL byte, a cell longer than csv.field_size_limit()
+        raise ValueError(f"{path}: line {reader.line_num + 1}: unreadable CSV ({err})") from None
     if not rows:
         raise ValueError(f"{path}: manifest has no rows")
     check_speaker_disjoint(rows, path)
@@ -174,7 +143,7 @@ def read_manifest(path, seed=0):
         labels_of[row["speaker"]].add(tuple(v for k, v in row.items() if k not in PER_CLIP_COLUMNS))
     if any(len(sets) > 1 for sets in labels_of.values()):  # some speaker's clips disagree (or leave cells empty)
         from corpora.speakers import resolve_speaker_conflicts  # seam: one set of labels per speaker, by vote
-        rows = resolve_speaker_conflicts(rows, path)
+        rows = resolve_speaker_conflicts(rows, path, PER_CLIP_COLUMNS, TASKS)
     return assign_splits(rows, seed=seed) if any(not r["split"] for r in rows) else rows
 
 
@@ -197,15 +166,17 @@ def _read_rows(reader, path):
             raise ValueError(f"{where}: split {row['split'][:40]!r} is not one of train, val, test or empty")
         if not row["path"] or not row["speaker"]:
             raise ValueError(f"{where}: empty {'path' if not row['path'] else 'speaker'} cell")
-        if "\x00" in row["path"] or len(row["path"]) > PATH_MAX:
-            problem = "a NUL character" if "\x00" in row["path"] else f"{len(row['path'])} characters (> {PATH_MAX})"
+        if "\x00" in row["path"] or len(row["path"]) > 4096:  # 4096: the longest path Linux accepts (PATH_MAX)
+            problem = "a NUL character" if "\x00" in row["path"] else f"{len(row['path'])} characters (> 4096)"
             raise ValueError(f"{where}: the path cell holds {problem}; it cannot name a file")
         if row.get("start_s") or row.get("end_s"):
-            start, end = _number(row.get("start_s") or "0"), _number(row.get("end_s") or "inf")
-            if not 0 <= start < end:
+            start, end = _number(row.get("start_s") or "0"), _number(row.get("end_s") or "1e9")
+            if not 0 <= start < end <= 1e9:  # 1e9 s: 30 years; also refuses inf and nan
                 raise ValueError(f"{where}: segment start_s {row.get('start_s')!r}, end_s {row.get('end_s')!r}: "
                                  "expected 0 <= start_s < end_s (seconds)")
-        row["path"] = _absolute(row["path"], path.parent)
+        cut = row["path"].lower().find(".zip::") + 4  # a zip member "ARCHIVE.zip::MEMBER": only ARCHIVE is a path
+        archive, member = (row["path"][:cut], row["path"][cut:]) if cut > 3 else (row["path"], "")
+        row["path"] = os.path.abspath(path.parent / archive) + member.replace("\\", "/")  # abspath: not resolved
         rows.append(row)
     return rows
 
@@ -247,7 +218,9 @@ def assign_splits(rows, fractions=None, seed=0):
     random order, each to the split furthest behind its quota,
         need(s) = sum over the speaker's known labels (t, v) of [f_s n(t, v) - have_s(t, v)] + [f_s n - have_s],
     n(t, v) = speakers with label v of task t, f_s = split s's fraction; a split holding ceil(f_s n) speakers
-    takes no more. `fractions` = (train, val, test), default (0.9 - val, val, 0.1), val = validation_fraction."""
+    takes no more. Speakers without any label are dealt after the others, by their own quotas, so they never
+    crowd labelled voices out of validation and test. `fractions` = (train, val, test), default (0.9 - val,
+    val, 0.1), val = validation_fraction."""
     if fractions is None:
         val = validation_fraction(len({row["speaker"] for row in rows if not row.get("split")}))
         fractions = (0.9 - val, val, 0.1)
@@ -260,6 +233,14 @@ def assign_splits(rows, fractions=None, seed=0):
     todo = sorted(s for s in labels if s not in split_of)
     todo = [todo[i] for i in np.random.default_rng(seed).permutation(len(todo))]
     f = np.asarray(fractions, dtype=np.float64)  # (3,)
+    for group in ([s for s in todo if labels[s]], [s for s in todo if not labels[s]]):  # labelled first
+        split_of.update(_deal(group, labels, f))
+    return [dict(row, split=split_of[row["speaker"]]) for row in rows]
+
+
+def _deal(todo, labels, f):
+    """assign_splits' dealing of the speakers `todo`, in order -> {speaker: split}."""
+    split_of = {}
     target = {key: f * n for key, n in Counter(key for s in todo for key in labels[s]).items()}  # (t, v) -> (3,)
     have = defaultdict(lambda: np.zeros(3))  # (t, v) -> speakers per split so far
     cap, count = np.ceil(f * len(todo) - 1e-9), np.zeros(3)  # most speakers each split may take; taken so far
@@ -273,7 +254,7 @@ def assign_splits(rows, fractions=None, seed=0):
         for key in labels[speaker]:
             have[key][choice] += 1
         split_of[speaker] = SPLITS[choice]
-    return [dict(row, split=split_of[row["speaker"]]) for row in rows]
+    return split_of
 
 
 def label_order(label):
@@ -285,10 +266,10 @@ def label_order(label):
 def default_tasks(rows):
     """The tasks to train when none are named: those of TASKS and NUMERIC_TASKS that some training row and
     some validation row label (speechocean762: age, gender, age_years; the built-in corpus: age, gender, dialect)."""
-    labelled = [t for t in TASKS + NUMERIC_TASKS
+    labelled = [t for t in (*TASKS, *NUMERIC_TASKS)
                 if all(any(r.get(t) for r in rows if r["split"] == s) for s in ("train", "val"))]
     if not labelled:
-        raise ValueError(f"no clip of the train and val splits has a {', '.join(TASKS + NUMERIC_TASKS)} label; "
+        raise ValueError(f"no clip of the train and val splits has a {', '.join((*TASKS, *NUMERIC_TASKS))} label; "
                          "name the columns to predict with --tasks")
     return labelled
 
@@ -312,12 +293,10 @@ def encode_labels(rows, vocabs, tasks=None):
             if not value:
                 continue
             if index[task] is None:
-                number = _number(value)
-                if not math.isfinite(number):
-                    raise ValueError(f"{row['path']}: {task} value {value[:40]!r} is not a finite number")
-                if abs(number) > 1e6:  # a value no label means, which would wreck the regression head's scale
-                    raise ValueError(f"{row['path']}: {task} value {value[:40]!r} is not a plausible number")
-                codes[r, i] = number
+                low, high = NUMERIC_TASKS.get(task, (-1e6, 1e6))  # outside: a typo, which would wreck the head
+                if not low <= _number(value) <= high:  # also refuses nan and inf
+                    raise ValueError(f"{row['path']}: {task} value {value[:40]!r} is not a number in {low}-{high}")
+                codes[r, i] = _number(value)
             elif value in index[task]:
                 codes[r, i] = index[task][value]
             else:
@@ -338,28 +317,22 @@ def clip_features(row, kind, denoise=False):
 
 
 class Features:
-    """The model inputs of a list of clips, in memory: read(i, v, start, stop) -> float32 (*shape, n).
-
-    v indexes a clip's versions; in memory there is one, the clip itself ("orig"). scale/store.py's Store
-    serves the same methods from disk, with augmented versions too.
-    """
+    """The model inputs of a list of clips, in memory: read(i, start, stop) -> float32 (*shape, stop - start).
+    scale/store.py's Store serves the same four methods from disk."""
 
     def __init__(self, kind, arrays):
-        self.kind, self.versions, self.arrays = kind, ("orig",), list(arrays)
+        self.kind, self.arrays = kind, list(arrays)
         self.shape = features.input_shape(kind)  # non-time dims, e.g. (3, 14)
         assert all(x.shape[:-1] == self.shape for x in self.arrays), f"arrays must be {self.shape} + (frames,)"
 
     def __len__(self):
         return len(self.arrays)
 
-    def length(self, i, v=0):
-        """Frames (samples for raw) of clip i."""
-        return self.arrays[i].shape[-1]
+    def lengths(self):
+        """(n,) frames (samples for raw) of every clip."""
+        return np.array([x.shape[-1] for x in self.arrays], dtype=np.int64)
 
-    def lengths(self, v=0):
-        return np.array([x.shape[-1] for x in self.arrays], dtype=np.int64)  # (n,)
-
-    def read(self, i, v=0, start=0, stop=None):
+    def read(self, i, start=0, stop=None):
         return np.asarray(self.arrays[i][..., start:stop], dtype=np.float32)  # (*shape, n)
 
     def statistics(self):
@@ -372,8 +345,8 @@ class Features:
         return mean.reshape(self.shape), np.sqrt(var).reshape(self.shape)
 
 
-def _features_job(job):
-    """Worker: (row, kind, denoise) -> (features, None) or (None, the one-line problem)."""
+def features_job(job):
+    """(row, kind, denoise) -> (features, None), or (None, the one-line problem) for a clip that cannot be used."""
     row, kind, denoise = job
     try:
         with warnings.catch_warnings():
@@ -383,10 +356,6 @@ def _features_job(job):
         return None, str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def ignore_ctrl_c():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the main process alone, which stops the pool
-
-
 def load_features(rows, kind, denoise=False, workers=1, skip_bad=False):
     """Every row's features, in memory -> (Features, kept rows, skipped [(path, reason)]).
 
@@ -394,12 +363,11 @@ def load_features(rows, kind, denoise=False, workers=1, skip_bad=False):
     skip_bad: then it is left out, listed, and counted on stderr ("skipped 3 of 1200 clips: ...").
     """
     jobs = [(row, kind, denoise) for row in rows]
-    pool = Pool(workers, initializer=ignore_ctrl_c) if workers > 1 and len(jobs) > 1 else None
-    try:
-        results = pool.map(_features_job, jobs, chunksize=8) if pool else list(map(_features_job, jobs))
-    finally:
-        if pool:
-            pool.terminate()
+    if workers > 1 and len(jobs) > 1:
+        from scale.workers import map_jobs  # seam: the same jobs in several processes, Ctrl-C stopping them all
+        results = map_jobs(features_job, jobs, workers)
+    else:
+        results = [features_job(job) for job in jobs]
     arrays, kept, skipped = [], [], []
     for row, (x, problem) in zip(rows, results):
         if problem is not None:
@@ -419,13 +387,3 @@ def report_skipped(skipped, total):
         shown = "; ".join(why if why.startswith(str(p)) else f"{p}: {why}" for p, why in skipped[:3])  # path: reason
         print(f"skipped {len(skipped)} of {total} clips: {shown}{'; ...' if len(skipped) > 3 else ''}",
               file=sys.stderr)
-
-
-def main(argv=None):
-    """`python data.py COMMAND ...`: the corpus commands (synth, aihub, kaldi, timit, describe, folds, ...)."""
-    from corpora.cli import main as commands  # seam: the corpus adapters live in corpora/
-    return commands(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

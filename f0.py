@@ -8,47 +8,44 @@ J. Acoust. Soc. Am. 111(4), 1917-1930. Each step of the paper is one function be
     absolute_threshold       step 4    the smallest τ at a minimum of d′ deeper than the threshold
     parabolic_interpolation  step 5    refine that integer lag to a fraction of a sample
 
-Step 6 of the paper ("best local estimate": re-run the search in a neighbourhood of each frame and keep the
-best) is NOT implemented, exactly as in librosa.yin; this keeps every frame independent of its neighbours.
-`yin` chains the steps. librosa.yin differs in one convention (difference_function explains it): by default
-we follow eq. 6 over the overlapping samples, which is unbiased for low voices; `librosa_compat=True` gives
-librosa's numbers exactly (tests/test_f0.py checks both against saved librosa values).
+`yin` chains the steps. Step 6 ("best local estimate") is omitted, as in librosa.yin: frames stay independent.
+One convention differs from librosa.yin (see difference_function): eq. 6 over the overlapping samples, unbiased
+for low voices; `librosa_compat=True` gives librosa's numbers (tests/test_f0.py checks both against librosa's).
 
-Conventions pinned here (framing and lag range as librosa 0.11): frames of `frame_length` samples every `hop_length` samples;
-with center=True the signal is zero-padded by frame_length // 2 at both ends, so frame t is centred on sample
-t * hop_length and T = 1 + len(y) // hop_length (the MFCC frame count); lags searched from floor(sr / fmax)
-to ceil(sr / fmin) samples.
+Conventions pinned here (framing and lag range as librosa 0.11): frames of frame_length samples (64 ms by default,
+FRAME_S) every hop_length samples (10 ms, mel.HOP_S); center=True zero-pads frame_length // 2 at both ends, so frame
+t is centred on sample t · hop_length and T = 1 + len(y) // hop_length (the MFCC frame count); lags searched from
+floor(sr / fmax) to ceil(sr / fmin) samples.
 
 Test: python -m pytest tests/test_f0.py
 """
 import numpy as np
 import scipy.fft
 
-from mel import frame, waveform
+from mel import HOP_S, frame, waveform
+
+FRAME_S = 0.064  # s: default YIN frame, 1024 samples at 16 kHz; holds 3.8 periods of 60 Hz
 
 
 def difference_function(frames, max_lag, librosa_compat=False):
-    """YIN difference function d(τ) for lags τ = 0..max_lag (eq. 6, computed through eq. 7).
+    """YIN difference function d(τ) = Σ_{j=0}^{N−1−τ} (x_j − x_{j+τ})² over the overlap, τ = 0..max_lag (eq. 6).
 
-    Eq. 6 over the part of the frame that overlaps its shifted copy:
-        d(τ) = Σ_{j=0}^{N−1−τ} (x_j − x_{j+τ})²
-    Expanding the square gives eq. 7:  d(τ) = r_t(0) + r_{t+τ}(0) − 2 r_t(τ), where
+    Computed through eq. 7, d(τ) = r_t(0) + r_{t+τ}(0) − 2 r_t(τ), where
         r_t(τ)   = Σ_{j=0}^{N−1−τ} x_j x_{j+τ}   the autocorrelation (the paper's eq. 2: window shrinks with τ),
         r_t(0)   = Σ_{j=0}^{N−1−τ} x_j²          energy of the first N − τ samples,
-        r_{t+τ}(0) = Σ_{j=τ}^{N−1} x_j²          energy of the last N − τ samples.
-    r_t(τ) for all lags at once comes from the FFT (Wiener-Khinchin: the autocorrelation is the inverse FFT of
-    the power spectrum) and both energies from cumulative sums of x², so the cost is O(N log N) per frame
-    instead of O(N · max_lag) for the literal sum.
+        r_{t+τ}(0) = Σ_{j=τ}^{N−1} x_j²          energy of the last N − τ samples:
+    r_t(τ) for every lag from one FFT (Wiener-Khinchin), the energies from cumulative sums of x², so the cost is
+    O(N log N) per frame instead of O(N · max_lag).
+    librosa_compat=True is librosa.yin's d(τ) = Σ_{j=0}^{N−1} (x_j − x_{j+τ})², x_j = 0 for j >= N: the extra
+    Σ_{j=N−τ}^{N−1} x_j² grows with τ, so long periods look less periodic (with N = 1024 at 16 kHz, tones below
+    about 85 Hz are called unvoiced and low pitches read up to ~20 cents sharp).
 
-    librosa_compat=True reproduces librosa.yin exactly: it keeps the whole frame's energy as r_t(0), i.e. it
-    also counts the last τ samples, compared against zeros past the frame's end:
-        d(τ) = Σ_{j=0}^{N−1} (x_j − x_{j+τ})²,  x_j = 0 for j >= N.
-    That extra Σ_{j=N−τ}^{N−1} x_j² grows with τ, so long periods look less periodic: with N = 1024 at 16 kHz,
-    tones below about 85 Hz are called unvoiced and low pitches read up to ~20 cents sharp.
+    frames: (N, T) float array, N samples per frame, T frames.  max_lag: largest lag in samples (< N).
+    librosa_compat: librosa.yin's convention instead of eq. 6.  Returns d: (max_lag + 1, T), d[0] = 0, frames' dtype.
 
-    frames: (N, T) float array, N = frame length in samples, T = number of frames.
-    max_lag: largest lag in samples (< N).
-    Returns d: (max_lag + 1, T), d[0] = 0, same float dtype as `frames`.
+    >>> x = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]])  # (N, T) = (5, 1): one frame of period 2 samples
+    >>> difference_function(x, 3)[:, 0].round(6) + 0.0  # zero at lags 0 and 2 (+ 0.0 turns a -0.0 into 0.0)
+    array([0., 4., 0., 2.])
     """
     N, T = frames.shape  # samples per frame, frames
     assert 0 < max_lag < N, f"max_lag={max_lag} must lie in 1..{N - 1}"
@@ -77,14 +74,14 @@ def difference_function(frames, max_lag, librosa_compat=False):
 
 
 def cmnd(d):
-    """Cumulative mean normalised difference d′(τ) (eq. 8).
+    """Cumulative mean normalised difference (eq. 8): d′(0) = 1, d′(τ) = d(τ) / [(1/τ) Σ_{j=1}^{τ} d(j)] for τ >= 1.
 
-    d′(0) = 1,   d′(τ) = d(τ) / [(1/τ) Σ_{j=1}^{τ} d(j)]  for τ >= 1.
     Dividing by the running mean removes the dip at τ = 0 and makes d′ independent of loudness: a perfectly
     periodic frame reaches d′ = 0 at its period, an aperiodic one hovers around 1.
+    d: (n_lags, T) difference function from lag 0 (d[0] = 0).  Returns d′: (n_lags, T), same dtype, dimensionless.
 
-    d: (n_lags, T) difference function from lag 0 (d[0] = 0).
-    Returns d′: (n_lags, T), same dtype.
+    >>> cmnd(np.array([[0.0], [4.0], [0.0], [2.0]]))[:, 0]  # d of the period-2 frame: d′(3) = 2 / ((4 + 0 + 2) / 3)
+    array([1., 1., 0., 1.])
     """
     n_lags = d.shape[0]
     tau = np.arange(1, n_lags, dtype=d.dtype)[:, None]  # (n_lags − 1, 1) lags 1..n_lags−1
@@ -97,18 +94,17 @@ def cmnd(d):
 
 
 def absolute_threshold(d_prime, threshold=0.1):
-    """Pick each frame's period lag (step 4, "absolute threshold").
-
-    The paper: "choose the smallest value of τ that gives a minimum of d′ deeper than that threshold. If none
-    is found, the global minimum is chosen instead." Equivalently, walk up the lags to the first one below the
-    threshold and follow d′ downhill to the bottom of that dip. A frame whose chosen dip is below the
-    threshold is called voiced.
-    Minimum, pinned as librosa.util.localmin: d′[i] < d′[i−1] and d′[i] <= d′[i+1] inside the range; the
-    first lag counts when d′[0] < d′[1], the last when d′[−1] < d′[−2].
+    """Each frame's period lag (step 4): "the smallest value of τ that gives a minimum of d′ deeper than that
+    threshold. If none is found, the global minimum is chosen instead" -- the first lag below the threshold, then
+    downhill to the bottom of its dip; voiced if that dip is below the threshold. A minimum, as librosa.util.localmin:
+    d′[i] < d′[i−1] and d′[i] <= d′[i+1]; the first row counts if d′[0] < d′[1], the last if d′[−1] < d′[−2].
 
     d_prime: (n_lags, T) CMND over the searched lags (row 0 = the smallest lag searched).
     threshold: dip depth on the d′ scale (dimensionless; 0.1 in the paper and in librosa).
     Returns (lag index (T,) int into the rows of d_prime, voiced (T,) bool).
+
+    >>> absolute_threshold(np.array([[1.0], [0.5], [0.05], [0.02], [0.3], [0.01]]))  # row 3, not the deeper 5
+    (array([3]), array([ True]))
     """
     is_min = np.empty(d_prime.shape, dtype=bool)  # (n_lags, T)
     is_min[1:-1] = (d_prime[1:-1] < d_prime[:-2]) & (d_prime[1:-1] <= d_prime[2:])
@@ -123,16 +119,15 @@ def absolute_threshold(d_prime, threshold=0.1):
 
 
 def parabolic_interpolation(d_prime, lag):
-    """Refine integer lags to fractional ones (step 5): the vertex of the parabola through 3 points.
-
-    With a = d′[i−1], b = d′[i], c = d′[i+1] the parabola's minimum lies at
-        i + (a − c) / (2 (a − 2b + c)).
-    The shift is 0 at the first and last row (a neighbour is missing) and whenever it would leave [i−1, i+1]
-    (a flat or non-convex neighbourhood), as in librosa. The paper takes the abscissa from the raw d(τ) to
-    avoid a small bias; librosa and we interpolate d′(τ).
+    """Fractional lags (step 5): the vertex i + (a − c) / (2 (a − 2b + c)) of the parabola through a = d′[i−1],
+    b = d′[i], c = d′[i+1]. No shift at the first and last row, nor where it would leave [i−1, i+1] (as librosa).
+    The paper takes the abscissa from the raw d(τ) to avoid a small bias; librosa and we interpolate d′(τ).
 
     d_prime: (n_lags, T) CMND over the searched lags.  lag: (T,) int row index per frame.
     Returns (T,) float row position (add the smallest searched lag to get samples).
+
+    >>> parabolic_interpolation((np.arange(5.0)[:, None] - 2.3) ** 2, np.array([2]))  # a parabola's vertex: exact
+    array([2.3])
     """
     n_lags, T = d_prime.shape
     cols = np.arange(T)
@@ -151,29 +146,36 @@ def parabolic_interpolation(d_prime, lag):
 
 
 def lag_range(sr, fmin, fmax, frame_length):
-    """The lags YIN searches, in samples: (floor(sr / fmax), min(ceil(sr / fmin), frame_length − 1)).
+    """The lags YIN searches, in samples: (floor(sr / fmax), min(ceil(sr / fmin), frame_length − 1)): the periods
+    of fmax and fmin, capped so a lag still leaves one sample of overlap inside the frame.
 
-    The shortest period is that of fmax, the longest that of fmin, capped so a lag still leaves one sample of
-    overlap inside the frame. sr, fmin, fmax in Hz; frame_length in samples. Returns (min_lag, max_lag) ints.
+    sr, fmin, fmax: in Hz.  frame_length: in samples.  Returns (min_lag, max_lag), ints in samples.
+
+    >>> lag_range(16000, 60.0, 500.0, 1024)
+    (32, 267)
     """
     return int(np.floor(sr / fmax)), min(int(np.ceil(sr / fmin)), frame_length - 1)
 
 
-def yin(y, sr, fmin=60.0, fmax=500.0, frame_length=1024, hop_length=160, threshold=0.1, center=True,
+def yin(y, sr, fmin=60.0, fmax=500.0, frame_length=None, hop_length=None, threshold=0.1, center=True,
         librosa_compat=False):
-    """F0 track of a mono signal by YIN (steps 2-5 of the paper; step 6 omitted).
+    """F0 track of a mono signal by YIN (steps 2-5 of the paper; step 6 omitted), in float32 arithmetic.
 
     y: (N,) float waveform.  sr: sample rate in Hz.  fmin, fmax: search range in Hz (0 < fmin < fmax <= sr/2).
-    frame_length: samples per analysis frame (must hold more than one period of fmin: sr / fmin < frame_length
-    − 1).  hop_length: samples between frames.  threshold: CMND dip depth for "voiced" (see absolute_threshold).
-    center: zero-pad frame_length // 2 samples at both ends so frame t is centred on sample t * hop_length.
-    librosa_compat: use librosa.yin's difference function (see difference_function); False = the paper's eq. 6.
-    Returns (f0, voiced): f0 (T,) float64 in Hz for every frame (unvoiced frames still carry the global-minimum
-    estimate, as librosa.yin gives), voiced (T,) bool. T = 1 + len(y) // hop_length when center=True.
-    The arithmetic runs in float32: against librosa's float64 (librosa_compat=True) f0 moves by < 0.01 cent
-    on voiced frames (tests/test_f0.py); unvoiced frames, whose d′ is flat, can move a little more.
+    frame_length: samples per frame, > sr / fmin + 1; default round(0.064 · sr) (64 ms, FRAME_S).
+    hop_length: samples between frames; default round(0.010 · sr) (10 ms, mel.HOP_S).
+    threshold: CMND dip depth for "voiced" (absolute_threshold).  librosa_compat: librosa.yin's d(τ), not eq. 6.
+    center: zero-pad frame_length // 2 samples at both ends so frame t is centred on sample t · hop_length.
+    Returns (f0 (T,) float64 in Hz, voiced (T,) bool), T = 1 + N // hop_length with center; unvoiced frames
+    still carry the global-minimum estimate, as librosa.yin's do.
+
+    >>> f0_hz, voiced = yin(np.sin(2 * np.pi * 200.0 * np.arange(8000) / 8000), 8000)  # 1 s of 200 Hz at 8 kHz
+    >>> f0_hz.shape, round(float(np.median(f0_hz[voiced])))  # 10 ms frames: 1 + 8000 // 80
+    ((101,), 200)
     """
     y = waveform(y, "yin")
+    frame_length = int(round(FRAME_S * sr)) if frame_length is None else frame_length  # samples: 1024 at 16 kHz
+    hop_length = int(round(HOP_S * sr)) if hop_length is None else hop_length  # samples: 160 at 16 kHz
     if not 0 < fmin < fmax <= sr / 2:
         raise ValueError(f"need 0 < fmin < fmax <= sr/2, got fmin={fmin} Hz, fmax={fmax} Hz, sr={sr} Hz")
     if sr / fmin >= frame_length - 1:

@@ -1,11 +1,12 @@
-"""Metrics: how good a profile is -- accuracy beside balanced accuracy, macro-F1, MAE, the confusion table.
+"""Metrics: how good a profile is -- accuracy beside balanced accuracy, macro-F1, MAE, the confusion matrix,
+every task of a split scored at once (task_scores), and the one number model selection maximises.
 
 Pure NumPy functions of class-index arrays (unknown labels already removed); they follow scikit-learn's
 definitions, written out in each docstring.
 
     python -m pytest tests/test_metrics.py
 """
-import unicodedata
+import math
 
 import numpy as np
 
@@ -80,26 +81,53 @@ def majority_baseline(y_train, y_eval):
     return float(np.mean(y_eval == majority))
 
 
-def confusion_table(cm, names, predicted_names=None):
-    """The confusion matrix as aligned text: one row per true class (`names`), one column per predicted class
-    (`predicted_names`, default the same)."""
-    names = [str(n) for n in names]
-    columns = names if predicted_names is None else [str(n) for n in predicted_names]
-    corner = "true \\ pred"
-    cell = max([display_width(n) for n in columns] + [len(str(cm.max())) if cm.size else 1])
-    first = max([display_width(n) for n in names] + [len(corner)])
-    lines = [pad(corner, first) + " " + " ".join(pad(n, cell, right=True) for n in columns)]
-    for name, row in zip(names, cm):
-        lines.append(pad(name, first) + " " + " ".join(pad(str(c), cell, right=True) for c in row))
-    return "\n".join(lines)
+def task_scores(outputs, labels, train_labels, tasks, vocabs):
+    """Scores of utterance-level outputs against labels (float (n, n_tasks), NaN = unknown) -> {task: dict}.
+
+    A classification task: acc, balanced_acc, macro_f1, and majority (the accuracy of always answering the
+    training set's most frequent class). A numeric task: mae (mean absolute error, in its unit), baseline_mae
+    (always answering the training median) and skill = max(0, 1 - mae / baseline_mae) -- 0 for a model no better
+    than the constant, 1 for a perfect one, so it averages with balanced accuracies (selection_score).
+    A split without known labels scores NaN.
+    """
+    scores = {}
+    for i, task in enumerate(tasks):
+        y, known = labels[:, i], ~np.isnan(labels[:, i])
+        y_train = train_labels[:, i][~np.isnan(train_labels[:, i])]
+        if vocabs[task] is None:
+            pred = outputs[task][known] if task in outputs else np.zeros(0)
+            mae = mean_absolute_error(y[known], pred)
+            base = mean_absolute_error(y[known], np.full(known.sum(), np.median(y_train))) \
+                if len(y_train) else math.nan
+            scores[task] = {"mae": mae, "baseline_mae": base, "skill": max(0.0, 1.0 - mae / base) if base > 0 else math.nan}
+        else:
+            truth = y[known].astype(np.int64)
+            pred = outputs[task][known].argmax(axis=1) if task in outputs else np.zeros(0, np.int64)
+            scores[task] = {"acc": accuracy(truth, pred), "balanced_acc": balanced_accuracy(truth, pred),
+                            "macro_f1": macro_f1(truth, pred),
+                            "majority": majority_baseline(y_train.astype(np.int64), truth)}
+    return scores
 
 
-def display_width(text):
-    """Terminal columns taken by text: East Asian wide characters (Hangul, CJK) take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+def scores_by_corpus(outputs, labels, train_labels, tasks, vocabs, corpus_of):
+    """{corpus: task_scores of its clips alone} for a split of several corpora (python -m corpora merge's `corpus` column,
+    corpus_of (n,) str); {} for one corpus."""
+    names = sorted({str(c) for c in corpus_of} - {""})
+    return {} if len(names) < 2 else {c: task_scores({t: o[corpus_of == c] for t, o in outputs.items()},
+                                                     labels[corpus_of == c], train_labels, tasks, vocabs)
+                                      for c in names}
 
 
-def pad(text, width, right=False):
-    """text padded with spaces to `width` terminal columns (on the left when right=True)."""
-    fill = " " * max(0, width - display_width(text))
-    return fill + text if right else text + fill
+def rounded(scores):
+    """Scores as JSON keeps them: 4 decimals, NaN (no clips) as null; nested dicts rounded all the way down."""
+    if isinstance(scores, dict):
+        return {k: rounded(v) for k, v in scores.items()}
+    return None if math.isnan(scores) else round(float(scores), 4)
+
+
+def selection_score(scores):
+    """The one number model selection and early stopping maximise: the mean over tasks of the balanced accuracy
+    (classification) or the skill (numeric task); tasks without a score (NaN) are left out."""
+    values = [s["balanced_acc"] if "balanced_acc" in s else s["skill"] for s in scores.values()]
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan

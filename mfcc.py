@@ -6,9 +6,8 @@ scipy.fft.dct(norm="ortho"); the delta regression formula of The HTK Book (sec. 
 With the same n_fft, hop_length, win_length, n_mels, htk and norm, `mfcc` equals librosa 0.11's
 `librosa.feature.mfcc(..., mel_norm=norm, pad_mode="constant")`, and `delta(x, N)` equals
 `librosa.feature.delta(x, width=2N+1, order=1, mode="nearest")`.
-
 Why MFCCs differ between libraries -- log base, pre-emphasis, window, filter shapes, c0, lifter, frame padding,
-deltas -- is the README's "Conventions" section: eight differences, each with the setting that undoes it.
+deltas -- is docs/conventions.md: eight differences, each with the setting that undoes it.
 
 Test: python -m pytest tests/test_mfcc.py
 """
@@ -18,12 +17,15 @@ from mel import melspectrogram, power_to_db
 
 
 def dct_matrix(n_out, n_in):
-    """Orthonormal DCT-II as a matrix: c = D @ x transforms n_in values into their first n_out coefficients.
+    """Orthonormal DCT-II as a matrix, c = D @ x: D[k, n] = s_k cos(π k (2n + 1) / (2 n_in)), s_0 = sqrt(1 / n_in),
+    s_k = sqrt(2 / n_in) for k >= 1. Its rows are orthonormal (D Dᵀ = I), so a square D keeps energy: |D x| = |x|.
+    Equals scipy.fft.dct(x, type=2, norm="ortho")[:n_out].
 
-    D[k, n] = s_k cos(pi k (2n + 1) / (2 n_in)),  s_0 = sqrt(1 / n_in),  s_k = sqrt(2 / n_in) for k >= 1,
-    k = 0 .. n_out - 1, n = 0 .. n_in - 1. Rows are orthonormal (D D^T = I when n_out <= n_in), so a full
-    square D keeps energy: |D x| = |x|. Equals scipy.fft.dct(x, type=2, norm="ortho")[:n_out].
-    Returns (n_out, n_in) float64.
+    n_out: coefficients kept (1 .. n_in).  n_in: values transformed.  Returns (n_out, n_in) float64.
+
+    >>> dct_matrix(2, 4).round(3)  # row 0 a constant, row 1 half a cosine period
+    array([[ 0.5  ,  0.5  ,  0.5  ,  0.5  ],
+           [ 0.653,  0.271, -0.271, -0.653]])
     """
     if not 1 <= n_out <= n_in:
         raise ValueError(f"dct_matrix: need 1 <= n_out <= n_in, got n_out={n_out}, n_in={n_in}")
@@ -35,24 +37,31 @@ def dct_matrix(n_out, n_in):
 
 
 def lifter_weights(n_mfcc, lifter):
-    """librosa's sinusoidal lifter: w_k = 1 + (L / 2) sin(pi (k + 1) / L), k = 0 .. n_mfcc - 1. Returns (n_mfcc,).
+    """librosa's sinusoidal lifter: w_k = 1 + (L / 2) sin(π (k + 1) / L), k = 0 .. n_mfcc − 1. Note the index k + 1:
+    librosa lifts c0 by sin(π / L), whereas HTK lifts c_n by sin(π n / L) and leaves c0 alone.
 
-    Note the index k + 1: librosa lifts c0 with sin(pi / L), whereas HTK lifts c_n with sin(pi n / L).
+    n_mfcc: coefficients.  lifter: L, in coefficients (> 0).  Returns (n_mfcc,) float64, dimensionless.
+
+    >>> lifter_weights(4, 4)  # 1 + 2 sin(π/4), 1 + 2 sin(π/2), 1 + 2 sin(3π/4), 1 + 2 sin(π)
+    array([2.41421356, 3.        , 2.41421356, 1.        ])
     """
     k = np.arange(1, n_mfcc + 1)  # (n_mfcc,) 1-based, as librosa
     return 1.0 + (lifter / 2.0) * np.sin(np.pi * k / lifter)
 
 
 def mfcc(y, sr, n_mfcc=13, lifter=0, **mel_kwargs):
-    """Mel-frequency cepstral coefficients, librosa's convention.
+    """Mel-frequency cepstral coefficients: mfcc[:, t] = w · (D @ power_to_db(M)[:, t]), M = melspectrogram(y, sr,
+    **mel_kwargs), D = dct_matrix(n_mfcc, n_mels), w = lifter_weights(n_mfcc, lifter) (or 1 when lifter = 0).
 
-    y: (N,) samples at `sr` Hz; n_mfcc: coefficients kept (c0 .. c_{n_mfcc-1}, c0 included, NOT replaced by
-    energy); lifter: L for the sinusoidal lifter (0 = none); mel_kwargs: n_fft, hop_length, win_length, n_mels,
-    fmin, fmax, htk, norm, center of `mel.melspectrogram` (defaults 512, 160, 400, 40, 0, sr/2, False, "slaney",
-    True).
-    mfcc[:, t] = w * (D @ power_to_db(melspectrogram(y, sr, **mel_kwargs))[:, t]), D = dct_matrix(n_mfcc, n_mels),
-    w = lifter_weights(n_mfcc, lifter) (or 1). Units: dB-scaled cepstral coefficients.
-    Returns (n_mfcc, T), float32 for float32 y else float64; T = 1 + N // hop_length when center=True.
+    y: (N,) samples.  sr: their sample rate in Hz.  n_mfcc: coefficients kept, c0 included (not replaced by energy).
+    lifter: L of the sinusoidal lifter, in coefficients (0 = none).
+    mel_kwargs: mel.melspectrogram's n_fft, hop_length, win_length (samples; default 25 ms windows every 10 ms),
+    n_mels (40), fmin, fmax (Hz; 0 and sr / 2), htk (False), norm ("slaney"), center (True).
+    Returns (n_mfcc, T) dB-scaled cepstra, float32 for float32 y, else float64; T = 1 + N // hop_length (center).
+
+    >>> c = mfcc(np.zeros(1600), 16000)  # 0.1 s of silence: every mel band at the -100 dB floor
+    >>> c.shape, round(float(c[0, 0]), 2)  # c0 = -100 dB · sqrt(40)
+    ((13, 11), -632.46)
     """
     if lifter < 0:
         raise ValueError(f"mfcc: lifter must be >= 0 (0 = no lifter), got {lifter}")
@@ -68,13 +77,15 @@ def mfcc(y, sr, n_mfcc=13, lifter=0, **mel_kwargs):
 
 
 def delta(x, N=2):
-    """HTK regression deltas along the last axis (frames): the local slope of each feature track.
+    """HTK regression deltas along the last axis: d_t = Σ_{n=1..N} n (x_{t+n} − x_{t−n}) / (2 Σ_{n=1..N} n²), edge
+    frames replicated (x_t = x_0 for t < 0, x_{T−1} for t >= T). Delta-delta = delta(delta(x)), as in HTK; NOT
+    librosa's order=2, a width-(2N+1) quadratic Savitzky-Golay second derivative.
 
-    d_t = sum_{n=1..N} n (x_{t+n} - x_{t-n}) / (2 sum_{n=1..N} n^2), with edge frames replicated
-    (x_{t} = x_0 for t < 0 and x_{T-1} for t >= T). x: (..., T); N: half-width in frames (window 2N + 1).
-    Returns (..., T) in x's units per frame (float32 for float32 x, else float64). Delta-delta (acceleration) = delta(delta(x)), as in HTK.
-    Equals librosa.feature.delta(x, width=2N+1, order=1, mode="nearest"); NOT librosa's order=2, which is a
-    width-(2N+1) quadratic Savitzky-Golay second derivative rather than the delta of the delta.
+    x: (..., T) features, frames last.  N: half-width in frames (window 2N + 1).
+    Returns (..., T) in x's units per frame, float32 for float32 x, else float64.
+
+    >>> delta(np.array([0.0, 1.0, 2.0, 3.0, 4.0]))  # slope 1; the replicated edges flatten it to 0.5 and 0.8
+    array([0.5, 0.8, 1. , 0.8, 0.5])
     """
     x = np.asarray(x)
     x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)

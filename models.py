@@ -3,7 +3,7 @@ pieces they are built from (lengths and masks, masked statistics pooling, the fi
 
 Every trunk maps x (B, *in_shape, L) and lengths (B,) to an embedding (B, D) and says D in `out_dim`; the task
 heads live in mtl.py, so any trunk serves one task or several.
-    cnn       the slides' MFCC CNN, with statistics pooling        mel_cnn   the slides' log-mel CNN
+    cnn       the original project's MFCC CNN, + statistics pooling mel_cnn   its log-mel CNN
     rnn       vanilla many-to-one RNN                               lstm      the same with an LSTM cell
     clstm     conv front end, then an LSTM                          rawcnn    Dai et al. 2016 M5/M11/M18
     logreg    per-row mean and std: logistic regression's input     xvector   Snyder et al. 2018 TDNN
@@ -17,9 +17,7 @@ embedding padded to 400 or 600 frames (tests/test_models.py).
 
 **Input normalisation.** Every frame trunk starts with `InputNorm`: each row standardised with its mean and
 standard deviation over every real training frame (CMVN, from data.Features.statistics, saved with the weights).
-It is fixed, not learnt per batch, so padding cannot move it and torchrun's processes normalise alike. With
-`centre` (train.py --cmn) the cepstral rows are then centred on their own mean over the window: cepstral mean
-normalisation, as Kaldi's x-vector recipes do, which removes a fixed channel (it adds a constant to each row).
+It is fixed, not learnt per batch, so padding cannot move it and torchrun's processes normalise alike.
 
     python -m pytest tests/test_models.py
 """
@@ -65,20 +63,6 @@ def masked_stats(x, mask, eps=1e-5):
     return torch.cat([mean.flatten(1), torch.sqrt(var + eps).flatten(1)], dim=1)  # (B, 2 * rows)
 
 
-def pitch_statistics(x, lengths):
-    """(B, 3) per window: the voiced share of the real frames, the mean and the standard deviation of the F0 row
-    (mfcc_f0's static row 13: semitones above 50 Hz on voiced frames, 0 elsewhere) over the voiced frames, scaled
-    by fixed numbers to about unit size ((st - 20) / 6, st / 6). For adults this is most of what gender is, and no
-    microphone or room changes it: train.py --pitch hands it to the heads beside the trunk's embedding."""
-    f0 = x[:, 0, -1, :]  # (B, T) semitones, 0 on unvoiced frames
-    voiced = (f0 > 0) & frame_mask(lengths, x.shape[-1])  # (B, T)
-    n = voiced.sum(dim=-1).clamp(min=1)  # (B,) voiced frames (at least 1: a silent window gives zeros, not NaN)
-    mean = (f0 * voiced).sum(dim=-1) / n  # (B,)
-    std = (((f0 - mean[:, None]) ** 2 * voiced).sum(dim=-1) / n).sqrt()  # (B,)
-    share = voiced.sum(dim=-1) / lengths.clamp(min=1)  # (B,)
-    return torch.stack([share, torch.where(voiced.any(dim=-1), (mean - 20.0) / 6.0, 0.0), std / 6.0], dim=1)
-
-
 def last_real_step(out, lengths):
     """out (B, T, H) -> (B, H): each sequence's output at its last real step."""
     index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])  # (B, 1, H)
@@ -96,10 +80,8 @@ class InputNorm(nn.Module):
     """Fixed per-row standardisation (CMVN): (B, C, F, T) -> (B, C, F, T), padding set to 0.
 
     y = (x - mean_row) / std_row on real frames, 0 on padding; mean and std (C, F) are buffers (saved with the
-    state_dict), identity until set_statistics() gives them the training set's values. On the rows that
-    set_centring() marks, y is then centred on its mean over the window's real frames: y -= mean_t(y). When
-    `augment` holds spec_augment_mask's settings, training batches also get SpecAugment: the masked cells are set to 0 -- the
-    training mean, as padding -- in every channel (a masked MFCC row loses its deltas too).
+    state_dict), identity until set_statistics() gives them the training set's values. `options`, when a run
+    asks for them (extras/robust.WindowOptions: per-window CMN, SpecAugment), then act on y.
     """
 
     def __init__(self, in_shape):
@@ -107,34 +89,17 @@ class InputNorm(nn.Module):
         C, F = in_shape
         self.register_buffer("mean", torch.zeros(C, F))
         self.register_buffer("std", torch.ones(C, F))
-        self.register_buffer("centre", torch.zeros(C, F, dtype=torch.bool), persistent=False)  # rows to CMN
-        self.centring = False  # whether any row is centred (a Python flag: no GPU sync in forward)
-        self.augment = None  # e.g. {"n_time": 2, "time_width": 20, "n_freq": 2, "freq_width": 2}
+        self.options = None  # mtl.build_model's seam: extras/robust.WindowOptions, for --cmn and --augment spec
 
     def set_statistics(self, mean, std):
         """mean, std: array-likes of shape (C, F) in feature units; std is floored at 1e-3 (a constant row)."""
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.mean.shape))
         self.std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(self.std.shape).clamp(min=1e-3))
 
-    def set_centring(self, rows):
-        """rows: (C, F) bool, True for the rows that are centred on their mean over each window's real frames
-        (cepstral mean normalisation). Not saved with the weights: the run's config.json says so (--cmn)."""
-        rows = torch.as_tensor(rows, dtype=torch.bool)
-        assert rows.shape == self.centre.shape, f"centring rows {tuple(rows.shape)}, expected {tuple(self.centre.shape)}"
-        self.centre.copy_(rows)
-        self.centring = bool(rows.any())
-
     def forward(self, x, mask):
         x = (x - self.mean[..., None]) / self.std[..., None]  # (B, C, F, T)
-        keep = mask[:, None, None, :]  # (B, 1, 1, T)
-        if self.centring:  # per-window mean of every row over real frames, taken off the centred rows
-            window_mean = masked_mean(x, mask, keepdim=True)  # (B, C, F, 1)
-            x = x - window_mean * self.centre[..., None].to(x.dtype)
-        if self.training and self.augment:
-            B, C, F, T = x.shape
-            from extras.specaugment import spec_augment_mask  # seam: an augmentation, of training batches only
-            keep = keep & spec_augment_mask(mask.sum(dim=1), F, T, **self.augment).to(x.device)[:, None]
-        return x * keep.to(x.dtype)  # padding (and masked cells) -> 0, the training mean
+        x = x * mask[:, None, None, :].to(x.dtype)  # padding -> 0, the training mean
+        return x if self.options is None else self.options(x, mask)
 
 
 def conv_block(c_in, c_out, batch_norm):
@@ -156,26 +121,19 @@ def masked_conv(blocks, x, lengths):
     return x, lengths, mask
 
 
-VALID_INPUTS = {
-    "cnn": ("mfcc", "mfcc_f0"),
-    "mel_cnn": ("mel",),
-    "rnn": ("mfcc", "mfcc_f0", "mel"),
-    "lstm": ("mfcc", "mfcc_f0", "mel"),
-    "clstm": ("mfcc", "mfcc_f0", "mel"),
-    "rawcnn": ("raw",),
-    "logreg": ("mfcc", "mfcc_f0", "mel"),
-    "xvector": ("mfcc", "mfcc_f0", "mel"),
-}
+FRAMES = ("mfcc", "mfcc_f0", "mel")  # the inputs of feature rows over frames
+VALID_INPUTS = {"cnn": ("mfcc", "mfcc_f0"), "mel_cnn": ("mel",), "rnn": FRAMES, "lstm": FRAMES, "clstm": FRAMES,
+                "rawcnn": ("raw",), "logreg": FRAMES, "xvector": FRAMES}
 
 
-# ----------------------------------------------------------------------------- the slides' trunks
+# ----------------------------------------------------------------------------- the original project's trunks
 class CNN(nn.Module):
-    """The slides' MFCC CNN on (B, 3, F, T), F = 13 (mfcc) or 14 (mfcc_f0) -> embedding (B, emb_dim).
+    """The original project's MFCC CNN on (B, 3, F, T), F = 13 (mfcc) or 14 (mfcc_f0) -> embedding (B, emb_dim).
 
     Zero-pad two rows above and below the feature axis (F + 4 rows, so the 3x3 kernels see the edge
     coefficients as often as the middle ones), [Conv -> ReLU -> MaxPool] x 2, statistics pooling over time,
     then two fully connected layers; the second one's output (after ReLU) is the embedding.
-    Deviations from the slides: the InputNorm in front, and statistics pooling -- the mean AND the standard
+    Deviations from the original: the InputNorm in front, and statistics pooling -- the mean AND the standard
     deviation of every (channel, feature row) over the real frames, as in x-vectors (Snyder et al. 2018) --
     instead of flattening a fixed 400-frame map: T may vary, the FC stays small, and the spread carries what a
     mean cannot (pitch range, voice-quality variation). min_length = 4 frames.
@@ -202,7 +160,7 @@ class CNN(nn.Module):
 
 
 class MelCNN(nn.Module):
-    """The slides' log-mel CNN on (B, 1, n_mels, T): [Conv -> BatchNorm -> ReLU -> MaxPool] x 4, then two FCs.
+    """The original project's log-mel CNN on (B, 1, n_mels, T): [Conv -> BatchNorm -> ReLU -> MaxPool] x 4, 2 FCs.
 
     Channels double per block (8 -> 64 by default, small enough to train on a CPU); the mean over the real
     frames after the convolutions feeds the FCs. min_length = 16 frames (four 2x poolings).
@@ -231,8 +189,8 @@ class MelCNN(nn.Module):
 class RNN(nn.Module):
     """Many-to-one recurrent net over frames: (B, C, F, T) -> (B, T, C*F) -> hidden output at the last real frame.
 
-    cell="rnn" is the slides' vanilla tanh RNN (2 layers). Its lesson: the embedding is the state after the
-    LAST frame, and the gradient reaching frame t shrinks roughly like |dh_T/dh_t| ~ rho^(T-t) with rho < 1, so
+    cell="rnn" is the original project's vanilla tanh RNN (2 layers). Its lesson: the embedding is the state after
+    the LAST frame, and the gradient reaching frame t shrinks roughly like |dh_T/dh_t| ~ rho^(T-t), rho < 1, so
     over 400 frames the model effectively hears only the final few dozen. Clip gradients in training (train.py
     does). cell="lstm" (the `lstm` trunk) swaps in an LSTM, whose additive cell state carries information across
     hundreds of steps. Padding comes after the last real frame, so it never reaches the output. min_length = 1.
@@ -259,12 +217,12 @@ class RNN(nn.Module):
 
 
 def LSTM(in_shape, **options):
-    """The `lstm` trunk: RNN with an LSTM cell (the slides' LSTM-based multi-task model, lstm_mtl)."""
+    """The `lstm` trunk: RNN with an LSTM cell (the original project's LSTM-based multi-task model, lstm_mtl)."""
     return RNN(in_shape, **{"cell": "lstm", **options})
 
 
 class CLSTM(nn.Module):
-    """The slides' CLSTM: a conv front end over (features, time), then an LSTM over the pooled frames.
+    """The original project's CLSTM: a conv front end over (features, time), then an LSTM over the pooled frames.
 
     (B, C, F, T) -> [Conv -> ReLU -> MaxPool] x 2 -> (B, c2, F//4, T//4) -> (B, T//4, c2*F//4) -> LSTM ->
     output at the last real step (B, hidden). The conv layers find local spectro-temporal patterns and shorten

@@ -1,23 +1,26 @@
-"""Multi-task learning: task heads on any trunk, the cascade, and the masked multi-task loss.
+"""Multi-task learning: task heads on any trunk, the model a run describes, the masked multi-task loss, and a
+model's answer about a whole clip.
 
 A model is a trunk from models.py plus one head per task -- hard parameter sharing (Caruana 1997): every task
 reads the same embedding. forward(x, lengths) returns {task: output}:
     a classification task (n classes)   logits (B, n)
     a regression task (0 classes)       a value (B,) in the task's own unit, e.g. years for age_years
-Any trunk takes one task or many; the original project's names stay as aliases (ALIASES):
-    hps = cnn (the slides' "MFCC + F0, hard parameter sharing"), lstm_mtl = lstm, cascade = cnn + cascade heads.
-The cascade (the slides' "model connection") chains the heads in the order the tasks are given: each head
-also reads the earlier heads' outputs (does knowing "a man in his 60s" help to tell the dialect?).
-The loss is a plain function: the sum over tasks of the mean loss over the examples whose label is known
-(NaN = unknown, an empty manifest cell), so an unknown label sends no gradient to that task's head.
+Any trunk takes one task or many; the original project's names stay as aliases (ALIASES): hps = cnn ("MFCC +
+F0, hard parameter sharing"), lstm_mtl = lstm, cascade = cnn with its heads chained (extras/cascade.py). The
+loss is a plain function: the sum over tasks of the mean loss over the examples whose label is known (NaN =
+unknown, an empty manifest cell), so an unknown label sends no gradient to that task's head. A clip's answer
+(`predict`) is the mean over its 4 s windows.
 
 Test: python -m pytest tests/test_mtl.py
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import TRUNKS, VALID_INPUTS, full_lengths, pitch_statistics
+import features
+import sampling
+from models import TRUNKS, VALID_INPUTS, full_lengths
 
 ALIASES = {"hps": ("cnn", False), "lstm_mtl": ("lstm", False), "cascade": ("cnn", True)}  # name -> (trunk, cascade)
 MODELS = tuple(TRUNKS) + tuple(ALIASES)
@@ -49,94 +52,24 @@ def make_head(dim, n_classes):
     return Regression(dim) if n_classes == 0 else nn.Linear(dim, n_classes)
 
 
-class GradientReversal(torch.autograd.Function):
-    """The identity going forward, the gradient times -1 going back (Ganin & Lempitsky 2015): a head behind it
-    learns to tell corpora apart while the trunk, pushed the other way, learns embeddings in which it cannot."""
-
-    @staticmethod
-    def forward(ctx, h):
-        return h.view_as(h)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
-
-
 class MultiHead(nn.Module):
-    """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}. The heads named in
-    `adversarial` read the embedding through a GradientReversal (train.py --adversary: the corpus); with `pitch`,
-    every head also reads the window's pitch statistics (models.pitch_statistics: 3 numbers) beside it."""
+    """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}. Two options, plugged in by
+    build_model: `extra` (extras/robust.PitchStatistics, --pitch) adds a few statistics of the window beside the
+    embedding for every head; `reversed_tasks` (--adversary) read the embedding through a gradient reversal."""
 
-    def __init__(self, trunk, n_classes, dropout=0.0, adversarial=(), pitch=False):
+    def __init__(self, trunk, n_classes, dropout=0.0, extra=None, reversed_tasks=None):
         super().__init__()
-        self.trunk, self.tasks, self.dropout, self.pitch = trunk, list(n_classes), nn.Dropout(dropout), pitch
-        dim = trunk.out_dim + 3 * pitch
+        self.trunk, self.tasks, self.dropout, self.extra = trunk, list(n_classes), nn.Dropout(dropout), extra
+        dim = trunk.out_dim + (extra.dim if extra is not None else 0)
         self.heads = nn.ModuleDict({task: make_head(dim, n) for task, n in n_classes.items()})
-        self.adversarial = set(adversarial)
+        self.reversed = reversed_tasks or {}  # {task: the function its head reads the embedding through}
 
     def forward(self, x, lengths=None, targets=None):
         h = self.dropout(self.trunk(x, lengths))  # (B, D)
-        if self.pitch:
-            h = torch.cat([h, pitch_statistics(x, full_lengths(x, lengths))], dim=1)  # (B, D + 3)
-        return {task: head(GradientReversal.apply(h) if task in self.adversarial else h)
+        if self.extra is not None:
+            h = torch.cat([h, self.extra(x, full_lengths(x, lengths))], dim=1)  # (B, D + extra.dim)
+        return {task: head(self.reversed[task](h) if task in self.reversed else h)
                 for task, head in self.heads.items()}
-
-
-class Cascade(nn.Module):
-    """The slides' "model connection": the tasks in the given order, each head reading the earlier outputs.
-
-    With embedding h (B, D) and, for each earlier task, evidence e = its posterior softmax(logits) (n numbers)
-    or its standardised value (1 number) for a regression task:
-        out_1 = W_1 h,   out_2 = W_2 [h, e_1],   out_3 = W_3 [h, e_1, e_2], ...
-    Posteriors are small (2 + 5 numbers), readable ("how male does this voice sound") and exactly what teacher
-    forcing can replace by the truth. Without teacher forcing, gradients flow through the posteriors, so a later
-    task's loss also trains the earlier heads.
-
-    forward(x, lengths, targets): with teacher_forcing on and targets (B, n_tasks) given (NaN = unknown), each
-    evidence is replaced by the truth (one-hot, or the standardised value) where it is known; no gradient then
-    flows back through it. At test time there are no labels: a teacher-forced model meets its own noisier
-    posteriors. Since the forced outputs flatter the later heads, forward also leaves the free-running outputs
-    of the same batch in `self.free_outputs` (detached), which train.py's per-epoch train accuracy uses.
-    """
-
-    def __init__(self, trunk, n_classes, dropout=0.0, teacher_forcing=True):
-        super().__init__()
-        if len(n_classes) < 2:
-            raise ValueError(f"cascade needs two or more tasks to chain, got {list(n_classes)}")
-        self.trunk, self.tasks, self.teacher_forcing = trunk, list(n_classes), teacher_forcing
-        self.dropout = nn.Dropout(dropout)
-        heads, extra = {}, 0
-        for task, n in n_classes.items():
-            heads[task] = make_head(trunk.out_dim + extra, n)
-            extra += max(n, 1)  # later heads also read this task's evidence
-        self.heads = nn.ModuleDict(heads)
-        self.free_outputs = None
-
-    def chain(self, h, targets=None):
-        outputs, evidence = {}, [h]
-        for i, (task, head) in enumerate(self.heads.items()):
-            out = head(torch.cat(evidence, dim=1))  # (B, n) logits or (B,) value
-            if isinstance(head, Regression):
-                e = ((out - head.mean) / head.std)[:, None]  # (B, 1) standard units
-                truth = None if targets is None else ((targets[:, i] - head.mean) / head.std)[:, None]
-            else:
-                e = out.softmax(dim=1)  # (B, n) posterior
-                y = None if targets is None else targets[:, i]
-                truth = None if y is None else F.one_hot(y.nan_to_num(0).long(), out.shape[1]).to(e.dtype)
-            if truth is not None:
-                e = torch.where(torch.isnan(targets[:, i])[:, None], e, truth)
-            outputs[task] = out
-            evidence.append(e)
-        return outputs
-
-    def forward(self, x, lengths=None, targets=None):
-        h = self.dropout(self.trunk(x, lengths))  # (B, D)
-        if targets is None or not (self.training and self.teacher_forcing):
-            self.free_outputs = None
-            return self.chain(h)
-        with torch.no_grad():
-            self.free_outputs = self.chain(h.detach())
-        return self.chain(h, targets)
 
 
 def resolve(name, cascade=False):
@@ -171,11 +104,11 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
     n_classes: {task: number of classes, or 0 for a regression task}, in the order of the targets' columns
-    (and of the cascade's chain). in_shape: the input's non-time dims, features.input_shape(kind) (this floor
-    does not import the signal floor: the front doors pass it). options go
-    to the trunk (e.g. depth="m11" for rawcnn, hidden=128 for rnn, channels=256 for xvector). spec_augment:
-    extras/specaugment.spec_augment_mask's settings, applied to training batches after the input normalisation. centre:
-    (C, F) bool, the rows that cepstral mean normalisation centres per window (features.cepstral_rows), or None.
+    (and of the cascade's chain). in_shape: the input's non-time dims, features.input_shape(kind). options go
+    to the trunk (e.g. depth="m11" for rawcnn, hidden=128 for rnn, channels=256 for xvector). The options that
+    make a profile travel come from extras/robust.py: spec_augment (SpecAugment's settings, training batches
+    only), centre ((C, F) bool: the rows per-window CMN centres), adversarial (tasks read through a gradient
+    reversal), pitch (the window's F0 statistics beside the embedding).
     Returns an nn.Module whose forward(x, lengths=None, targets=None) gives {task: output}.
     Raises ValueError on an unknown name, a (model, kind) pair the trunk cannot read (naming the valid inputs),
     or a cascade of fewer than two tasks; TypeError when n_classes is not a non-empty dict.
@@ -184,15 +117,34 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
         raise TypeError(f"n_classes must be a non-empty dict task -> number of classes, got {n_classes!r} "
                         "(call build_model(name, kind, n_classes, in_shape))")
     check(name, kind, len(n_classes), cascade, spec_augment, centre is not None)
-    trunk_name, cascade = resolve(name, cascade)
-    trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
-    if spec_augment:
-        trunk.norm.augment = dict(spec_augment)
-    if centre is not None:
-        trunk.norm.set_centring(centre)
     if pitch and (cascade or kind != "mfcc_f0"):
         raise ValueError("--pitch hands the heads the F0 row's statistics: it needs --input mfcc_f0, and no cascade")
-    return Cascade(trunk, n_classes, dropout) if cascade else MultiHead(trunk, n_classes, dropout, adversarial, pitch)
+    trunk_name, cascade = resolve(name, cascade)
+    trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
+    robust = None
+    if spec_augment or centre is not None or adversarial or pitch:
+        from extras import robust  # seam: per-window CMN, SpecAugment, F0 statistics, a gradient reversal
+    if spec_augment or centre is not None:
+        trunk.norm.options = robust.WindowOptions(centre, spec_augment)
+    if cascade:
+        from extras.cascade import Cascade  # seam: the original project's "model connection"
+        return Cascade(trunk, n_classes, make_head, dropout)
+    return MultiHead(trunk, n_classes, dropout, robust.PitchStatistics() if pitch else None,
+                     {task: robust.reverse_gradient for task in adversarial})
+
+
+def from_config(config, train=False):
+    """The (untrained) model a run's config.json describes: its name, input, heads (its tasks, then any auxiliary
+    one: a class count, or 0 for a numeric task) and options. train: with SpecAugment, if the run asked for it."""
+    vocabs, kind = config["vocabs"], config["input"]
+    n_classes = {t: 0 if vocabs[t] is None else len(vocabs[t]) for t in config["tasks"] + config.get("aux_tasks", [])}
+    robust = None
+    if config.get("cmn") or (train and "spec" in config.get("augment", "")):
+        from extras import robust  # seam: the settings of per-window CMN and SpecAugment
+    return build_model(config["model"], kind, n_classes, features.input_shape(kind), config.get("cascade", False),
+                       robust.SPEC_AUGMENT if train and "spec" in config.get("augment", "") else None,
+                       config.get("dropout", 0.0), robust.cepstral_rows(kind) if config.get("cmn") else None,
+                       config.get("adversarial", ()), config.get("pitch", False), **config.get("trunk_options", {}))
 
 
 def count_parameters(model):
@@ -213,20 +165,14 @@ def multitask_loss(outputs, targets, tasks, weights=None, scales=None, label_smo
     regression: L1 in standard units, |y_hat - y| / scale (scales: {task: std of the training targets}, see
     regression_scales; 1 when missing), so a task in years weighs like one in classes. weights: {task: float}
     or None (missing tasks weigh 1.0).
-    Returns (total: scalar tensor, {task: unweighted loss as float}). A task with no known label in the batch
-    contributes exactly 0 (not NaN: a mean over zero examples would be 0/0).
+    Returns (total: scalar tensor, {task: its unweighted loss, a detached scalar tensor: no GPU sync}). A task with
+    no known label in the batch contributes exactly 0 (not NaN: a mean over zero examples would be 0/0).
     """
-    B = next(iter(outputs.values())).shape[0]
-    if targets.shape != (B, len(tasks)):
-        raise ValueError(f"targets has shape {tuple(targets.shape)}, expected (B, n_tasks) = ({B}, {len(tasks)})")
-    weights = weights or {}
-    stray = [t for t in weights if t not in tasks]
-    if stray:
-        raise ValueError(f"weights name tasks {stray} not in tasks {list(tasks)}")
+    B, weights = next(iter(outputs.values())).shape[0], weights or {}
+    assert targets.shape == (B, len(tasks)), f"targets {tuple(targets.shape)}, expected (B, n_tasks) = {B, len(tasks)}"
+    assert set(weights) <= set(tasks) <= set(outputs), f"weights {list(weights)}, tasks {tasks}, outputs {[*outputs]}"
     total, per_task = 0.0, {}
     for i, task in enumerate(tasks):
-        if task not in outputs:
-            raise ValueError(f"no output for task {task!r}: the model predicts {list(outputs)}")
         y, out = targets[:, i], outputs[task]  # (B,), (B, n) or (B,)
         known = ~torch.isnan(y)  # (B,) bool
         if not known.any():
@@ -235,17 +181,34 @@ def multitask_loss(outputs, targets, tasks, weights=None, scales=None, label_smo
             loss = (out[known].float() - y[known]).abs().mean() / (scales or {}).get(task, 1.0)
         else:
             loss = F.cross_entropy(out[known].float(), y[known].long(), label_smoothing=label_smoothing)
-        per_task[task] = loss.item()
+        per_task[task] = loss.detach()
         total = total + weights.get(task, 1.0) * loss
     return total, per_task
 
 
-if __name__ == "__main__":
-    # The README's model table: parameters of every trunk for every input it reads, with the built-in corpus's
-    # three tasks (age 5, gender 2, dialect 6 classes) on top (python mtl.py).
-    from features import input_shape
-    THREE_TASKS = {"age": 5, "gender": 2, "dialect": 6}
-    for trunk in TRUNKS:
-        counts = [f"{kind} {count_parameters(build_model(trunk, kind, THREE_TASKS, input_shape(kind))):,}"
-                  for kind in VALID_INPUTS[trunk]]
-        print(f"{trunk:8s} {' | '.join(counts)}")
+@torch.no_grad()
+def predict(model, feats, kind, device="cpu", batch_size=64):
+    """The model's answer about whole clips: outputs for every clip of `feats` (data.Features or a scale/store.py
+    store) -> {task: float64 (n, n_classes) probabilities, or (n,) values}.
+
+    Each clip is cut into evenly spaced windows of features.window_length(kind) (sampling.window_starts), and its
+    output is the mean over its K windows: p = (1/K) sum_k softmax(logits_k), or the mean of the K values.
+    """
+    if len(feats) == 0:
+        return {}
+    model.eval()
+    length = features.window_length(kind)
+    starts = [sampling.window_starts(T, length) for T in feats.lengths()]  # each clip's windows
+    windows = [(i, s) for i, clip in enumerate(starts) for s in clip]  # (clip, start frame)
+    batches = sampling.Batches(feats, np.zeros((len(feats), 0)), length)
+    outputs = {}  # task -> list of (b, n_classes) or (b,) arrays, one row per window
+    for k in range(0, len(windows), batch_size):
+        x, lengths, _ = batches[windows[k:k + batch_size]]  # (b, *shape, L), (b,)
+        for task, z in model(torch.from_numpy(x).to(device), torch.from_numpy(lengths).to(device)).items():
+            z = z.float()
+            outputs.setdefault(task, []).append((z.softmax(dim=-1) if z.dim() == 2 else z).cpu().double().numpy())
+    # A clip's windows are consecutive rows: its mean is a sum over its block of rows divided by their number.
+    counts = np.array([len(clip) for clip in starts])  # (n,) K per clip
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (n,) each clip's first window
+    return {task: np.add.reduceat(np.concatenate(rows), first, axis=0) / counts.reshape(-1, *[1] * (rows[0].ndim - 1))
+            for task, rows in outputs.items()}

@@ -28,9 +28,9 @@ def window_starts(T, length):
 class Batches:
     """Batches cut from features (in memory, or scale/store.py's store): batches[spec] -> (x, lengths, y).
 
-    spec: (B, 3) int64 rows of (clip, version, start frame). x: float32 (B, *input_shape, length), each window
-    frames [start, start + length) of that clip's version, zero-padded where the clip ends; lengths: int64 (B,)
-    real frames of each window (the models ignore the padding); y: float32 (B, n_tasks) labels, NaN = unknown.
+    spec: (B, 2) int64 rows of (clip, start frame). x: float32 (B, *input_shape, length), each window frames
+    [start, start + length) of that clip, zero-padded where the clip ends; lengths: int64 (B,) real frames of
+    each window (the models ignore the padding); y: float32 (B, n_tasks) labels, NaN = unknown.
     """
 
     def __init__(self, feats, labels, length):
@@ -38,11 +38,11 @@ class Batches:
         assert len(self.labels) == len(feats), "one label row per clip"
 
     def __getitem__(self, spec):
-        spec = np.asarray(spec, dtype=np.int64).reshape(-1, 3)
+        spec = np.asarray(spec, dtype=np.int64).reshape(-1, 2)
         x = np.zeros((len(spec), *self.feats.shape, self.length), dtype=np.float32)  # (B, *shape, L)
         lengths = np.zeros(len(spec), dtype=np.int64)  # (B,)
-        for b, (i, v, start) in enumerate(spec):
-            window = self.feats.read(i, v, start, start + self.length)  # (*shape, <= L)
+        for b, (i, start) in enumerate(spec):
+            window = self.feats.read(i, start, start + self.length)  # (*shape, <= L)
             x[b, ..., :window.shape[-1]] = window
             lengths[b] = window.shape[-1]
         return x, lengths, self.labels[spec[:, 0]]
@@ -52,19 +52,17 @@ class Batches:
 def epoch_plan(seed, epoch, lengths, length, batch_size, weights=None):
     """Every training batch of one epoch, drawn from a generator seeded with (seed, epoch) alone.
 
-    lengths: (n_clips, n_versions) frames of each clip's versions; weights: (n_clips,) sampling weights
-    (balance_weights) or None for a plain shuffle. Each draw is a clip (by weight, with replacement; or a
-    permutation), one of its versions (uniformly) and a crop start (uniform in [0, T - length]). Returns a list
-    of (B, 3) int64 specs for Batches; the last partial batch is dropped when there are at least batch_size clips.
-    Whatever the number of processes, a resumed run sees exactly these batches.
+    lengths: (n_clips,) frames of each clip; weights: (n_clips,) sampling weights (balance_weights) or None for a
+    plain shuffle. Each draw is a clip (by weight, with replacement; or a permutation) and a crop start (uniform
+    in [0, T - length]). Returns a list of (B, 2) int64 specs for Batches; the last partial batch is dropped when
+    there are at least batch_size clips. Whatever the number of processes, a resumed run sees these batches.
     """
     rng = np.random.default_rng([seed, epoch])
-    n, V = lengths.shape
+    n = len(lengths)
     order = rng.permutation(n) if weights is None else rng.choice(n, size=n, p=weights / weights.sum())
-    versions = rng.integers(0, V, size=n)  # (n,)
-    T = lengths[order, versions]  # (n,) frames of each chosen version
+    T = np.asarray(lengths)[order]  # (n,) frames of each drawn clip
     starts = (rng.random(n) * np.maximum(T - length + 1, 1)).astype(np.int64)  # (n,) in [0, max(T - L, 0)]
-    spec = np.stack([order, versions, starts], axis=1)  # (n, 3)
+    spec = np.stack([order, starts], axis=1)  # (n, 2)
     n_batches = n // batch_size if n >= batch_size else 1
     return [spec[k * batch_size:(k + 1) * batch_size] for k in range(n_batches)]
 

@@ -17,7 +17,7 @@ so any of them can be a task (--tasks education). Labels are normalised by label
 "없음", ...) are unknown, and a sentinel Dialect falls back to Region. Segments shorter than --min-segment-s or
 past the end of their file are left out, counted (rows.check_segments).
 
-    python data.py aihub --root 자유대화음성/ --out aihub.csv --region-codes legal
+    python -m corpora aihub --root 자유대화음성/ --out aihub.csv --region-codes legal
     python -m pytest tests/test_aihub.py
 """
 import warnings

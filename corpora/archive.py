@@ -14,6 +14,7 @@ the process id: a forked worker (multiprocessing) must not share the parent's fi
     raw = read_member("/data/[원천]x.zip::a/clip.wav")    # bytes
     python -m pytest tests/test_archive.py
 """
+import io
 import os
 import re
 import zipfile
@@ -102,6 +103,12 @@ def member_info(path):
     if member not in members:
         raise ArchiveError(f"{path}: no member {member!r} in {archive}")
     return members[member]
+
+
+def open_member(path):
+    """A member named "ARCHIVE::MEMBER" as an in-memory file (io.BytesIO) soundfile can open: data.load_audio's
+    seam. FileNotFoundError or ArchiveError as read_member."""
+    return io.BytesIO(read_member(path))
 
 
 def read_member(path):

@@ -1,12 +1,13 @@
 """The data commands: corpus adapters that write manifests, the built-in corpus, label tables, folds.
 
-`python data.py COMMAND ...` runs this (data.py hands its command line here):
+`python -m corpora COMMAND ...` runs this (corpora/__main__.py):
     synth        the built-in synthetic corpus (extras/synth_corpus.py)
     aihub        AI Hub label JSON + audio, loose or in zip archives, four layouts (corpora/aihub.py)
-    commonvoice  a Common Voice release folder (corpora/commonvoice.py)
+    commonvoice  a Common Voice language folder, or a release's folder of them (corpora/commonvoice.py)
     timit        TIMIT, LDC or NLTK layout (corpora/timit.py)
     saa          the Speech Accent Archive (corpora/saa.py)
     deeply       Deeply Inc.'s Korean read speech and parent-child corpora (corpora/deeply.py)
+    ravdess      RAVDESS speech, emotion and intensity per clip (corpora/ravdess.py)
     merge        several manifests as one, each corpus named and keeping its splits, ages binned alike
     kaldi        Kaldi data directories, segments too (corpora/kaldi.py)
     describe     label tables per split for any column, and figures (corpora/describe.py)
@@ -14,23 +15,23 @@
 Every adapter's rows get one set of labels per speaker and speaker-disjoint splits, and the manifest is
 written atomically.
 
-    python data.py kaldi --root speechocean762/train speechocean762/test --out so762.csv
+    python -m corpora kaldi --root speechocean762/train speechocean762/test --out so762.csv
     python -m pytest tests/test_corpora.py
 """
 import argparse
 import importlib.util
 import sys
 import time
-import warnings
 from pathlib import Path
 
-from corpora import aihub, commonvoice, deeply, kaldi, saa, timit
+from corpora import aihub, commonvoice, deeply, kaldi, ravdess, saa, timit
 from corpora.describe import check_tasks, describe, plot_describe
 from corpora.labels import AGE_BINS_HELP, age_group, parse_age_bins
 from corpora.rows import MIN_SEGMENT_S, check_min_segment
 from corpora.speakers import resolve_speaker_conflicts, speaker_folds
 from corpora.text import check_output
-from data import MIN_CLIP_S, SPLITS, TASKS, assign_splits, read_manifest
+from data import MIN_CLIP_S, PER_CLIP_COLUMNS, SPLITS, TASKS, assign_splits, read_manifest
+from scale import console
 from scale.files import write_manifest
 from extras.synth_corpus import SYNTH_SPEAKERS, SYNTH_UTTERANCES, make_synth_corpus
 
@@ -43,8 +44,9 @@ def split_summary(rows):
 
 
 def _import_corpus(args):
-    """Run one adapter (corpora/aihub.py, commonvoice.py, timit.py, kaldi.py), make each speaker's labels consistent, assign the
-    missing splits by speaker, write the manifest atomically, print a summary."""
+    """Run one adapter (corpora/aihub.py, commonvoice.py, timit.py, saa.py, deeply.py, ravdess.py, kaldi.py), make
+    each speaker's labels consistent, assign the missing splits by speaker, write the manifest atomically, print a
+    summary."""
     check_output(args.out, "path,speaker", "manifest")  # never replace a file that is not a manifest
     roots = args.root if isinstance(args.root, list) else [args.root]
     for root in roots:
@@ -64,12 +66,14 @@ def _import_corpus(args):
         rows = saa.saa_rows(args.root, bins=bins)
     elif args.command == "deeply":
         rows = deeply.deeply_rows(args.root, bins=bins)
+    elif args.command == "ravdess":
+        rows = ravdess.ravdess_rows(args.root, bins=bins)
     else:
         rows = kaldi.kaldi_rows(args.root, bins=bins, audio_root=args.audio_root, seed=args.seed,
                                 min_segment_s=args.min_segment_s)
     if not rows:
         raise ValueError(f"{', '.join(map(str, roots))}: no labelled audio found for the {args.command} layout")
-    rows = resolve_speaker_conflicts(rows, f"{args.command} {' '.join(map(str, roots))}")
+    rows = resolve_speaker_conflicts(rows, f"{args.command} {' '.join(map(str, roots))}", PER_CLIP_COLUMNS, TASKS)
     rows = assign_splits(rows, seed=args.seed)
     write_manifest(rows, args.out)
     print(f"wrote {args.out}: {split_summary(rows)}")
@@ -119,20 +123,15 @@ def _folds(args):
         raise ValueError(f"--k {args.k}: cross-validation needs at least 2 folds")
     for i in range(args.k):
         check_output(Path(args.out) / f"fold{i}.csv", "path,speaker", "manifest")
-    for i, rows in enumerate(speaker_folds(read_manifest(args.manifest), args.k, args.seed)):
+    for i, rows in enumerate(speaker_folds(read_manifest(args.manifest), TASKS, args.k, args.seed)):
         path = Path(args.out) / f"fold{i}.csv"
         write_manifest(rows, path)
         print(f"wrote {path}: {split_summary(rows)}")
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    """warnings.showwarning for the command line: "warning: MESSAGE" on stderr, no source line."""
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def main(argv=None):
-    """`python data.py {synth,aihub,commonvoice,timit,kaldi,describe} ...`; returns the exit code (2 on bad input)."""
-    parser = argparse.ArgumentParser(prog="data.py", description=__doc__.splitlines()[0])
+    """`python -m corpora {synth,aihub,commonvoice,timit,kaldi,describe} ...`; returns the exit code (2 on bad input)."""
+    parser = argparse.ArgumentParser(prog="python -m corpora", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("synth", help="write the built-in synthetic corpus (synth.py) and its manifest")
     p.add_argument("--out", required=True, help="output folder (WAVs under wav/, then manifest.csv)")
@@ -142,10 +141,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="random seed for voices and splits (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     for name, what in [("aihub", "AI Hub speech data (JSON labels + audio, loose or in .zip archives)"),
-                       ("commonvoice", "a Common Voice release folder (TSV + clips/)"),
+                       ("commonvoice", "a Common Voice language folder (TSV + clips/) or a folder of them"),
                        ("timit", "TIMIT (LDC or NLTK layout, with spkrinfo.txt)"),
                        ("saa", "the Speech Accent Archive (speakers_all.csv + one MP3 per speaker)"),
                        ("deeply", "a Deeply Inc. dataset folder (one JSON + room folders of WAVs)"),
+                       ("ravdess", "RAVDESS speech (Actor_NN/ folders of WAVs; labels in the file names)"),
                        ("kaldi", "Kaldi data directories (wav.scp, utt2spk, spk2gender, spk2age, ...)")]:
         p = commands.add_parser(name, help=f"build a manifest from {what}")
         if name == "kaldi":
@@ -185,8 +185,7 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="folder for fold0.csv ... fold{k-1}.csv")
     p.add_argument("--seed", type=int, default=0, help="seed of the dealing (default 0)")
     args = parser.parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.showwarning = _one_line_warning
+    with console.one_line_warnings():
         try:
             if args.command == "synth":
                 start = time.perf_counter()

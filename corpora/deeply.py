@@ -6,7 +6,7 @@ CC BY-NC-ND 4.0: evaluate on them, do not train a released model on them. Both r
 rooms (and, in Parent-Child, on two devices), which is what a channel check needs: the same voice, other rooms.
 sex 0 is female, 1 male; an utterance of two speakers at once (speaker "ab") is left out.
 
-    python data.py deeply --root Korean-Read-Speech-Corpus/dataset --out korean_read.csv --age-bins ...
+    python -m corpora deeply --root Korean-Read-Speech-Corpus/dataset --out korean_read.csv --age-bins ...
     python -m pytest tests/test_corpora.py
 """
 from pathlib import Path

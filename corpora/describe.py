@@ -4,7 +4,7 @@ and (with matplotlib) the same as figures plus the F0 distribution per gender.
 Any manifest column can be a task (`--tasks gender,age,education`); durations come from the audio headers
 (duration_s: segments and zip members included); F0 is YIN via features.f0_row on a seeded sample of clips.
 
-    python data.py describe timit.csv --tasks gender,age,education --plot figures/
+    python -m corpora describe timit.csv --tasks gender,age,education --plot figures/
     python -m pytest tests/test_describe.py
 """
 import re
@@ -17,7 +17,7 @@ import numpy as np
 import features
 from data import TASKS, AudioError, audio_info, label_order, load_audio, segment
 from extras.plots import plot_labels, pyplot, save
-from metrics import display_width
+from scale.tables import display_width
 
 DESCRIBE_SPLITS = ("train", "val", "test", "")  # "" = not yet assigned
 F0_SAMPLE = 200  # clips: enough for a histogram per gender, few enough to run in seconds (~10 ms per clip)

@@ -21,7 +21,7 @@ recipe's s5/ holding data/train/), then the data directory itself; --audio-root 
 Segments become rows with start_s, end_s (read in place, nothing is extracted); those shorter than
 --min-segment-s or past their recording's end are left out, counted (rows.check_segments).
 
-    python data.py kaldi --root speechocean762/train speechocean762/test --out so762.csv
+    python -m corpora kaldi --root speechocean762/train speechocean762/test --out so762.csv
     python -m pytest tests/test_kaldi.py
 """
 import re

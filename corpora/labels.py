@@ -6,7 +6,8 @@ Every source's vocabularies map here, and nowhere else (the adapters in corpora.
              M/F, male/female, 남/여, Common Voice's "male_masculine"...; "other" etc. -> "" = unknown)
   age     -> an age group, decades by default ("30s")  (age_group; bins DECADES or parse_age_bins("child:0-12,
              teen:13-17,adult:18-"); input as years, "26세", "만 26세", "20대", "60대 이상", "twenties", a bin name)
-             and the number itself, when there is one   (age_years: "26")
+             and the number itself, when there is one   (age_years: "26"; cv_age_years: the midpoint of a Common
+                                                         Voice band, "twenties" -> "24.5")
   dialect -> AI Hub region fields: six groups           (dialect_group via PROVINCES: names, 10-digit legal-district
              codes, 2-digit codes only with a declared system, legal or KOSTAT, and
              the two-letter province codes of the dialect corpora: AIHUB_REGION_CODES)
@@ -43,10 +44,13 @@ DECADES = tuple((lo, f"{lo}s") for lo in range(0, 101, 10))  # (0,"0s"), (10,"10
 CHILD_TEEN_ADULT = ((0, "child"), (13, "teen"), (20, "adult"))  # an example of custom bins
 AGE_BINS_HELP = "NAME:LO-HI,...,NAME:LO- in whole years, e.g. child:0-12,teen:13-17,adult:18- (default: decades)"
 
-DECADE_WORDS = {  # Common Voice age words -> first year of the decade
-    "teens": 10, "twenties": 20, "thirties": 30, "fourties": 40, "forties": 40, "fifties": 50,
-    "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90,
-}
+# Common Voice's age answers as ages in years [lo, hi): the options of its web form (voice-web's AGES table, in
+# web/src/stores/user.ts, and the dataset README of 2017): teens "< 19", twenties "19 - 29", thirties "30 - 39", ...
+# eighties "80 - 89", nineties "> 89". The bands are not decades (twenties starts at 19), and two edges are open:
+# teens is read from 13 (the word; the form gives no lower edge, and children do record, common-voice issue #3283),
+# nineties up to 100. age_group puts a band in the bin holding most of its years; cv_age_years gives its midpoint.
+CV_AGES = {"teens": (13, 19), "twenties": (19, 30), "thirties": (30, 40), "fourties": (40, 50), "forties": (40, 50),
+           "fifties": (50, 60), "sixties": (60, 70), "seventies": (70, 80), "eighties": (80, 90), "nineties": (90, 100)}
 YEARS = re.compile(r"(?:만\s*)?(\d+(?:\.\d+)?)\s*(?:세|살)?")  # "34", "26세", "26 세", "만 26세" (Korean age words)
 
 
@@ -135,6 +139,25 @@ def _bin_of(years, bins):
     return names[-1] if names else None
 
 
+def years_per_bin(lo, hi, bins):
+    """{bin name: how many whole years of [lo, hi) it holds}, e.g. (13, 19) with child:0-12,teen:13-17,adult:18-
+    -> {"teen": 5, "adult": 1}; years below the first bin's edge are not counted."""
+    counts = {}
+    for year in range(lo, hi):
+        name = _bin_of(year, bins)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def cv_age_years(value):
+    """The midpoint in years of a Common Voice age band (CV_AGES), as text: "teens" -> "16", "twenties" ->
+    "24.5", "nineties" -> "95"; "" for anything else. A midpoint stands for a band: against a uniform spread
+    over a 10-year band it is off by 2.5 years on average (width / 4; sd width / sqrt(12) = 2.9 years)."""
+    band = CV_AGES.get((clean_value(value) or "").lower())
+    return "" if band is None else f"{(band[0] + band[1]) / 2:g}"
+
+
 def age_years(value):
     """The age in years when the value is one number ("34", "26세", "만 26세", 34.5) as text ("34", "34.5");
     "" for decades, words and unknowns."""
@@ -150,10 +173,13 @@ def age_group(value, bins=DECADES):
     """Age group of a number (34, "26세", "만 26세" -> "20s"), a Korean decade ("20대"), the open top decade of
     AI Hub forms ("60대 이상"), a Common Voice word ("twenties") or a bin name ("30s"); blank/sentinel -> "".
 
-    A decade (20대, twenties, 20s) is the range [20, 29] years; it must fall inside one bin, otherwise the
-    answer would be a guess and ValueError is raised (e.g. "teens" with CHILD_TEEN_ADULT). "N대 이상" ("N and
-    older") is a form's open top category: it goes to the bin holding N, so with decades "60대 이상" -> "60s"
-    and that corpus's 60s class holds everyone from 60 up. bins: ((lower edge in years, name), ...) ascending.
+    A decade (20대, 20s) is the range [20, 29] years; it must fall inside one bin, otherwise the answer would be
+    a guess and ValueError is raised (e.g. "10대" with CHILD_TEEN_ADULT). A Common Voice band (CV_AGES: teens =
+    13-18, twenties = 19-29, ...) goes to the bin holding most of its years, a tie to the upper bin: "teens" with
+    child:0-12,teen:13-17,adult:18- -> "teen" (5 of its 6 years), "twenties" with decades -> "20s" (10 of 11); for
+    a band across one edge that is the bin holding its midpoint (cv_age_years), so `merge` agrees. "N대 이상"
+    ("N and older") is a form's open top category: it goes to the bin holding N, so with decades "60대 이상" ->
+    "60s" and that corpus's 60s class holds everyone from 60 up. bins: ((lower edge in years, name), ...) ascending.
     """
     text = _text(value, "age")
     if text == "":
@@ -167,15 +193,29 @@ def age_group(value, bins=DECADES):
         lo, hi = int(m[1]), int(m[1]) + 9
     elif m := re.fullmatch(r"(\d+)\s*대\s*이상", text):  # "60대 이상" = 60 and older: the bin where it starts
         lo = hi = int(m[1])
-    elif text.lower() in DECADE_WORDS:
-        lo = DECADE_WORDS[text.lower()]
-        hi = lo + 9
+    elif text.lower() in CV_AGES:  # the bin holding most of the band's years; on a tie the upper one
+        counts = years_per_bin(*CV_AGES[text.lower()], bins)  # {bin: years}, bins in ascending order
+        if not counts:
+            raise ValueError(f"age value {shown(text)} lies below the first bin of {bins}")
+        return [name for name in counts if counts[name] == max(counts.values())][-1]
     if lo is None:
         raise ValueError(f"unknown age value {shown(text)}; expected years (34, 26세), '20대', 'twenties' or '30s'")
     first, last = _bin_of(lo, bins), _bin_of(hi, bins)
     if first is None or first != last:
         raise ValueError(f"age value {shown(text)} does not fall inside one bin of {bins}")
     return first
+
+
+STAGE_YEARS = {"child": 0, "teen": 13, "adult": 18, "senior": 60}  # first years of the life-stage group names of
+# --age-bins child:0-12,teen:13-17,adult:18-59,senior:60- (the release's): what orders them where no number does
+
+
+def first_year(name):
+    """The first year of an age group's name, to put groups in age order: the number it starts with ("20s",
+    "20대", "60-" -> 20, 20, 60) or a life stage (STAGE_YEARS: child 0, teen 13, adult 18, senior 60); None for
+    anything else ("female", "경상")."""
+    m = re.match(r"\s*([0-9]+)", str(name))
+    return int(m[1]) if m else STAGE_YEARS.get(str(name).strip().lower())
 
 
 # AI Hub region field -> dialect group, one row per province:
@@ -256,7 +296,7 @@ def coded_level(value, table, what):
     code = _text(value, what)
     if code == "" or code == "0":
         return "", code
-    if not code.isdigit():
+    if not re.fullmatch(r"[0-9]+", code):  # not str.isdigit(): it takes "²", which int() refuses
         raise ValueError(f"{what} value {shown(code)} is not a whole-number code; expected one of {sorted(table)}")
     code = str(int(code))  # "04" -> "4"
     return table.get(code, f"code {code}"), code
@@ -278,7 +318,7 @@ def dialect_group(value, codes=None):
             raise ValueError(f"region code {shown(text)} is not one of AI Hub's two-letter province codes "
                              f"(labels.AIHUB_REGION_CODES: {', '.join(sorted(AIHUB_REGION_CODES))})")
         return AIHUB_REGION_CODES[text.lower()]
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):  # ASCII digits: str.isdigit() takes "²²" too
         if len(text) == 10:
             prefix, system = text[:2], "legal"
         elif len(text) == 2 and codes in REGION_CODES:

@@ -6,7 +6,7 @@ at the top and under folder1/). Home and field recordings, 44.1 kHz, about 25 s 
 task is `dialect` = the speaker's first language for the ACCENTS most common in the subset (the rest unlabelled,
 not dropped: they still train gender and age); every first language is kept in `native_language`.
 
-    python data.py saa --root whisper_project/ --out saa.csv --age-bins child:0-12,teen:13-17,adult:18-59,senior:60-
+    python -m corpora saa --root whisper_project/ --out saa.csv --age-bins child:0-12,teen:13-17,adult:18-59,senior:60-
     python -m pytest tests/test_corpora.py
 """
 import csv

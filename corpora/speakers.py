@@ -1,8 +1,8 @@
 """Speakers: one set of labels per speaker (majority vote), and k speaker-disjoint folds for cross-validation.
 
 A corpus often labels every clip, so a speaker's clips can disagree (a typo, a re-labelled session). The core
-(data.read_manifest) calls resolve_speaker_conflicts through this seam; `python data.py folds` calls
-speaker_folds.
+(data.read_manifest) calls resolve_speaker_conflicts through this seam, handing it its own column lists (this
+room imports nothing of the core); `python -m corpora folds` calls speaker_folds.
 
     python -m pytest tests/test_manifest.py
 """
@@ -12,9 +12,6 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from data import PER_CLIP_COLUMNS, TASKS
-
-
 def _is_number(text):
     try:
         return math.isfinite(float(text))
@@ -22,32 +19,32 @@ def _is_number(text):
         return False
 
 
-def speaker_columns(rows):
-    """The columns that describe a speaker rather than a clip: the TASKS always; any other column outside
-    PER_CLIP_COLUMNS whose known values are not all numbers and on which at least half of the speakers with
-    two or more labelled clips agree. A per-clip label (an emotion, a recording place) varies within most
-    speakers, so it is left alone; so are numbers (age_years, durations)."""
+def speaker_columns(rows, per_clip, tasks):
+    """The columns that describe a speaker rather than a clip: the `tasks` always (data.TASKS); any other column
+    outside `per_clip` (data.PER_CLIP_COLUMNS) whose known values are not all numbers and on which at least half of
+    the speakers with two or more labelled clips agree. Another per-clip label (a recording place) varies within
+    most speakers, so it is left alone; so are numbers (age_years, durations)."""
     chosen = []
     for column in dict.fromkeys(k for row in rows for k in row):
-        if column in PER_CLIP_COLUMNS:
+        if column in per_clip:
             continue
         values = defaultdict(list)  # speaker -> known values
         for row in rows:
             if row.get(column, ""):
                 values[row["speaker"]].append(row[column])
         known = [v for vs in values.values() for v in vs]
-        if column not in TASKS and (not known or all(_is_number(v) for v in known)):
+        if column not in tasks and (not known or all(_is_number(v) for v in known)):
             continue
         several = [vs for vs in values.values() if len(vs) >= 2]
-        if column in TASKS or 2 * sum(len(set(vs)) == 1 for vs in several) >= len(several):
+        if column in tasks or 2 * sum(len(set(vs)) == 1 for vs in several) >= len(several):
             chosen.append(column)
     return chosen
 
 
-def resolve_speaker_conflicts(rows, source="manifest", columns=None):
+def resolve_speaker_conflicts(rows, source, per_clip, tasks, columns=None):
     """One value per speaker for every speaker-level column; returns new row dicts.
 
-    Policy: for each speaker and column (default: speaker_columns(rows), i.e. gender, age, dialect and
+    Policy: for each speaker and column (default: speaker_columns(rows, per_clip, tasks): gender, age, dialect and
     other categorical columns that describe speakers), the value written on most of the speaker's clips
     wins, counting only known (non-empty) cells; a tie between the most frequent values gives "" (unknown),
     so nothing is guessed. The winner is written on every clip of the speaker, so an unknown cell next to
@@ -57,7 +54,7 @@ def resolve_speaker_conflicts(rows, source="manifest", columns=None):
         speaker 'F01': gender male 12 / female 1 -> male; ...
     (printed as one line).
     """
-    columns = speaker_columns(rows) if columns is None else columns
+    columns = speaker_columns(rows, per_clip, tasks) if columns is None else columns
     rows = [dict(row) for row in rows]
     by_speaker = defaultdict(list)
     for row in rows:
@@ -86,15 +83,15 @@ def resolve_speaker_conflicts(rows, source="manifest", columns=None):
     return rows
 
 
-def speaker_folds(rows, k=5, seed=0):
+def speaker_folds(rows, tasks, k=5, seed=0):
     """k speaker-disjoint folds over the training and validation speakers, for cross-validation -> k row lists
     (the test rows left out): in fold i its speakers' rows are "val", every other speaker's "train".
 
-    Stratified on each speaker's (age, gender, dialect) labels: the speakers of each combination, in a seeded
-    random order, are dealt round-robin with one counter over all combinations, so each fold gets about a k-th of
-    every combination and the folds differ in size by at most one speaker.
+    Stratified on each speaker's labels of `tasks` (data.TASKS: age, gender, dialect): the speakers of each
+    combination, in a seeded random order, are dealt round-robin with one counter over all combinations, so each
+    fold gets about a k-th of every combination and the folds differ in size by at most one speaker.
     """
-    labels = {r["speaker"]: tuple(r.get(t, "") for t in TASKS) for r in rows if r["split"] in ("train", "val")}
+    labels = {r["speaker"]: tuple(r.get(t, "") for t in tasks) for r in rows if r["split"] in ("train", "val")}
     if len(labels) < k:
         raise ValueError(f"{k} folds need at least {k} training and validation speakers, found {len(labels)}")
     groups = defaultdict(list)  # label combination -> speakers

@@ -114,11 +114,17 @@ def read_json(path):
 
 
 def check_output(path, header, what):
-    """Refuse to replace a file that is not the writer's own kind: `path` must be new, or a file whose first
-    line starts with `header` (a manifest: "path,speaker"; profiles: "path,duration_s"). ValueError naming it."""
+    """Refuse to replace a file that is not the writer's own kind: `path` must be new, or a regular file whose
+    first line starts with `header` (a manifest: "path,speaker"; profiles: "path,duration_s"). Anything else -- a
+    folder, a FIFO (reading it would wait for a writer forever), a device, a socket -- is refused unread.
+    ValueError naming it."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path}: a folder; {what} needs a file name")
+    if path.exists() and not path.is_file():
+        kind = "a FIFO (named pipe)" if path.is_fifo() else "a device" if path.is_char_device() or \
+            path.is_block_device() else "a socket" if path.is_socket() else "not a regular file"
+        raise ValueError(f"{path}: {kind}, not a regular file; {what} needs a file name")
     if path.exists():
         with open(path, "rb") as f:
             first = f.readline(200).decode("utf-8-sig", "replace")

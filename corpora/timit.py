@@ -1,7 +1,7 @@
 """The TIMIT adapter: the LDC layout (TRAIN|TEST/DR1/FVMH0/SA1.WAV) or NLTK's sample (dr1-fvmh0/sa1.wav) with
 spkrinfo.txt -> manifest rows: gender, age (and age_years), the eight dialect regions, education.
 
-    python data.py timit --root timit/ --out timit.csv
+    python -m corpora timit --root timit/ --out timit.csv
     python -m pytest tests/test_corpora.py
 """
 import re

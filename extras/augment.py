@@ -3,7 +3,7 @@
 Both make extra *versions* of a training clip that the feature store keeps beside the original (Kaldi's
 recipes do the same: speed-perturbed and noise-augmented copies prepared once, not on the fly). The third
 augmentation, SpecAugment's time and feature masks, works on the features inside the model
-(models.spec_augment_mask). NumPy/SciPy only; arrays in, arrays out.
+(extras/robust.spec_augment_mask). NumPy/SciPy only; arrays in, arrays out.
 
     speed_perturb(y, 1.1)               (N,) -> (round(N / 1.1),): 10 % faster AND 10 % higher, like sox `speed`
     babble(others, n)                   the sum of other talkers' clips, each looped or cut to n samples
@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
+VERSION = 1  # bump by hand when a change here or in extras/channel.py changes any augmented copy (scale/cache.py)
 VERSIONS = ("orig", "speed0.9", "speed1.1", "babble", "chan1", "chan2")  # what train.py's --augment chooses from
 BABBLE_TALKERS = 3  # other training clips summed into one babble track
 BABBLE_SNR_DB = (5.0, 20.0)  # dB, the range the mixing SNR is drawn from, uniformly

@@ -32,10 +32,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 import data
-import evaluate
 import features
 import metrics
-from scale import files, runs
+from scale import console, files, runs
+from scale.store import features_of
 from corpora.text import read_json
 from extras import synth_corpus
 
@@ -174,9 +174,28 @@ def main(argv=None):
     parser.add_argument("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
     parser.add_argument("--fit", default="train+val", choices=("train+val", "train"), help="speakers the linear models "
                         "learn from: every non-test voice (default), or the training split only, so that the validation "
-                        "split is scored as held out (the folds of a cross-validation, data.py folds)")
+                        "split is scored as held out (the folds of a cross-validation, python -m corpora folds)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    try:
+        problem = runs.unfit_folder(args.out)  # train.py's rule: a new or empty folder, nothing in it replaced
+        if problem:
+            raise ValueError(f"--out {problem}; choose another folder")
+        runs.claim(args.out, resume=False)
+    except (ValueError, OSError) as err:
+        print(f"baseline.py: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        with console.one_line_warnings():  # a speaker's conflicting labels, a quiet clip: one line each
+            return fit_and_write(args, start)
+    finally:
+        runs.release(args.out)
+
+
+def fit_and_write(args, start):
+    """The baseline of main's arguments: features, the cross-validated linear models, the scores; the run folder's
+    files are written at the end (manifest.csv, config.json, baseline.npz, then metrics.json, which marks it done),
+    so a baseline stopped before then leaves its folder empty for the next try."""
     try:
         if args.manifest is None:
             args.manifest = str(synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=args.workers))
@@ -185,13 +204,12 @@ def main(argv=None):
         missing = [t for t in tasks if t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")
-        config = {**vars(args), "model": "baseline", "tasks": tasks,
-                  **runs.write_run_manifest(rows, args.manifest, args.out)}
+        config = {**vars(args), "model": "baseline", "tasks": tasks}
         vocabs = data.build_vocabs(rows, tasks)
         X, y, speakers = {}, {}, {}
         for s in ("train", "val", "test"):
-            found, kept, _ = evaluate.load_features([r for r in rows if r["split"] == s], args.input,
-                                                    workers=args.workers, skip_bad=args.skip_bad, store=args.store)
+            found, kept, _ = features_of([r for r in rows if r["split"] == s], args.input, workers=args.workers,
+                                         skip_bad=args.skip_bad, on_disk=args.store)
             X[s] = np.array([clip_statistics(found.read(i), args.input) for i in range(len(found))])  # (n, D)
             y[s], speakers[s] = data.encode_labels(kept, vocabs, tasks), np.array([r["speaker"] for r in kept])
         X = {s: x if len(x) else np.zeros((0, X["train"].shape[1])) for s, x in X.items()}  # a split without rows
@@ -234,9 +252,14 @@ def main(argv=None):
                   f"test {m['test_mae']:.2f}")
         results["tasks"][t] = {k: None if math.isnan(v) else round(v, 4) for k, v in m.items()}
     results.update({"seconds": round(time.perf_counter() - start, 1), "device": "cpu"})
-    runs.save_json({**config, "vocabs": vocabs}, Path(args.out) / "config.json")
-    runs.save_json(results, Path(args.out) / "metrics.json")
-    files.atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
+    try:
+        config.update(runs.write_run_manifest(rows, args.manifest, args.out))
+        runs.save_json({**config, "vocabs": vocabs}, Path(args.out) / "config.json")
+        files.atomic_write(Path(args.out) / "baseline.npz", lambda f: np.savez(f, **weights))
+        runs.save_json(results, Path(args.out) / "metrics.json")
+    except OSError as err:  # a full disk
+        print(f"baseline.py: error: {err}", file=sys.stderr)
+        return 2
     print(f"baseline in {results['seconds']:.0f} s; run folder {args.out}")
     return 0
 

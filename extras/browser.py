@@ -158,10 +158,10 @@ def main(argv=None):
     parser.add_argument("--lang", default="en", choices=("en", "ko"), help="the page's language (default en)")
     parser.add_argument("--size", default="1000x1900", help="window width x height in CSS pixels")
     args = parser.parse_args(argv)
-    import evaluate
+    from scale import checkpoints
     from extras import web
     width, height = (int(v) for v in args.size.split("x"))
-    config, model = evaluate.load_run(args.run)
+    config, model = checkpoints.load_run(args.run)
     server = web.make_server(config, model, port=0, run_name=Path(args.run).resolve().name)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -13,6 +13,7 @@ Test: python -m pytest tests/test_denoise.py
 import numpy as np
 import scipy.signal
 
+VERSION = 1  # bump by hand when a change here changes any denoised sample (scale/cache.py keys features on it)
 N_FFT = 512  # samples per STFT frame = 32 ms at 16 kHz
 HOP_LENGTH = 128  # samples between frames = 8 ms at 16 kHz (75 % overlap: Hann sums to a constant)
 NOISE_FRACTION = 0.1  # fraction of frames (the quietest) that estimate the noise spectrum

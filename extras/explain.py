@@ -1,15 +1,17 @@
 """The front end in pictures -- every step from one recording's waveform to the model input, as PNGs.
 
 Every figure is drawn from the arrays the models use, computed by the project's own functions (mel.py, mfcc.py,
-f0.py, features.py), never by a second implementation; `analyse` checks that its pieces add up to them.
+f0.py, features.py; formants.py for the vocal tract), never by a second implementation; `analyse` checks that its
+pieces add up to them.
 
     python -m extras.explain my_voice.flac --out figures/mine    # any rate, mono or stereo (data.load_audio)
     python -m extras.explain --builtin --out figures/en          # the committed figures: built-in clip spk000_00
     python -m extras.explain --builtin --lang ko --out figures/ko   # Korean labels (needs a Hangul font)
     python -m pytest tests/test_explain.py
 
-Writes 1_waveform.png, 2_frame.png, 3_mel_filterbank.png, 4_features.png, 5_yin.png, 6_f0_track.png and
-7_model_input.png. matplotlib is needed (pip install matplotlib); labels and titles live in explain_text.py.
+Writes 1_waveform.png, 2_frame.png, 3_mel_filterbank.png, 4_features.png, 5_yin.png, 6_f0_track.png,
+7_model_input.png, 8_lpc_envelope.png and 9_formant_tracks.png. matplotlib is needed (pip install matplotlib);
+labels and titles live in explain_text.py.
 """
 import argparse
 import sys
@@ -21,10 +23,11 @@ import numpy as np
 import data
 import f0
 import features
+import formants
 import mel
 import mfcc
 import sampling
-from extras import plots
+from extras import plots, recording
 from extras.explain_text import TEXT
 from features import (F0_FMAX, F0_FMIN, FMIN, HOP_LENGTH, N_FFT, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH,
                       YIN_FRAME_LENGTH, YIN_THRESHOLD)
@@ -33,6 +36,8 @@ from extras.synth_corpus import make_synth_corpus
 FIRST_FRAME_S = 0.5  # s: by default the frame shown is the first voiced one after this time
 SPECTRUM_TOP_HZ = 1000.0  # Hz: top of the spectrogram under the F0 track (F0 and its first harmonics)
 FMAX_HZ = features.FMAX or SR / 2  # Hz: top edge of the mel filterbank (FMAX None means sr / 2)
+PRAAT_RANGE_DB = 50.0  # dB: figure 9's grey spectrogram spans 50 dB below its loudest cell, as Praat draws it
+LPC_N_FFT = 2048  # points of the FFT of figure 8's frame: bins about 5 Hz apart at 2 × 5500 Hz (the frame: ~550)
 
 
 # ---------------------------------------------------------------- 1. the arrays
@@ -75,12 +80,40 @@ def yin_steps(y, t):
                 voiced=bool(voiced[0]))
 
 
+def lpc_steps(y, t):
+    """formants.py's steps on frame t alone, with its pinned settings: the numbers behind figure 8.
+
+    The frame is cut as formants.formants cuts it: the clip resampled to 2 × ceiling (the ceiling from the median
+    F0), pre-emphasised, 2 × WINDOW_S around t · hop under the Gaussian window. Returns a dict: hz (LPC_N_FFT // 2
+    + 1,) frequencies in Hz, spectrum (same shape) the frame's power |X(f)|², envelope (same shape) the all-pole
+    model E / |A(f)|² in the same units, formants_hz (N_FORMANTS,) the picked formants (NaN where fewer),
+    sr_lpc and ceiling_hz in Hz, f0_median_hz (NaN where no frame is voiced).
+    """
+    f0_hz, voiced = formants.voicing(y, SR)  # (T,) Hz, (T,) bool
+    ceiling_hz = formants.formant_ceiling(f0_hz, voiced, SR)  # Hz
+    sr_lpc = int(round(2 * ceiling_hz))  # Hz, the LPC's sample rate
+    x = formants.pre_emphasis(formants.resample(y, SR, sr_lpc), sr_lpc)  # (N · sr_lpc / SR,)
+    half = int(round(formants.WINDOW_S * sr_lpc))  # samples
+    L = 2 * half + 1  # samples in the frame
+    centre = int(np.round(t * HOP_LENGTH * sr_lpc / SR))  # frame t's centre sample at sr_lpc
+    x = np.pad(x, (half, half + L))  # zeros beyond both ends, as formants.formants pads
+    frame = x[centre:centre + L] * formants.gaussian_window(L)  # (L,) x[centre − half .. centre + half]
+    r = formants.autocorrelation(frame[None, :], formants.ORDER)  # (1, p + 1)
+    a, _, E = formants.levinson_durbin(r)  # (1, p + 1), (1,)
+    F, B = formants.root_frequency_bandwidth(formants.lpc_roots(a), sr_lpc)  # (1, p), (1, p) Hz
+    spectrum = np.abs(np.fft.rfft(frame, LPC_N_FFT)) ** 2  # (LPC_N_FFT // 2 + 1,) |X(f)|²
+    envelope = E[0] / np.abs(np.fft.rfft(a[0], LPC_N_FFT)) ** 2  # (LPC_N_FFT // 2 + 1,) E / |A(f)|²; |A| > 0 on |z| = 1
+    return dict(hz=np.fft.rfftfreq(LPC_N_FFT, 1.0 / sr_lpc), spectrum=spectrum, envelope=envelope,
+                formants_hz=formants.pick_formants(F, B, ceiling_hz)[:, 0], sr_lpc=sr_lpc, ceiling_hz=ceiling_hz,
+                f0_median_hz=float(np.median(f0_hz[voiced])) if voiced.any() else float("nan"))
+
+
 def analyse(y, frame_s=None):
     """Every array the figures draw, for one waveform y: (N,) float at SR Hz. Returns a dict (shapes below).
 
     The shown frame t comes from `pick_frame` (frame_s in s, at most the last frame's time). Internal checks tie the pieces to what the models use: the
     frame's power spectrum is column t of the spectrogram, the DCT of the drawn log-mel is the MFCC channel,
-    and the YIN steps give the F0 of frame t.
+    the YIN steps give the F0 of frame t, and the LPC steps give formants.formants' F1..F4 of frame t.
     """
     T = 1 + len(y) // HOP_LENGTH  # frames
     power = mel.power_spectrogram(y, N_FFT, HOP_LENGTH, WIN_LENGTH)  # (F, T) |X|², F = 1 + N_FFT // 2
@@ -96,6 +129,8 @@ def analyse(y, frame_s=None):
     segment = mel.frame(padded, N_FFT, HOP_LENGTH)[:, t]  # (N_FFT,) samples of frame t
     window = mel.hann_window(WIN_LENGTH, N_FFT)  # (N_FFT,) periodic Hann, zero-padded
     yin = yin_steps(y, t)
+    tracks = formants.formants(y, SR)  # (4, T) Hz: F1..F4, NaN on unvoiced and silent frames
+    lpc = lpc_steps(y, t)
 
     # The pieces add up to what the models use (float32 rounding aside).
     spectrum = np.abs(np.fft.rfft(segment * window)) ** 2  # (F,)
@@ -103,16 +138,20 @@ def analyse(y, frame_s=None):
     cepstrum = mfcc.dct_matrix(N_MFCC, N_MELS_MFCC) @ log_mel  # (13, 40) @ (40, T) -> (13, T)
     assert np.abs(cepstrum - x[0, :N_MFCC]).max() < 1e-2, "DCT of the drawn log-mel = the MFCC channel"
     assert abs(SR / yin["lag"] - f0_hz[t]) < 1e-3 * f0_hz[t] and yin["voiced"] == voiced[t], "YIN of frame t"
+    unvoiced = np.isnan(tracks[:, t]).all()  # formants.formants leaves unvoiced and silent frames NaN
+    assert unvoiced or np.allclose(lpc["formants_hz"], tracks[:, t], rtol=1e-6, equal_nan=True), "LPC of frame t"
 
     return dict(y=y, t=t, T=T, power=power, filters=filters, log_mel=log_mel, x=x, f0_hz=f0_hz, voiced=voiced,
                 segment=segment, window=window, yin=yin,
-                model_window=first_window(x))  # (3, 14, 400)
+                model_window=first_window(x),  # (3, 14, 400)
+                formants_hz=tracks, lpc=lpc, vtl_cm=formants.vocal_tract_length(tracks),  # (4, T) Hz, (T,) cm
+                vtl_clip_cm=formants.median_vocal_tract_length(tracks))  # cm, NaN if no frame has F1..F4
 
 
 def first_window(x):
     """The first model window of a clip's mfcc_f0 features, cut (and padded) as training and evaluation cut it."""
     L = features.window_length("mfcc_f0")
-    windows, _, _ = sampling.Batches(data.Features("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0, 0)]]
+    windows, _, _ = sampling.Batches(data.Features("mfcc_f0", [x]), np.zeros((1, 0)), L)[[(0, 0)]]
     return windows[0]  # (3, 14, L)
 
 
@@ -231,16 +270,24 @@ def fig_yin(a, s, plt):
     return fig
 
 
+def _low_band(ax, power, top_hz, cmap="magma", range_db=None):
+    """The spectrogram power (F, T) from 0 to top_hz Hz, in dB, as an image over time (s) and frequency (Hz)
+    -> the image, for its colour bar. Bin k spans k·sr/n_fft ± half a bin, frame t spans t·hop ± half a hop.
+    range_db: the colours span this many dB below the loudest cell shown (None: all of it)."""
+    times = np.arange(power.shape[1]) * HOP_LENGTH / SR  # (T,) s
+    top_bin = int(top_hz * N_FFT / SR) + 1  # rows 0..top_bin-1 reach top_hz
+    extent = (times[0] - HOP_LENGTH / SR / 2, times[-1] + HOP_LENGTH / SR / 2,
+              -SR / N_FFT / 2, (top_bin - 0.5) * SR / N_FFT)  # s, Hz
+    db = mel.power_to_db(power)[:top_bin]  # (top_bin, T) dB
+    return ax.imshow(db, origin="lower", aspect="auto", interpolation="nearest", extent=extent, cmap=cmap,
+                     vmin=db.max() - range_db if range_db else None)
+
+
 def fig_f0_track(a, s, plt):
     """6: the F0 track (voiced frames) over the spectrogram's low band, and the F0 row the model gets."""
-    T, power = a["T"], a["power"]
-    times = np.arange(T) * HOP_LENGTH / SR  # (T,) s
-    top_bin = int(SPECTRUM_TOP_HZ * N_FFT / SR) + 1  # rows 0..top_bin-1 reach SPECTRUM_TOP_HZ
+    times = np.arange(a["T"]) * HOP_LENGTH / SR  # (T,) s
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained", sharex=True)
-    extent = (times[0] - HOP_LENGTH / SR / 2, times[-1] + HOP_LENGTH / SR / 2,
-              -SR / N_FFT / 2, (top_bin - 0.5) * SR / N_FFT)  # s, Hz: bin k spans k·sr/n_fft ± half a bin
-    image = top.imshow(mel.power_to_db(power)[:top_bin], origin="lower", aspect="auto", interpolation="nearest",
-                       extent=extent, cmap="magma")
+    image = _low_band(top, a["power"], SPECTRUM_TOP_HZ)
     fig.colorbar(image, ax=[top, bottom], pad=0.01).set_label(s["power_db"])  # one bar: both panels equally wide
     top.plot(times, np.where(a["voiced"], a["f0_hz"], np.nan), color="c", lw=1.5, label=s["f0_yin"])
     top.set(title=s["f0_title"].format(hz=SPECTRUM_TOP_HZ), ylabel=s["freq_hz"])
@@ -267,9 +314,57 @@ def fig_model_input(a, s, plt):
     return fig
 
 
+def fig_lpc_envelope(a, s, plt):
+    """8: frame t as LPC sees it -- its power spectrum, the all-pole envelope E / |A(f)|² over it (both in dB, one
+    scale), and formants.formants' F1..F4 of that frame marked (none where it is unvoiced or silent)."""
+    lpc, t = a["lpc"], a["t"]
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    spectrum_db, envelope_db = mel.power_to_db(np.stack([lpc["spectrum"], lpc["envelope"]]))  # (2, F) dB, 80 dB deep
+    ax.plot(lpc["hz"], spectrum_db, color="0.6", lw=0.8,
+            label=s["lpc_spectrum"].format(hz=formants.PRE_EMPHASIS_HZ, ms=2000 * formants.WINDOW_S))
+    ax.plot(lpc["hz"], envelope_db, color="C0", lw=1.6, label=s["lpc_envelope"].format(p=formants.ORDER))
+    marked = a["formants_hz"][:, t]  # (4,) Hz, formants.formants on frame t
+    for i, hz in enumerate(marked):
+        if np.isfinite(hz):
+            ax.axvline(hz, color=f"C{i + 1}", ls="--", lw=1.2, label=s["formant_line"].format(i=i + 1, hz=hz))
+    if not np.isfinite(marked).any():
+        ax.plot([], [], " ", label=s["no_formants"].format(t=t))
+    ax.plot([], [], " ", label=s["ceiling_note"].format(hz=lpc["ceiling_hz"], f0=lpc["f0_median_hz"]))
+    ax.set(title=s["lpc_title"].format(t=t, s=t * HOP_LENGTH / SR, p=formants.ORDER, sr=lpc["sr_lpc"],
+                                       ceiling=lpc["ceiling_hz"]),
+           xlabel=s["freq_hz"], ylabel=s["power_db"], xlim=(0, lpc["ceiling_hz"]))
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def fig_formant_tracks(a, s, plt):
+    """9: F1..F4 over the spectrogram up to the ceiling (gaps: unvoiced or silent frames), frame t marked; below,
+    each frame's vocal-tract length from its formant spacing and the clip's median, the length in the title."""
+    T, tracks, cm = a["T"], a["formants_hz"], a["vtl_clip_cm"]
+    times = np.arange(T) * HOP_LENGTH / SR  # (T,) s
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained", sharex=True)
+    image = _low_band(top, a["power"], a["lpc"]["ceiling_hz"], cmap="Greys", range_db=PRAAT_RANGE_DB)
+    fig.colorbar(image, ax=[top, bottom], pad=0.01).set_label(s["power_db"])
+    for i, track in enumerate(tracks):  # (T,) Hz, NaN breaks the line
+        top.plot(times, track, color=f"C{i + 1}", lw=1.5, label=f"F{i + 1}")
+    top.axvline(a["t"] * HOP_LENGTH / SR, color="C0", lw=0.8, ls="--")  # frame t of figure 8
+    title = s["tracks_title"].format(cm=cm) if np.isfinite(cm) else s["tracks_title_none"]
+    top.set(title=title, ylabel=s["freq_hz"])
+    top.legend(loc="upper right", fontsize=8, ncols=4)
+    bottom.plot(times, a["vtl_cm"], color="C0", lw=1.0, marker=".", ms=2)  # dots: single frames show too
+    if np.isfinite(cm):
+        n = int(np.isfinite(a["vtl_cm"]).sum())  # frames with F1..F4
+        bottom.axhline(cm, color="C3", ls="--", label=s["vtl_median"].format(cm=cm, n=n))
+        bottom.legend(loc="upper right", fontsize=8)
+    bottom.set(title=s["vtl_title"], xlabel=s["time_s"],
+               ylabel=s["length_cm"])
+    return fig
+
+
 FIGURES = {"1_waveform": fig_waveform, "2_frame": fig_frame, "3_mel_filterbank": fig_filterbank,
            "4_features": fig_features, "5_yin": fig_yin, "6_f0_track": fig_f0_track,
-           "7_model_input": fig_model_input}
+           "7_model_input": fig_model_input, "8_lpc_envelope": fig_lpc_envelope,
+           "9_formant_tracks": fig_formant_tracks}
 
 
 def draw_all(a, out_dir, lang, font, plt):
@@ -289,7 +384,7 @@ def main(argv=None):
     parser.add_argument("--builtin", action="store_true", help="use the built-in corpus's first clip instead")
     parser.add_argument("--out", required=True, help="folder for the PNG files (created)")
     parser.add_argument("--lang", default="en", choices=tuple(TEXT), help="label language (default en)")
-    parser.add_argument("--frame-s", type=float, help="time in s of the frame in figures 2, 3 and 5 "
+    parser.add_argument("--frame-s", type=float, help="time in s of the frame in figures 2, 3, 5 and 8 "
                         f"(default: the first voiced frame after {FIRST_FRAME_S} s)")
     args = parser.parse_args(argv)
     if bool(args.wav) == args.builtin:
@@ -298,7 +393,7 @@ def main(argv=None):
         parser.error(f"--frame-s must be a time >= 0 s, got {args.frame_s}")
     try:
         plt = plots.pyplot()
-        y, name = builtin_clip() if args.builtin else (data.load_audio(args.wav), Path(args.wav).name)
+        y, name = builtin_clip() if args.builtin else (recording.decode(args.wav), Path(args.wav).name)  # bounded
     except ValueError as err:  # no matplotlib (plots.pyplot); a missing, unreadable or empty file (AudioError)
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2

@@ -20,20 +20,25 @@ folders, one CSV row each (`profile_row`), an unreadable file a row with its err
 
     python -m pytest tests/test_recording.py tests/test_hostile.py
 """
+import contextlib
 import csv
 import io
+import math
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import scipy.signal
+import soundfile as sf
 
 import data
 import features
 from scale import files
-from metrics import pad
+from scale.tables import pad
 
 MIN_SPEECH_S = 2.0  # seconds
 QUIET_DBFS = -30.0  # dB re full scale, of the peak
@@ -100,6 +105,57 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     return found
 
 
+# ---------------------------------------------------------------- what decoding a file may cost
+MAX_DECODE_RATE = 768_000  # samples per second of audio (channels x sample rate in the header) a file may cost to
+# decode: 16 channels at 48 kHz, or stereo at 384 kHz. A 5 MB FLAC of 8 channels at 384 kHz (3.1 M/s) or a 0.2 MB
+# Ogg of 200 channels at 48 kHz (9.6 M/s) would take gigabytes; duration is bounded where it matters by blocks
+DECODE_BLOCK = 1 << 20  # samples (channels x frames) `decode` reads at a time: 4 MB of float32
+
+
+def check_decode_cost(path, rate, channels):
+    """Refuse, before anything is decoded, a file whose every second costs more than MAX_DECODE_RATE samples to
+    decode (channels x rate, both from the header): data.AudioError "PATH: 200 channels at 48000 Hz ...". """
+    if channels * rate > MAX_DECODE_RATE:
+        raise data.AudioError(f"{path}: {channels} channels at {rate} Hz are {channels * rate:,} samples to decode per "
+                              f"second; the limit is {MAX_DECODE_RATE:,} (16 channels at 48 kHz, or 2 at 384 kHz)")
+
+
+def decode(path, sr=features.SR):
+    """An audio file as data.load_audio reads it -- (N,) float32 mono at sr Hz, the same checks and AudioErrors --
+    but decoded DECODE_BLOCK samples at a time, each block mixed to mono at once: memory holds one block and the
+    mono signal at the file's rate (90 MB for a minute at 384 kHz), whatever the channel count, and the cost is
+    checked from the header first (check_decode_cost). The page decodes its uploads with it."""
+    file_sr, frames, channels = data.audio_info(path)
+    check_decode_cost(path, file_sr, channels)
+    y = np.zeros(frames, np.float32)  # (frames,) mono at the file's rate; a header never makes it longer
+    n = 0
+    try:
+        with sf.SoundFile(path) as f:
+            for block in f.blocks(max(DECODE_BLOCK // channels, 1), dtype="float32", always_2d=True, frames=frames):
+                k = min(len(block), frames - n)  # block: (<= DECODE_BLOCK / channels, channels)
+                y[n:n + k] = block[:k].mean(axis=1)
+                n += k
+    except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
+        raise data.AudioError(f"{path}: unreadable audio ({getattr(err, 'error_string', None) or err})") from None
+    y = y[:n]  # the checks of data.load_audio, in its words
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if n == 0:
+        raise data.AudioError(f"{path}: empty audio (0 samples)")
+    if bad:
+        raise data.AudioError(f"{path}: {bad} NaN/inf samples")
+    if n / file_sr < data.MIN_CLIP_S:
+        raise data.AudioError(f"{path}: too short ({n / file_sr:.3f} s < {data.MIN_CLIP_S} s)")
+    peak = float(np.max(np.abs(y)))
+    if peak == 0.0:
+        raise data.AudioError(f"{path}: all-silent (every sample is 0)")
+    if peak < data.SILENT_PEAK:
+        warnings.warn(f"{path}: nearly silent (peak {20 * np.log10(peak):.0f} dBFS)", stacklevel=2)
+    if file_sr != sr:
+        g = math.gcd(int(sr), int(file_sr))
+        y = scipy.signal.resample_poly(y, sr // g, file_sr // g)  # (N * sr / file_sr,)
+    return y.astype(np.float32)
+
+
 # ---------------------------------------------------------------- a recording of any length
 BLOCK_S = 30.0  # seconds decoded and featurised at a time: a long recording never sits in memory whole
 MARGIN_S = 1.0  # seconds of context on each side of a block, so frames near its edges see what the whole file has
@@ -128,9 +184,11 @@ def read(path, config, stats=(None, None)):
     of context on each side (data.load_audio's span), each block's features computed and its central frames kept,
     so memory holds one block of audio and the features of the whole (60 MB an hour for mfcc_f0). A frame deep
     inside a block is the whole-file frame; the 80 dB floor of power_to_db is the block's, not the file's. A
-    warning is kept when it fires in at least half of the blocks. Raises data.AudioError naming the file.
+    warning is kept when it fires in at least half of the blocks. Raises data.AudioError naming the file, also
+    before decoding one that costs too much (check_decode_cost).
     """
-    rate, frames, _ = data.audio_info(path)
+    rate, frames, channels = data.audio_info(path)
+    check_decode_cost(path, rate, channels)  # a block of 32 s then holds at most 98 MB of float32 samples
     seconds = frames / rate
     if seconds <= BLOCK_S + 2 * MARGIN_S:
         x, found = analyse(data.load_audio(path), config, stats)
@@ -158,7 +216,7 @@ def read(path, config, stats=(None, None)):
 
 def profile(model, config, y, device="cpu", batch_size=64):
     """What the model says about one waveform y (N,) float32 at 16 kHz -> ({task: (n_classes,) probabilities,
-    or a value}, [warnings]): its features, every 4 s window, the windows' outputs averaged (evaluate.predict),
+    or a value}, [warnings]): its features, every 4 s window, the windows' outputs averaged (mtl.predict),
     and what makes the answer unsure (analyse: short, quiet, clipped, band-limited, noisy, unfamiliar)."""
     x, found = analyse(y, config, norm_statistics(model))
     return outputs_of(model, config, x, device, batch_size), found
@@ -166,15 +224,41 @@ def profile(model, config, y, device="cpu", batch_size=64):
 
 def profile_file(model, config, path, device="cpu", batch_size=64):
     """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute is
-    decoded and featurised a block at a time (read), so memory stays bounded."""
-    x, found, seconds = read(path, config, norm_statistics(model))
+    decoded and featurised a block at a time (read), so memory stays bounded. Any file name will do (openable)."""
+    with openable(path) as readable:
+        x, found, seconds = read(readable, config, norm_statistics(model))
     return outputs_of(model, config, x, device, batch_size), found, seconds
+
+
+@contextlib.contextmanager
+def openable(path):
+    """`path` as libsndfile can open it: the path itself, or -- where the name cannot be encoded for the C library
+    (bytes that are not UTF-8, from another system; any non-ASCII name under LANG=C) -- a link to the file with a
+    plain name, in a private temporary folder removed afterwards. Errors about the link name `path` (shown)."""
+    try:
+        os.fspath(path).encode(sys.getfilesystemencoding())  # what soundfile does with a name, without an error handler
+        plain = True
+    except UnicodeEncodeError:
+        plain = False
+    if plain:
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="moksori-name-")
+    suffix = Path(path).suffix if Path(path).suffix.isascii() else ""
+    link = os.path.join(folder, "audio" + suffix)
+    try:
+        os.symlink(os.path.abspath(path), link)  # Python encodes the name losslessly; libsndfile sees only `link`
+        yield link
+    except data.AudioError as err:
+        raise data.AudioError(str(err).replace(link, shown(path))) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def outputs_of(model, config, x, device="cpu", batch_size=64):
     """The model's utterance-level outputs for one recording's features x (*input_shape, T) -> {task: output}."""
-    import evaluate  # torch: only once a model answers
-    return {t: out[0] for t, out in evaluate.predict(model, data.Features(config["input"], [x]), config["input"],
+    import mtl  # torch: only once a model answers
+    return {t: out[0] for t, out in mtl.predict(model, data.Features(config["input"], [x]), config["input"],
                                                      device, batch_size).items()}
 
 
@@ -198,9 +282,11 @@ def audio_paths(paths):
 
 
 def shown(path):
-    """A path as text any terminal and CSV can hold: bytes that are not UTF-8 (a name from another system)
-    written as \\x.. escapes."""
-    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    """A path as text any CSV can hold, losslessly: bytes that are not UTF-8 (a name from another system) written
+    as \\x.. escapes, and on POSIX a backslash as two, so that codecs.escape_decode gives the name's bytes back
+    ("caf\\xe9.wav" is the Latin-1 name; a name holding "\\x" itself reads "\\\\x")."""
+    raw = os.fsencode(str(path))
+    return (raw.replace(b"\\", b"\\\\") if os.sep == "/" else raw).decode("utf-8", "backslashreplace")
 
 
 def profile_row(path, config, outputs, warnings, seconds):
@@ -222,8 +308,9 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
     """Profile recordings of any length: printed, and one CSV row per file in out_csv. An unreadable file
     becomes a row with its error (or is skipped with skip_bad); it never stops the rest.
     Returns (files that could not be read, files)."""
-    import evaluate
-    config, model = evaluate.load_run(run_dir, device=device)
+    from scale import checkpoints, console  # torch: only once a model answers
+    console.any_terminal()  # Korean labels and names printed under LANG=C (ASCII) as escapes, not a crash
+    config, model = checkpoints.load_run(run_dir, device=device)
     tasks, vocabs = config["tasks"], config["vocabs"]
     paths = audio_paths(paths)
     if not paths:

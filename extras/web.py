@@ -8,17 +8,19 @@ Python's standard library only (http.server); matplotlib draws the figures where
                             -> the fields of an `evaluate.py --wav` CSV row as JSON, numbers as numbers, plus
                             "warnings" (a list), "probabilities" {task: {class: p}} and "elapsed_s"
     POST /api/figures       the same body, ?lang=en|ko -> {"figures": [{"name": "1_waveform", "png": "data:..."}],
-                            "lang", "frame", "note"}: explain.py's seven figures drawn from that recording, as
+                            "lang", "frame", "note"}: explain.py's nine figures drawn from that recording, as
                             PNG data URLs. A second call, so the page shows the answer (~0.3 s) before the
                             pictures (~seconds); the page sends the file again, the server keeps nothing.
 
-Refusals are JSON {"error": "one line"} with a 4xx status: 400 empty, silent or too short; 411 no
-Content-Length; 413 over MAX_BYTES (refused before reading) or over MAX_SECONDS of audio (read from the header
-before decoding); 415 not audio; 403 a cross-site upload or a foreign Host; 501 no matplotlib for figures; 503
-busy. An upload is written as upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own
-tempfile.mkdtemp() folder, removed in `finally` once answered. At most WORKERS uploads are handled at once.
-Nothing from a request is executed or imported: the model is loaded once, by `main` (serve.py's command line),
-before the server starts.
+Refusals are JSON {"error": "one line"} with a 4xx status: 400 empty, silent or too short; 408 a body sent too
+slowly; 411 no Content-Length; 413 over MAX_BYTES (refused before reading), over MAX_SECONDS of audio or over
+recording.MAX_DECODE_RATE samples per second (both read from the header before decoding); 415 not audio; 403 a
+cross-site upload or a foreign Host; 501 no matplotlib for figures; 503 busy. An upload is written as
+upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own tempfile.mkdtemp() folder, removed
+in `finally` once answered, and by `close` on Ctrl-C. Its body is read before it waits for one of the WORKERS, at
+MIN_BODY_RATE at least, so a client that sends slowly holds no worker; at most UPLOADS are held at once. Nothing
+from a request is executed or imported: the model is loaded once, by `main` (serve.py's command line), before the
+server starts.
 
     python serve.py RUN                        # then open http://127.0.0.1:8000/
     python -m pytest tests/test_web.py
@@ -30,7 +32,9 @@ import http.server
 import importlib.util
 import ipaddress
 import json
+import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -43,9 +47,12 @@ from pathlib import Path
 
 import data
 import evaluate
+from scale import checkpoints
 import features
 import models
+from corpora.labels import first_year
 from extras import recording
+from scale import console
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
@@ -54,8 +61,12 @@ MAX_BYTES = 20 * 1024 * 1024  # bytes of request body; a larger Content-Length i
 MAX_SECONDS = 60.0  # s of audio, from the file's header (413)
 SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")  # the upload's file name ends in one of these (".wav" otherwise)
 WORKERS = 2  # uploads handled at once: this many CPU cores' worth of work
-QUEUE_WAIT_S = 60.0  # s an upload waits for a free worker before 503
+UPLOADS = 8  # uploads held at once (being received, waiting for a worker, or answered): 8 x MAX_BYTES of disk at most
+QUEUE_WAIT_S = 60.0  # s an upload waits for a free worker (or a place among UPLOADS) before 503
 READ_TIMEOUT_S = 30.0  # s of silence from a client before its connection is dropped
+BODY_GRACE_S = 10.0  # s a body may take before MIN_BODY_RATE applies ...
+MIN_BODY_RATE = 32 * 1024  # bytes/s: ... after which it must have arrived at this average rate (20 MB: 650 s at most)
+CLOSE_S = 10.0  # s Ctrl-C waits for the uploads being answered, before their folders are removed anyway
 DRAIN_S = 2.0  # s spent reading what a refused client still sends, so that it reads the refusal, not a reset
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 FIGURE_LOCK = threading.Lock()  # pyplot keeps global state: one figure drawing at a time
@@ -80,7 +91,12 @@ class App:
     run_name: str = ""
     max_bytes: int = MAX_BYTES
     max_seconds: float = MAX_SECONDS
+    body_grace_s: float = BODY_GRACE_S
+    min_body_rate: float = MIN_BODY_RATE  # bytes/s
     slots: threading.BoundedSemaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(WORKERS))
+    uploads: threading.BoundedSemaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(UPLOADS))
+    folders: dict = dataclasses.field(default_factory=dict)  # upload folder -> its connection, while it exists
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # guards folders
 
 
 # ----------------------------------------------------------------------------- 1. an upload's answers
@@ -104,19 +120,32 @@ def upload_suffix(name):
 
 def read_upload(path, name, max_seconds):
     """The recording in `path` -> (N,) float32 at features.SR. Refused(415) when it is not audio (the header is
-    read first), 413 when it lasts over max_seconds, 400 when it is empty, silent or too short."""
+    read first), 413 when it lasts over max_seconds or costs over recording.MAX_DECODE_RATE samples per second to
+    decode (both from the header), 400 when it is empty, silent or too short. Decoded in blocks (recording.decode):
+    memory holds the mono signal and one block, whatever the number of channels."""
     try:
-        sr, frames, _ = data.audio_info(path)
+        sr, frames, channels = data.audio_info(path)
     except data.AudioError as err:
         raise Refused(415, one_line(err).replace(str(path), name)) from None
     if frames / sr > max_seconds:
         raise Refused(413, f"{name}: {frames / sr:.1f} s of audio; the limit is {max_seconds:g} s")
     try:
+        recording.check_decode_cost(path, sr, channels)
+    except data.AudioError as err:
+        raise Refused(413, one_line(err).replace(str(path), name)) from None
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile, and a warning in it
-            return data.load_audio(path)  # (N,) float32 mono at 16 kHz
+            return recording.decode(path)  # (N,) float32 mono at 16 kHz
     except data.AudioError as err:
         raise Refused(400, one_line(err).replace(str(path), name)) from None
+
+
+def in_age_order(vocab):
+    """A task's classes in the order the page lists them: age groups by their first year (child, teen, adult,
+    senior; 20s before 100s; corpora.labels.first_year) where every class has one, otherwise as the model has them."""
+    years = [first_year(c) for c in vocab]
+    return list(vocab) if None in years else [c for _, c in sorted(zip(years, vocab), key=lambda yc: yc[0])]
 
 
 def profile_answer(app, y, name):
@@ -129,8 +158,8 @@ def profile_answer(app, y, name):
                                                                          for end in ("_p", "_next_p")}
     answer = {k: (float(v) if v != "" else None) if k in numeric else v for k, v in row.items()}
     answer["warnings"] = list(notes)
-    answer["probabilities"] = {t: {c: round(float(p), 4) for c, p in zip(vocabs[t], outputs[t])}
-                               for t in tasks if vocabs[t] is not None}
+    answer["probabilities"] = {t: {c: round(float(outputs[t][vocabs[t].index(c)]), 4) for c in in_age_order(vocabs[t])}
+                               for t in tasks if vocabs[t] is not None}  # age groups in age order, not the alphabet's
     return answer
 
 
@@ -252,13 +281,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(500, {"error": f"internal error: {one_line(err)}"})
 
     def check_length(self):
-        """The declared body size in bytes (self.unread), checked against the limits before anything is read."""
-        value = self.headers.get("Content-Length")
+        """The declared body size in bytes (self.unread), checked against the limits before anything is read: ASCII
+        digits only (str.isdigit() also takes "²", which int() refuses), one value, at most MAX_BYTES."""
+        values = self.headers.get_all("Content-Length") or []
         self.unread = -1  # unknown until the header is read
-        if value is None:
+        if not values:
             raise Refused(411, "send the audio file as the request body, with a Content-Length header")
-        if not value.isdigit():
+        value = values[0]
+        if not re.fullmatch(r"[0-9]{1,15}", value):
             raise Refused(400, f"Content-Length {value[:20]!r} is not a number of bytes")
+        if len(set(values)) > 1:
+            raise Refused(400, f"{len(values)} different Content-Length headers: send one")
         size = int(value)
         self.unread = size
         if size == 0:
@@ -267,25 +300,56 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise Refused(413, f"the file is {size / 2**20:.1f} MB; the limit is {self.server.app.max_bytes / 2**20:g} MB")
 
     def answer_upload(self, route, name, lang):
-        """Wait for a worker, save the body in a private folder, answer, remove the folder."""
+        """Save the body in a private folder, then wait for a worker, answer, remove the folder. The body is read
+        first, so a client that sends it slowly holds no worker, only one place among UPLOADS, and not for long."""
         app = self.server.app
-        if not app.slots.acquire(timeout=QUEUE_WAIT_S):
-            raise Refused(503, "the server is busy with other recordings; try again in a minute")
+        busy = "the server is busy with other recordings; try again in a minute"
+        if not app.uploads.acquire(timeout=QUEUE_WAIT_S):
+            raise Refused(503, busy)
         folder = Path(tempfile.mkdtemp(prefix="moksori-upload-"))  # mode 0700: this user's only
+        with app.lock:
+            app.folders[folder] = self.connection  # what close() removes on Ctrl-C, if it is still there
         try:
             path = folder / f"upload{upload_suffix(name)}"
-            with open(path, "wb") as f:
-                while self.unread:
-                    chunk = self.rfile.read(min(self.unread, 1 << 20))
-                    if not chunk:
-                        raise ConnectionError("the client closed before sending the whole body")
-                    f.write(chunk)
-                    self.unread -= len(chunk)
-            y = read_upload(path, name, app.max_seconds)  # (N,) float32 at 16 kHz
-            return profile_answer(app, y, name) if route == "/api/profile" else figures_answer(y, name, lang, folder)
+            self.receive(path)
+            if not app.slots.acquire(timeout=QUEUE_WAIT_S):
+                raise Refused(503, busy)
+            try:
+                y = read_upload(path, name, app.max_seconds)  # (N,) float32 at 16 kHz
+                if route == "/api/profile":
+                    return profile_answer(app, y, name)
+                return figures_answer(y, name, lang, folder)
+            finally:
+                app.slots.release()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-            app.slots.release()
+            with app.lock:
+                app.folders.pop(folder, None)
+            app.uploads.release()
+
+    def receive(self, path):
+        """Write the body (self.unread bytes) to `path`. After the first BODY_GRACE_S it must keep up MIN_BODY_RATE
+        on average (app.body_grace_s, app.min_body_rate): a client that stops, or sends a byte now and then to hold
+        the connection, is answered 408 once it falls behind, whatever its Content-Length promised."""
+        app, size, started = self.server.app, self.unread, time.monotonic()
+        with open(path, "wb") as f:
+            while self.unread:
+                received = size - self.unread
+                left = started + app.body_grace_s + received / app.min_body_rate - time.monotonic()  # s
+                try:
+                    if left <= 0:
+                        raise TimeoutError
+                    self.connection.settimeout(min(READ_TIMEOUT_S, left))
+                    chunk = self.rfile.read1(min(self.unread, 1 << 20))  # what has arrived, up to 1 MB
+                except TimeoutError:
+                    raise Refused(408, f"the body came too slowly: {received:,} of {size:,} bytes in "
+                                  f"{time.monotonic() - started:.0f} s (after the first {app.body_grace_s:g} s, at "
+                                  f"least {app.min_body_rate / 1024:g} kB/s)") from None
+                if not chunk:
+                    raise ConnectionError("the client closed before sending the whole body")
+                f.write(chunk)
+                self.unread -= len(chunk)
+        self.connection.settimeout(READ_TIMEOUT_S)
 
 
 # ----------------------------------------------------------------------------- 3. the server
@@ -298,6 +362,30 @@ def make_server(config, model, host="127.0.0.1", port=8000, device="cpu", run_na
     server.daemon_threads = True  # a hung client never keeps the process alive
     server.app = App(config, model, device, run_name, max_bytes, max_seconds)
     return server
+
+
+def close(server, wait_s=CLOSE_S):
+    """Stop `server` and leave no upload behind (Ctrl-C): stop listening, cut the connections of the uploads in
+    flight (a body being received ends at once), give those being answered wait_s to finish and remove their own
+    folders, then remove any folder still there. A second Ctrl-C skips the wait."""
+    app = server.app
+    server.server_close()
+    with app.lock:
+        connections = list(app.folders.values())
+    for connection in connections:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:  # closed already
+            pass
+    deadline = time.monotonic() + wait_s
+    try:
+        while app.folders and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    with app.lock:
+        for folder in list(app.folders):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv=None):
@@ -320,9 +408,15 @@ def main(argv=None):
                   file=sys.stderr)
             return 2
         args.run = str(evaluate.RELEASE)
+    with console.one_line_warnings():  # a warning while loading or serving: one line, without Python's source line
+        return serve(args)
+
+
+def serve(args):
+    """Load the model of args.run once, then serve the page until Ctrl-C (or SIGTERM), leaving no upload behind."""
     try:
         device = models.choose_device(args.device)
-        config, model = evaluate.load_run(args.run, device=device)
+        config, model = checkpoints.load_run(args.run, device=device)
     except (OSError, ValueError) as err:  # no such folder, no checkpoint, a file that is not one
         print(f"serve.py: error: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -340,10 +434,11 @@ def main(argv=None):
     if not ipaddress.ip_address(host).is_loopback:
         print(f"serve.py: warning: listening on {host} ({socket.gethostname()}): other machines can use this page",
               flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as Ctrl-C does, uploads removed
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("serve.py: stopped", flush=True)
     finally:
-        server.server_close()
+        close(server)
     return 0

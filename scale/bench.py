@@ -1,9 +1,10 @@
 """Benchmarks: time our feature code against librosa on the same minute of speech-like audio.
 
-Times mfcc, melspectrogram, yin and the complete "mfcc_f0" model input (features.extract). When librosa is
-installed, times librosa's equivalents in the same process, interleaved with ours run by run (so background
-load hits both alike), and prints ours/librosa as the median over several runs after a warm-up call (the
-warm-up also pays librosa's numba compilation). Also prints the largest differences from librosa.
+Times mfcc, melspectrogram, yin, formants (formants.py's F1-F4 tracks; librosa has none to compare) and the
+complete "mfcc_f0" model input (features.extract). When librosa is installed, times librosa's equivalents in the
+same process, interleaved with ours run by run (so background load hits both alike), and prints ours/librosa as
+the median over several runs after a warm-up call (the warm-up also pays librosa's numba compilation). Also
+prints the largest differences from librosa.
 The audio is synth.py's voices (4 speakers, 2 female, 2 male), deterministic, in float32 -- the dtype
 data.load_audio hands the pipeline; both libraries then compute in float32.
 With --clips N it also measures the feature store's throughput (clips per second of 4 s, mfcc_f0, cold store)
@@ -11,6 +12,7 @@ with 1 and 2 worker processes on N clips of the built-in corpus. With --scale it
 of one training epoch on manifests of 1,200 to 48,000 clips (the built-in corpus's clips repeated as new speakers).
 
 Run: python -m scale.bench            (or: python -m scale.bench --seconds 20 --repeats 3 --clips 200)
+     python -m scale.bench --parameters   # docs/training.md's table: every trunk's parameters
      python -m scale.bench --scale 1200 12000 48000 --workers 2
 """
 import os
@@ -27,6 +29,7 @@ import numpy as np
 
 import f0
 import features
+import formants
 import mel
 import mfcc
 from extras import synth
@@ -51,6 +54,7 @@ def ours_jobs(y):
         "melspectrogram": lambda: mel.melspectrogram(y, SR, n_mels=N_MELS, **STFT),
         "yin": lambda: f0.yin(y, SR, **YIN),
         "yin librosa_compat": lambda: f0.yin(y, SR, **YIN, librosa_compat=True),
+        "formants": lambda: formants.formants(y, SR),  # F1-F4, its own YIN pass and ceiling included
         "mfcc_f0 (extract)": lambda: features.extract(y, SR, kind="mfcc_f0"),
     }
 
@@ -201,6 +205,18 @@ def scale(sizes, extra_args, distinct=False):
             print(f"{n:7d} {max_rss / 1e6:13.2f} GB {peak / 1e6:30.2f} GB {speed:>10}")
 
 
+def parameter_table():
+    """docs/training.md's model table: the parameters of every trunk for every input it reads, with the built-in
+    corpus's three tasks (age 5, gender 2, dialect 6 classes) on top."""
+    import mtl
+    from models import TRUNKS, VALID_INPUTS
+    three_tasks = {"age": 5, "gender": 2, "dialect": 6}
+    for trunk in TRUNKS:
+        counts = [f"{kind} {mtl.count_parameters(mtl.build_model(trunk, kind, three_tasks, features.input_shape(kind))):,}"
+                  for kind in VALID_INPUTS[trunk]]
+        print(f"{trunk:8s} {' | '.join(counts)}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the test audio in seconds")
@@ -211,7 +227,10 @@ def main():
                         "epoch on manifests of these sizes (default 1200 12000 48000)")
     parser.add_argument("--distinct", action="store_true", help="--scale: every repeated row reads its own file (a "
                         "hard link), so the store holds that many clips' features (extracted first, untimed)")
+    parser.add_argument("--parameters", action="store_true", help="only print every trunk's parameter count")
     args, extra = parser.parse_known_args()
+    if args.parameters:
+        return parameter_table()
     if args.scale is not None:
         scale(args.scale or [1200, 12000, 48000], extra, args.distinct)  # extra flags go to train.py, e.g. --workers 2
         return

@@ -1,16 +1,20 @@
 """What identifies a clip's features, and computing them -- the keys and the jobs of the feature store.
 
-A clip's key is a hash of everything that could change its features: the audio file (file_identity: absolute
-path, size, modification time; a zip member's name and CRC), its segment (start_s, end_s), the input kind, every setting in features.py (SR, N_FFT, HOP_LENGTH,
-...), the denoise flag, the augmentation version (and, for babble, the other clips mixed in), the source code
-of the loader and the signal modules (data, features, mel, mfcc, f0, extras/denoise, extras/augment), the versions of numpy,
-scipy, soundfile and libsndfile, and FEATURE_VERSION. Touch a file or change a setting and the key changes,
-so stale features are never reused. store.py keeps the features under these keys.
+A clip's key is a hash of what its features ARE: the audio file (file_identity: absolute path, size,
+modification time; a zip member's name and CRC), its segment (start_s, end_s), the input kind, every setting in
+features.py (SR, N_FFT, HOP_LENGTH, ... and FEATURE_VERSION, bumped by hand when the feature code changes any
+number), the denoise flag with extras/denoise.py's VERSION, the augmentation version with extras/augment.py's
+VERSION (and, for babble, the other clips mixed in), and the versions of numpy, scipy, soundfile and
+libsndfile. Touch a file or change a setting and the key changes, so stale features are never reused; edit a
+comment or add a print() and nothing is extracted again. An augmented copy's random draws are seeded from the
+clip's identity (draw_seed), never from code, so they stay the same from one run, machine or edit to the next.
+store.py keeps the features under these keys.
 
     python -m pytest tests/test_cache.py
 """
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -22,27 +26,8 @@ import features
 from corpora import archive
 from data import AudioError, load_audio, segment
 from scale.files import cache_root
-from extras import augment
+from extras import augment, denoise as wiener
 
-FEATURE_VERSION = 2  # bump by hand when the meaning of stored features changes in a way no setting shows
-SOURCE_MODULES = ("features", "mel", "mfcc", "f0", "extras/denoise", "extras/augment", "extras/channel")  # signal
-LOADER = ("zip_member", "_open", "audio_info", "load_audio", "segment")  # the functions of data.py that read audio
-
-
-def _source_hashes():
-    """{module: SHA-1 of its .py file} for the signal modules, and of the loader's functions in data.py (the rest
-    of data.py -- manifests, splits -- does not shape a clip's features), read once, at import."""
-    import inspect
-
-    import data
-    folder = Path(features.__file__).resolve().parent
-    hashes = {name: hashlib.sha1((folder / f"{name}.py").read_bytes()).hexdigest()
-              for name in SOURCE_MODULES if (folder / f"{name}.py").is_file()}
-    hashes["data"] = hashlib.sha1("".join(inspect.getsource(getattr(data, f)) for f in LOADER).encode()).hexdigest()
-    return hashes
-
-
-CODE_SHA1 = _source_hashes()  # the code that this process actually runs (a later edit needs a new process)
 LIBRARIES = {"numpy": np.__version__, "scipy": scipy.__version__, "soundfile": sf.__version__,
              "libsndfile": sf.__libsndfile_version__}  # decoders and resamplers change numbers between versions
 
@@ -53,11 +38,12 @@ def default_store_dir():
 
 
 def feature_settings(kind, denoise=False):
-    """Every input to feature extraction except the audio: kind, flags, features.py constants, code, libraries."""
+    """Every input to feature extraction except the audio: kind, flags, features.py's constants (FEATURE_VERSION
+    among them), the versions of the denoiser and the augmentations, the libraries."""
     constants = {name: value for name, value in vars(features).items()
                  if name.isupper() and isinstance(value, (int, float, str, tuple, type(None)))}
-    return {"kind": kind, "denoise": bool(denoise), "version": FEATURE_VERSION, "constants": constants,
-            "code": CODE_SHA1, "libraries": LIBRARIES}
+    return {"kind": kind, "denoise": wiener.VERSION if denoise else False, "augment": augment.VERSION,
+            "constants": constants, "libraries": LIBRARIES}
 
 
 def file_identity(path):
@@ -96,19 +82,26 @@ def cache_key(row, kind, denoise=False, version="orig", others=(), settings=None
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
+def draw_seed(row, version, others=()):
+    """The seed of an augmented copy's random draws: a hash of the clip's identity alone (its file's path and
+    size, its segment), the version and the clips mixed in -- no code, no settings, no modification time."""
+    identity = [{k: v for k, v in file_identity(p).items() if k != "mtime_ns"} for p in (row["path"], *others)]
+    blob = json.dumps({"clips": identity, "segment": segment(row), "version": version}, sort_keys=True, default=str)
+    return int(hashlib.sha1(blob.encode()).hexdigest()[:15], 16)
+
+
 def compute_features(row, kind, denoise=False, version="orig", others=()):
     """load_audio -> (denoise) -> augment.version_of -> features.extract: float32 (*input_shape(kind), T).
 
-    The babble version mixes the clips `others` (paths) in at an SNR drawn from a generator seeded by the
-    clip's own key, so the same clip always gets the same mixture.
+    An augmented version draws from a generator seeded by draw_seed: the same clip always gets the same copy
+    (babble mixes the clips `others` (paths) in at an SNR drawn from it).
     """
     row = row if isinstance(row, dict) else {"path": str(row)}  # a manifest row, or a path
     y = load_audio(row["path"], features.SR, *segment(row))  # (N,) float32 at features.SR
     if denoise:
-        from extras.denoise import denoise as remove_noise
-        y = remove_noise(y, features.SR)  # (N,) same length
+        y = wiener.denoise(y, features.SR)  # (N,) same length
     if version != "orig":
-        rng = np.random.default_rng(int(cache_key(row, kind, denoise, version, others)[:15], 16))
+        rng = np.random.default_rng(draw_seed(row, version, others))
         y = augment.version_of(y, version, [x for x in map(_readable, others) if x is not None], rng)
     return features.extract(y, features.SR, kind)
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-import evaluate
-from scale import runs
-from corpora.text import read_json
+import mtl
+from scale import checkpoints, runs
 
 
 def load_member(run_dir, device, batch_size):
@@ -33,14 +32,15 @@ def load_member(run_dir, device, batch_size):
             except ValueError as err:
                 raise ValueError(f"{run_dir}: {err}") from None
         return config, linear
-    config, model = evaluate.load_run(run_dir, device=device)
-    return config, lambda feats: evaluate.predict(model, feats, config["input"], device, batch_size)
+    config, model = checkpoints.load_run(run_dir, device=device)
+    return config, lambda feats: mtl.predict(model, feats, config["input"], device, batch_size)
 
 
 def load_members(run_dirs, device, batch_size, split, save=None):
     """(the first member's config, [(config, predictor)] of every member), checked to be averageable."""
-    if save and any((Path(save) / name).exists() for name in ("metrics.json", "config.json", "best.pt")):
-        raise ValueError(f"--save {save}: that folder holds a run already; choose another")
+    problem = runs.unfit_folder(save) if save else ""  # train.py's rule: a new or empty folder
+    if problem:
+        raise ValueError(f"--save {problem}; choose another folder")
     members = [load_member(r, device, batch_size) for r in run_dirs]
     config = members[0][0]
     for run_dir, (theirs, _) in zip(run_dirs[1:], members[1:]):
@@ -74,7 +74,7 @@ def outputs(members, rows, read):
 def save(folder, run_dirs, config, split, other, scores, vocabs):
     """Write a split report's scores as a run folder: metrics.json (as train.py's, `split` in place of "test")
     and config.json (the members and their recipes)."""
-    from scale.tables import recipe_of
+    from scale.tables import read_config, recipe_of
 
     def number(v):  # JSON has no NaN: a score without clips is null, as in train.py's metrics.json
         return None if np.isnan(v) else round(float(v), 4)
@@ -83,8 +83,7 @@ def save(folder, run_dirs, config, split, other, scores, vocabs):
                    "majority_baseline": number(s["majority"])} for t, s in scores.items()}
     members = [str(r) for r in run_dirs]
     recipe = {"model": "ensemble" if len(members) > 1 else config["model"], "input": config["input"],
-              "members": members, "member_recipes": sorted(recipe_of(read_json(Path(r) / "config.json"))
-                                                           for r in members),
+              "members": members, "member_recipes": sorted(recipe_of(read_config(r)) for r in members),
               "split": split, "manifest": str(other or config["manifest"])}
     runs.save_json({**recipe, "tasks": tasks}, Path(folder) / "metrics.json")
     runs.save_json(recipe, Path(folder) / "config.json")

@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from data import COLUMNS, zip_member
+from data import COLUMNS
 
 try:
     import fcntl  # POSIX: a writer holds an advisory lock on its temporary file (not on Windows)
@@ -30,7 +30,7 @@ def atomic_write(path, write):
     """Call write(binary file) on a unique temporary file next to `path`, then rename it onto `path` (atomic: a
     reader sees the old file or the new one; on any exception, a full disk or Ctrl-C, the old one stays). The
     writer holds a lock (flock) on its temporary file, so a cleaner can tell a live writer's file from a killed
-    one's (scale/store.py). A failure names the path: OSError "PATH: could not write (reason)"."""
+    one's (scale/store.py). A failure names the path: OSError "PATH: could not write (the system's reason)"."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,8 +52,8 @@ def atomic_write(path, write):
         if os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(err, (OSError, RuntimeError)) and not str(err).startswith(str(path)):  # torch.save: RuntimeError
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0][:120]
-            raise OSError(f"{path}: could not write ({reason})") from None
+            reason = next((e.strerror for e in (err, err.__context__) if getattr(e, "strerror", None)), None)  # ENOSPC
+            raise OSError(f"{path}: could not write ({reason or str(err).splitlines()[0][:120]})") from None
         raise
 
 
@@ -63,11 +63,12 @@ def atomic_write_text(path, text):
 
 
 def _relative(path, folder):
-    """An absolute path (a zip member: its archive part) relative to `folder` when inside it, else absolute."""
-    member = zip_member(path)
-    audio = Path(os.path.abspath(member[0] if member else path))
-    written = str(audio.relative_to(folder)) if audio.is_relative_to(folder) else str(audio)
-    return f"{written}::{member[1]}" if member else written
+    """An absolute path (a zip member "ARCHIVE.zip::MEMBER": its archive part) relative to `folder` when inside
+    it, else absolute."""
+    cut = str(path).lower().find(".zip::") + 4  # as data.read_manifest splits it
+    archive, member = (str(path)[:cut], str(path)[cut:]) if cut > 3 else (str(path), "")
+    audio = Path(os.path.abspath(archive))
+    return (str(audio.relative_to(folder)) if audio.is_relative_to(folder) else str(audio)) + member
 
 
 def write_manifest(rows, path):

@@ -2,10 +2,10 @@
 
     load_format1(path)   a last.pt of the first checkpoint format: numpy's RNG key stored as an ndarray.
                          Loaded weights-only, with numpy's array reconstruction (which rebuilds arrays of plain
-                         numbers, nothing else) added to what the unpickler accepts. runs.load_checkpoint calls
+                         numbers, nothing else) added to what the unpickler accepts. checkpoints.load_checkpoint calls
                          it only when the plain weights-only load refuses exactly that.
-    old_or_refused(path, err)   what runs.load_checkpoint does when torch.load refuses a file: a format-1
-                         checkpoint's dict, or runs.CheckpointError with the informative line of torch's error.
+    old_or_refused(path, err)   what checkpoints.load_checkpoint does when torch.load refuses a file: a format-1
+                         checkpoint's dict, or the informative line of torch's error (runs raises it).
     LEGACY_SETTINGS      what a config.json saved before a setting existed did (scale/tables.py --mean,
                          train.py --resume of an old run).
 
@@ -17,7 +17,6 @@ import warnings
 import numpy as np
 import torch
 
-from scale import runs
 
 # What a run saved before these settings existed did, where that differs from today's recipes.
 LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False, "pitch": False, "adversary": 0.0,
@@ -36,7 +35,7 @@ def load_format1(path):
 
 def old_or_refused(path, err):
     """The dict of a format-1 checkpoint when the weights-only load `err` refused only numpy's array
-    reconstruction; else runs.CheckpointError ("PATH: not a moksori checkpoint (reason)")."""
+    reconstruction; else the reason it is refused, one line (checkpoints.CheckpointError says it)."""
     if isinstance(err, pickle.UnpicklingError) and "_reconstruct" in str(err):
         try:
             return load_format1(path)
@@ -47,4 +46,4 @@ def old_or_refused(path, err):
         reason = ([line for line in lines if "nsupported" in line or "GLOBAL" in line] or lines or ["unpickling"])[0]
     else:
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"
-    raise runs.CheckpointError(f"{path}: not a moksori checkpoint ({reason[:160]})") from None
+    return reason[:160]

@@ -1,6 +1,6 @@
 """Leave one corpus out: how well a recipe travels to recordings it has never heard.
 
-For a manifest of several corpora (`python data.py merge`, its `corpus` column), each corpus in turn is left out:
+For a manifest of several corpora (`python -m corpora merge`, its `corpus` column), each corpus in turn is left out:
 a model is trained on the others (train.py with the flags given after --) and scored on every clip of the one left
 out; beside it, the in-corpus score (trained on all corpora, scored on each corpus's own test split), and the classic
 baseline (extras/baseline.py) trained the same way. Corpora named with --also (say, Korean read speech, kept for
@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 import data
-import evaluate
+import metrics
+from corpora.labels import first_year
 from scale import files, runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,16 +38,8 @@ ADULT_YEARS = 18.0
 
 def adult_groups(vocab):
     """The age groups of a run's vocabulary that hold only adults ("adult", "senior", "20s", ...): those whose
-    first year (from the bin name's number, or a known word) is ADULT_YEARS or more."""
-    import re
-    words = {"adult": 18, "senior": 60, "child": 0, "teen": 13}
-    found = []
-    for name in vocab or []:
-        m = re.match(r"(\d+)", name)
-        start = int(m[1]) if m else words.get(name.lower(), -1)
-        if start >= ADULT_YEARS:
-            found.append(name)
-    return found
+    first year (from the bin name's number, or a life stage: corpora.labels.first_year) is ADULT_YEARS or more."""
+    return [name for name in vocab or [] if first_year(name) is not None and first_year(name) >= ADULT_YEARS]
 
 
 def profiler_scores(outputs, rows, vocabs, train_median):
@@ -79,9 +72,10 @@ def profiler_scores(outputs, rows, vocabs, train_median):
 def score(run_dir, rows, store=True, workers=2):
     """profiler_scores of a run folder (train.py's or baseline.py's) on rows (whole clips, every split)."""
     from scale import ensemble
+    from scale.store import features_of
     config, predictor = ensemble.load_member(run_dir, "cpu", 64)
-    feats, kept, _ = evaluate.load_features(rows, config["input"], config.get("denoise", False), workers,
-                                            skip_bad=True, store=store)
+    feats, kept, _ = features_of(rows, config["input"], config.get("denoise", False), workers, skip_bad=True,
+                                 on_disk=store)
     train = [r for r in data.read_manifest(Path(run_dir) / "manifest.csv") if r["split"] == "train"]
     median = float(np.median([float(r["age_years"]) for r in train if r.get("age_years")] or [np.nan]))
     return profiler_scores(predictor(feats), kept, config["vocabs"], median)
@@ -107,7 +101,7 @@ def main(argv=None):
         return 0
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("manifest", help="a manifest of several corpora (data.py merge)")
+    parser.add_argument("manifest", help="a manifest of several corpora (python -m corpora merge)")
     parser.add_argument("--out", required=True, help="folder of the runs and loco.json")
     parser.add_argument("--also", nargs="*", default=[], help="manifests of corpora scored by every model, never "
                         "trained on")
@@ -118,10 +112,14 @@ def main(argv=None):
     rows = data.read_manifest(args.manifest)
     corpora = sorted({r.get("corpus", "") for r in rows} - {""})
     if len(corpora) < 2:
-        raise SystemExit(f"loco: {args.manifest} names fewer than two corpora (a corpus column: data.py merge)")
+        raise SystemExit(f"loco: {args.manifest} names fewer than two corpora (a corpus column: python -m corpora merge)")
     also = {Path(m).stem: data.read_manifest(m) for m in args.also}
     table = {}  # (model, trained on, scored on) -> scores
     plans = [(f"without-{c}", [r for r in rows if r["corpus"] != c], [c]) for c in corpora] + [("all", rows, corpora)]
+    own = {name for name, _, _ in plans} | {"loco.json"}  # a loco folder of these corpora goes on where it stopped
+    problem = "" if out.is_dir() and {p.name for p in out.iterdir()} <= own else runs.unfit_folder(out)
+    if problem:
+        raise SystemExit(f"loco: --out {problem}; choose another folder (one of loco's own goes on where it stopped)")
     for name, train_rows, scored in plans:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -142,7 +140,7 @@ def main(argv=None):
                 if target:
                     table[f"{kind} | {name} | {c}"] = score(folder / kind, target)
                     print(f"{kind:8} {name:16} on {c:14} {fmt(table[f'{kind} | {name} | {c}'])}", flush=True)
-    runs.save_json({k: evaluate.rounded({kk: float(vv) for kk, vv in v.items()}) for k, v in table.items()},
+    runs.save_json({k: metrics.rounded({kk: float(vv) for kk, vv in v.items()}) for k, v in table.items()},
                    out / "loco.json")
     print(f"wrote {out / 'loco.json'}")
     return 0

@@ -3,7 +3,7 @@ best.pt, manifest.csv, history.csv, metrics.json), without last.pt (the optimise
 needed only to resume), and without the paths of the machine it was trained on (audio paths are written relative to
 the corpus folders named in ROOTS, the manifest and run folders by their names).
 
-    python -m scale.release runs/release/refit release/      # then write release/MODEL_CARD.md
+    python -m scale.release runs/release/refit release/      # release/ new or empty; then write release/MODEL_CARD.md
     python -m pytest tests/test_release.py
 """
 import argparse
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import data
-from scale import files, runs
+from scale import checkpoints, console, files, runs
 
 KEEP = ("config.json", "best.pt", "manifest.csv", "history.csv", "metrics.json")
 PATH_SETTINGS = ("manifest", "out", "refit", "resume")  # config.json entries that name files of the training machine
@@ -29,17 +29,22 @@ def corpus_relative(path, roots):
 
 
 def release(run_dir, out, roots):
-    """Copy run_dir's KEEP files into `out` with every path of the training machine replaced (module docstring)."""
+    """Copy run_dir's KEEP files into `out` with every path of the training machine replaced (module docstring).
+    `out` must be new or empty, as a run folder of train.py (scale/runs.unfit_folder): a release never replaces
+    another's files, nor the run's own (RUN RUN)."""
     run_dir, out = Path(run_dir), Path(out)
     lacking = [name for name in KEEP if not (run_dir / name).is_file()]
     if lacking:
         raise FileNotFoundError(f"{run_dir}: no {', '.join(lacking)}: is it a finished run?")
-    config = runs.load_checkpoint(run_dir / "best.pt")["config"]
+    problem = runs.unfit_folder(out)
+    if problem:
+        raise ValueError(f"{problem}; release into another folder (or remove it first)")
+    config = checkpoints.load_checkpoint(run_dir / "best.pt")["config"]
     tidy = {k: Path(str(config[k])).name if config.get(k) else config.get(k) for k in PATH_SETTINGS if k in config}
-    best = runs.load_checkpoint(run_dir / "best.pt")
+    best = checkpoints.load_checkpoint(run_dir / "best.pt")
     best["config"] = {**best["config"], **tidy}
     runs.save_checkpoint(best, out / "best.pt")
-    runs.save_json({**runs.load_checkpoint(run_dir / "last.pt")["config"], **tidy} if (run_dir / "last.pt").is_file()
+    runs.save_json({**checkpoints.load_checkpoint(run_dir / "last.pt")["config"], **tidy} if (run_dir / "last.pt").is_file()
                    else best["config"], out / "config.json")
     rows = data.read_manifest(run_dir / "manifest.csv")
     here = Path(out).resolve()  # written relative to the released folder: "speechocean762/WAVE/a.wav"
@@ -53,12 +58,13 @@ def release(run_dir, out, roots):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a finished run folder (the model to release: the recipe's RUN/refit)")
-    parser.add_argument("out", help="the folder to write (release/)")
+    parser.add_argument("out", help="the folder to write (release/): new or empty")
     parser.add_argument("--roots", default="speechocean762,whisper_project,timit",
                         help="comma-separated names of corpus folders: clip paths are kept from there on")
     args = parser.parse_args(argv)
     try:
-        release(args.run, args.out, args.roots.split(","))
+        with console.one_line_warnings():
+            release(args.run, args.out, args.roots.split(","))
     except (OSError, ValueError) as err:
         print(f"scale.release: error: {err}", file=sys.stderr)
         return 2

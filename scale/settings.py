@@ -1,8 +1,11 @@
-"""A run's settings checked, each problem one line: the flags before any data is read (check), the splits against
-the tasks (check_splits); and what a run says about its splits (split_notes).
+"""A run's settings checked, each problem one line: every number in its range as it is parsed (number), the flags
+against each other before any data is read (check), the splits against the tasks (check_splits); and what a run
+says about its splits (split_notes).
 
     python -m pytest tests/test_train.py tests/test_resume.py tests/test_hostile.py
 """
+import argparse
+import math
 import os
 from pathlib import Path
 
@@ -12,6 +15,21 @@ import data
 import models
 import mtl
 from scale import runs
+
+
+def number(kind, low, high, low_open=False):
+    """An argparse type: a `kind` (int or float) number in [low, high] -- (low, high] with low_open -- so a flag's
+    range stands on the flag and an infinite, NaN or absurd value is one line naming the flag, before any work."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}")
+        if not (math.isfinite(value) and (low < value if low_open else low <= value) and value <= high):
+            raise argparse.ArgumentTypeError(f"{text} is outside {'(' if low_open else '['}{low}, {high}]")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def check(args, parser, augments):
@@ -34,23 +52,16 @@ def check(args, parser, augments):
             check_tasks(args.tasks.split(","), args)
     except ValueError as err:
         parser.error(str(err))
-    for names, rule, ok in ((("epochs", "batch_size", "lr"), "positive", lambda v: v > 0),  # "not > 0" refuses nan
-                            (("weight_decay", "workers", "patience", "warmup_epochs", "speaker_weight", "adversary",
-                              "label_smoothing", "crop_s", "dropout"), "zero or positive", lambda v: v >= 0)):
-        for name in names:
-            if not ok(getattr(args, name)):
-                parser.error(f"--{name.replace('_', '-')} must be {rule}, got {getattr(args, name)}")
-    problem = "" if args.resume else runs.unfit_folder(args.out)  # checked again, under a lock, before writing
+    problem = "" if args.resume else runs.unfit_folder(args.out, started=True)  # again, under a lock, before writing
     if problem:
         parser.error(f"--out {problem}; continue a run with --resume {args.out}, or choose another folder")
 
 
 def check_tasks(tasks, args):
-    """Validate the task list against the other flags (ValueError) and fill --balance's default."""
+    """Validate the task list against the other flags (ValueError)."""
     if not all(tasks) or len(set(tasks)) != len(tasks):
         raise ValueError(f"--tasks {','.join(tasks)}: expected distinct, non-empty column names")
     classes = [t for t in tasks if t not in data.NUMERIC_TASKS]
-    args.balance = args.balance or ("joint" if len(classes) > 1 else classes[0] if classes else "none")
     if args.balance not in ("none", "joint", *classes):
         raise ValueError(f"--balance {args.balance}: not a trained class task; choose none, joint or one of "
                          f"{', '.join(classes)}")
@@ -76,7 +87,7 @@ def check_splits(rows, needed, tasks, source, adversary=False, after_reading=Fal
                              f"some validation speakers or drop {t} from --tasks")
     if adversary and len({r.get("corpus", "") for r in by_split["train"]} - {""}) < 2:
         raise ValueError(f"{source}: --adversary needs training clips of two corpora or more (a corpus column: "
-                         "data.py merge)")
+                         "python -m corpora merge)")
 
 
 def split_notes(by_split, tasks, vocabs, args):

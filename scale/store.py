@@ -26,14 +26,16 @@ import sys
 import time
 import warnings
 import zipfile
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 
+import data
 import features
-from data import AudioError, ignore_ctrl_c, report_skipped
+import sampling
+from data import AudioError, report_skipped
 from scale.files import atomic_write, fcntl
+from scale import workers as processes
 from scale.cache import cache_key, default_store_dir, extraction_job, feature_settings
 
 SHARD_CLIPS = 4096  # clips per shard: ~280 MB of 4 s mfcc_f0 clips in float32, a few seconds of work to redo
@@ -63,7 +65,7 @@ class Shard:
 
 
 class Store:
-    """The features of a list of clips: store.read(i, v, start, stop) -> float32 (*input_shape, stop - start).
+    """The features of a list of clips: store.read(i, start, stop, v) -> float32 (*input_shape, stop - start).
 
     Clip i is the i-th row given to build() that could be read; v indexes the versions it was built with
     ("orig" first, then augmented copies such as "speed1.1"). Each (clip, version) may live in any shard:
@@ -81,20 +83,23 @@ class Store:
     def __len__(self):
         return len(self.shard_of)
 
-    def length(self, i, v=0):
-        """Frames (samples for raw) of clip i, version v."""
-        return int(self.frames_of[i, v])
-
     def lengths(self, v=0):
         """(n,) frames of every clip, version v."""
         return self.frames_of[:, v].copy()
 
-    def read(self, i, v=0, start=0, stop=None):
+    def read(self, i, start=0, stop=None, v=0):
         """Frames [start, stop) of clip i, version v (stop clipped to the clip's end) -> (*shape, n) float32."""
         offset, n = self.offset_of[i, v], self.frames_of[i, v]
         stop = n if stop is None else min(stop, n)
         x = np.array(self.shards[self.shard_of[i, v]].data[offset + start:offset + stop], dtype=np.float32)  # (n, R)
         return x.T.reshape(*self.shape, len(x))  # (*shape, n): a copy of one slice of the file
+
+    def for_epoch(self, seed, epoch):
+        """The clips as one epoch of training sees them: one version of each (the original or an augmented copy),
+        drawn uniformly from a generator seeded with (seed, epoch, 1) alone, so a resumed run draws the same."""
+        if len(self.versions) == 1:
+            return self
+        return EpochView(self, np.random.default_rng([seed, epoch, 1]).integers(0, len(self.versions), len(self)))
 
     def statistics(self):
         """Mean and standard deviation of every feature row over all real frames of the original clips,
@@ -102,6 +107,25 @@ class Store:
         mean = self.sums / max(self.count, 1)
         std = np.sqrt(np.maximum(self.squares / max(self.count, 1) - mean ** 2, 0.0))
         return mean.reshape(self.shape), std.reshape(self.shape)
+
+
+class EpochView:
+    """A store seen through one version per clip (Store.for_epoch): the four methods of data.Features."""
+
+    def __init__(self, store, versions):
+        self.store, self.versions, self.shape = store, versions, store.shape  # versions: (n,) int, one per clip
+
+    def __len__(self):
+        return len(self.store)
+
+    def lengths(self):
+        return self.store.frames_of[np.arange(len(self.store)), self.versions]  # (n,)
+
+    def read(self, i, start=0, stop=None):
+        return self.store.read(i, start, stop, self.versions[i])
+
+    def statistics(self):
+        return self.store.statistics()
 
 
 def _babble_partners(rows, keys):
@@ -343,7 +367,7 @@ def build(rows, kind, versions=("orig",), denoise=False, workers=1, skip_bad=Fal
             print(f"\rfeatures ({kind}): {done[0]}/{total} clips, {rate:.0f} clips/s, {left / 60:.1f} min left  ",
                   end="" if done[0] < total else "\n", file=sys.stderr, flush=True)
 
-    pool = Pool(workers, initializer=ignore_ctrl_c) if workers > 1 and total > 1 else None
+    pool = processes.pool(workers, total)
     try:
         for c in range(0, total, SHARD_CLIPS):
             shard, index = _write(root, jobs[c:c + SHARD_CLIPS], pool, width, dtype, skip_bad, tick)
@@ -386,3 +410,25 @@ def build_shared(rows, kind, versions=("orig",), denoise=False, workers=1, skip_
     if first and dist.is_initialized():
         dist.barrier()
     return found
+
+
+def features_of(rows, kind, denoise=False, workers=1, skip_bad=False, on_disk=False):
+    """Features of rows -> (features, kept rows, skipped): in memory (data.load_features) or, on_disk, the store."""
+    if on_disk:
+        return build(rows, kind, denoise=denoise, workers=workers, skip_bad=skip_bad, progress=sys.stderr.isatty())
+    return data.load_features(rows, kind, denoise=denoise, workers=workers, skip_bad=skip_bad)
+
+
+def epoch_batches(store, labels, crop, args, epoch, step, weights, device):
+    """train.py's batches of one epoch from the store, from optimiser step `step` on: one version of each clip
+    (Store.for_epoch), the epoch's plan (sampling.epoch_plan), this process's share of every batch under torchrun,
+    cut by `args.workers` DataLoader workers while the process trains -> an iterable of (x, lengths, y) arrays."""
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    view = store.for_epoch(args.seed, epoch)
+    plan = sampling.epoch_plan(args.seed, epoch, view.lengths(), crop, args.batch_size, weights)[step:]
+    batches, mine = sampling.Batches(view, labels, crop), [np.array_split(spec, world)[rank] for spec in plan]
+    if args.workers == 0:
+        return (batches[spec] for spec in mine)
+    import torch  # the DataLoader: workers read the store's files while this process trains
+    return torch.utils.data.DataLoader(batches, sampler=mine, batch_size=None, num_workers=args.workers,
+                                       pin_memory=device.type == "cuda", generator=torch.Generator())

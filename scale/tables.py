@@ -4,10 +4,12 @@ config.json alone (no model is loaded, no audio read) -- train.py's runs, baseli
     compare(run_dirs, metric)      the slides' table: train/val/test scores per task, one row per (model, input)
     compare_mean(run_dirs, split)  one row per recipe (runs differing only in VOLATILE settings): mean +- std
     recipe_of(config)              what makes runs one recipe (also kept in a saved ensemble's config.json)
+    confusion_table(cm, names)     a confusion matrix as aligned text (Hangul takes two columns: display_width)
 
     python -m pytest tests/test_tables.py
 """
 import json
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,9 @@ def read_metrics(run_dir):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found (is the run finished?)")
     m = read_json(path)
-    if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or "model" not in m or "input" not in m:
-        raise ValueError(f"{path}: not a moksori metrics.json (expected model, input and tasks)")
+    if not isinstance(m, dict) or not isinstance(m.get("tasks"), dict) or not isinstance(m.get("model"), str) \
+            or not isinstance(m.get("input"), str):
+        raise ValueError(f"{path}: not a moksori metrics.json (expected model and input as text, and tasks)")
     for task, scores in m["tasks"].items():
         if not isinstance(scores, dict):
             raise ValueError(f"{path}: the scores of {task} are not a JSON object")
@@ -46,6 +49,27 @@ def read_metrics(run_dir):
 # manifest (a cross-validation's folds; give --compare --mean the runs of one corpus)
 VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device", "amp", "manifest", "manifest_sha1",
             "members", "skip_bad", "val_speakers", "auto_refit", "store", "store_dtype", "corpora"}
+
+
+def read_config(run_dir):
+    """A run folder's config.json as a recipe reads it, checked: a JSON object, and an ensemble's member_recipes
+    (scale/ensemble.py) a list of its members' recipes, each the text of a JSON object. ValueError naming the file."""
+    path = Path(run_dir) / "config.json"
+    config = read_json(path)
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a moksori config (expected a JSON object)")
+    def well_formed(c):  # member_recipes absent, or a list of JSON objects as text, each well formed itself
+        recipes = c.get("member_recipes", [])
+        return isinstance(recipes, list) and all(isinstance(r, str) and isinstance(inner := json.loads(r), dict)
+                                                 and well_formed(inner) for r in recipes)
+    try:
+        ok = well_formed(config)
+    except (ValueError, RecursionError):  # an entry that is not JSON, or nested without end
+        ok = False
+    if not ok:
+        raise ValueError(f"{path}: member_recipes is {config['member_recipes']!r:.40}, not a list of recipes "
+                         "(JSON objects as text)")
+    return config
 
 
 def _settings(config):
@@ -82,9 +106,7 @@ def compare_mean(run_dirs, split="test"):
     folds of a cross-validation, each fold's validation scores)."""
     groups = {}  # recipe -> (name, [metrics])
     for run_dir in run_dirs:
-        m, config = read_metrics(run_dir), read_json(Path(run_dir) / "config.json")
-        if not isinstance(config, dict):
-            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a moksori config (expected a JSON object)")
+        m, config = read_metrics(run_dir), read_config(run_dir)
         name = f"{m['model']} {m['input']}" + (" refit" if config.get("refit") else "")
         groups.setdefault(recipe_of(config), (name, [], _settings(config)))[1].append(m)
     groups = {recipe: (name + _differences(config, [c for n, _, c in groups.values() if n == name]), ms)
@@ -138,3 +160,28 @@ def compare(run_dirs, metric="both"):
             else:
                 cells += " | " + " | ".join(" ".join(number(s.get(k)) for k in METRIC_KEYS[g]) for g in groups)
         print(f"{model:10} {kind:8}{cells} | {', '.join(folders)}")
+
+
+def confusion_table(cm, names, predicted_names=None):
+    """The confusion matrix as aligned text: one row per true class (`names`), one column per predicted class
+    (`predicted_names`, default the same)."""
+    names = [str(n) for n in names]
+    columns = names if predicted_names is None else [str(n) for n in predicted_names]
+    corner = "true \\ pred"
+    cell = max([display_width(n) for n in columns] + [len(str(cm.max())) if cm.size else 1])
+    first = max([display_width(n) for n in names] + [len(corner)])
+    lines = [pad(corner, first) + " " + " ".join(pad(n, cell, right=True) for n in columns)]
+    for name, row in zip(names, cm):
+        lines.append(pad(name, first) + " " + " ".join(pad(str(c), cell, right=True) for c in row))
+    return "\n".join(lines)
+
+
+def display_width(text):
+    """Terminal columns taken by text: East Asian wide characters (Hangul, CJK) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text, width, right=False):
+    """text padded with spaces to `width` terminal columns (on the left when right=True)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill

@@ -1,7 +1,8 @@
 """Shared pytest set-up.
 
-librosa is used only by tests/make_reference.py (to produce the saved reference values) and by bench.py.
-Blocking it here proves that no test needs it: `import librosa` inside a test raises ImportError.
+librosa is used only by tests/make_reference.py (to produce the saved reference values) and by bench.py, Praat
+(parselmouth) only by tests/make_formant_reference.py. Blocking both here proves that no test needs them:
+`import librosa` or `import parselmouth` inside a test raises ImportError.
 """
 import os
 
@@ -14,6 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 sys.modules["librosa"] = None  # any `import librosa` under pytest now fails loudly
+sys.modules["parselmouth"] = None  # and so does `import parselmouth`
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

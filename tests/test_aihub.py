@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 import data
+from corpora import cli as corpora_cli
 from corpora.aihub import aihub_rows
 from data import load_audio
 from data import read_manifest
@@ -178,14 +179,14 @@ def test_cli_age_bins_region_codes_and_a_bad_flag(tmp_path, capsys):
     write_audio(tmp_path / "c" / "x.wav")
     out = tmp_path / "m.csv"
     args = ["aihub", "--root", str(tmp_path / "c"), "--out", str(out)]
-    assert data.main(args + ["--age-bins", "child:0-12,adult:13-", "--region-codes", "kostat"]) == 0
+    assert corpora_cli.main(args + ["--age-bins", "child:0-12,adult:13-", "--region-codes", "kostat"]) == 0
     row = read_manifest(out)[0]
     assert (row["age"], row["age_years"], row["dialect"]) == ("child", "8", "경상")  # KOSTAT 21 = 부산
     capsys.readouterr()
-    assert data.main(args) == 2
+    assert corpora_cli.main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "x.json: region code '21' is ambiguous" in err and "--region-codes" in err
-    assert data.main(args + ["--age-bins", "child:0-12,adult:14-"]) == 2
+    assert corpora_cli.main(args + ["--age-bins", "child:0-12,adult:14-"]) == 2
     assert "--age-bins 'child:0-12,adult:14-': 'adult' starts at 14, expected 13" in capsys.readouterr().err
 
 
@@ -235,7 +236,7 @@ def test_zip_archives_are_read_in_place(tmp_path, utf8_names):
 def test_zip_manifest_writes_the_archive_part_relative(tmp_path):
     root = zipped_corpus(tmp_path / "corpus")
     out = root / "m.csv"
-    assert data.main(["aihub", "--root", str(root), "--out", str(out)]) == 0
+    assert corpora_cli.main(["aihub", "--root", str(root), "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "\n[원천]자유대화_training.zip::TS_자유대화/서울/clip_0.wav," in text and str(root) not in text
     back = read_manifest(out)

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 import data
+from corpora import cli as corpora_cli
 from corpora.aihub import aihub_rows
 from data import read_manifest
 
@@ -258,12 +259,12 @@ def test_the_issues_keys_now_read_and_unknown_keys_name_all_four_layouts(tmp_pat
 def test_cli_manifest_education_task_and_describe_counts_segments(tmp_path, capsys):
     root = elder_tree(tmp_path / "c")
     out = tmp_path / "m.csv"
-    assert data.main(["aihub", "--root", str(root), "--out", str(out)]) == 0
+    assert corpora_cli.main(["aihub", "--root", str(root), "--out", str(out)]) == 0
     assert "3 clips, 2 speakers" in capsys.readouterr().out
     rows = read_manifest(out)
     assert [(r["education"], r["start_s"], r["end_s"]) for r in rows] == [
         ("post_secondary", "0.5", "2"), ("middle_school", "2.5", "4"), ("post_secondary", "6", "8")]
-    assert data.main(["describe", str(out), "--tasks", "education,health_condition"]) == 0
+    assert corpora_cli.main(["describe", str(out), "--tasks", "education,health_condition"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("3 clips (3 utterance segments of 1 files), 2 speakers"), text
     assert "== education ==" in text and "middle_school" in text

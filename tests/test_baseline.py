@@ -81,7 +81,8 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one in
     # metrics.json; its probabilities are softmax([z, 1] W) on the standardised clip statistics (recomputed here
     # with NumPy from baseline.npz); beside the tiny run, the ensemble scores the mean of the two runs'
-    import evaluate as predict
+    import mtl
+    from scale import checkpoints, runs
     import data
     from scale import store
     code, stdout, stderr = evaluate_cli(tiny, out)
@@ -92,8 +93,8 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     found, rows, _ = store.build(rows, "mfcc_f0")
     from scale import ensemble
     linear = ensemble.load_member(out, "cpu", 64)[1](found)
-    config, model = predict.load_run(tiny["run"])
-    deep = predict.predict(model, found, "mfcc_f0")
+    config, model = checkpoints.load_run(tiny["run"])
+    deep = mtl.predict(model, found, "mfcc_f0")
     labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     Z = np.array([(baseline.clip_statistics(found.read(k)) - weights["mean"]) / weights["std"]
                   for k in range(len(found))])  # (n, 105)

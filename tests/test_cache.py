@@ -42,8 +42,17 @@ def test_a_changed_setting_or_file_changes_the_key(clips, monkeypatch):
     os.utime(clips[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touch: one second newer
     assert cache.cache_key(clips[0], "mfcc") != key, "a touched audio file must be read again"
     os.utime(clips[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    monkeypatch.setattr(cache, "FEATURE_VERSION", cache.FEATURE_VERSION + 1)
+    assert cache.cache_key(clips[0], "mfcc") == key
+    monkeypatch.setattr(features, "FEATURE_VERSION", features.FEATURE_VERSION + 1)
     assert cache.cache_key(clips[0], "mfcc") != key, "a new FEATURE_VERSION must not reuse old features"
+    monkeypatch.undo()
+    speed = cache.cache_key(clips[0], "mfcc", version="speed1.1")
+    monkeypatch.setattr(cache.augment, "VERSION", cache.augment.VERSION + 1)
+    assert cache.cache_key(clips[0], "mfcc", version="speed1.1") != speed, "a new augment.VERSION redraws copies"
+    monkeypatch.undo()
+    denoised = cache.cache_key(clips[0], "mfcc", denoise=True)
+    monkeypatch.setattr(cache.wiener, "VERSION", cache.wiener.VERSION + 1)
+    assert cache.cache_key(clips[0], "mfcc", denoise=True) != denoised, "a new denoise.VERSION: denoised again"
 
 
 def test_compute_features_is_load_then_extract(clips):
@@ -62,7 +71,7 @@ def key_in_a_copy_of_the_tree(tmp_path, clip, edit=None):
     import subprocess
     import sys
     root = Path(__file__).resolve().parents[1]
-    tree = tmp_path / ("edited" if edit else "plain")
+    tree = tmp_path / (f"edited-{len(list(tmp_path.glob('edited-*')))}" if edit else "plain")
     tree.mkdir()
     for module in root.glob("*.py"):
         shutil.copy(module, tree / module.name)
@@ -79,20 +88,30 @@ def key_in_a_copy_of_the_tree(tmp_path, clip, edit=None):
     return result.stdout.strip()
 
 
-def test_an_edit_to_the_audio_loader_changes_the_key(clips, tmp_path):
-    """The loader (data.load_audio) shapes the features too: an edit to its resampling call must change the key."""
+def test_an_edited_comment_keeps_the_key_and_a_new_version_changes_it(clips, tmp_path):
+    """The key says what the features are, never what the code looks like: a student's comment or print() in the
+    loader or the signal code re-extracts nothing; FEATURE_VERSION, bumped by hand, does."""
     plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
-    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "resample_poly(y, sr // g, file_sr // g)",
-                                                            "resample_poly(y, sr // g, file_sr // g, window=('kaiser', 5.0))"))
-    assert plain != edited
+    commented = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "    file_sr, frames, _ = audio_info(path)\n",
+                                                               "    print('reading', path)  # a student's print\n"
+                                                               "    file_sr, frames, _ = audio_info(path)\n"))
+    assert plain == commented
+    bumped = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("features.py", "FEATURE_VERSION = ",
+                                                            "FEATURE_VERSION = 1 + "))
+    assert plain != bumped
 
 
-def test_an_edit_outside_the_loader_keeps_the_key(clips, tmp_path):
-    """data.py also holds manifests and splits, which shape no clip's features: an edit there keeps every key
-    (so a change to how splits are drawn does not make a corpus extract again)."""
-    plain = key_in_a_copy_of_the_tree(tmp_path, clips[0])
-    edited = key_in_a_copy_of_the_tree(tmp_path, clips[0], ("data.py", "MIN_VAL_SPEAKERS = 25", "MIN_VAL_SPEAKERS = 24"))
-    assert plain == edited
+def test_an_augmented_copy_draws_from_the_clip_alone(clips, monkeypatch):
+    """The random draws of an augmented copy are seeded from the clip's identity (path, size, segment, version),
+    not from settings, versions of the code or the file's modification time: the same copy on every run."""
+    seed = cache.draw_seed({"path": str(clips[0])}, "chan1")
+    monkeypatch.setattr(features, "FEATURE_VERSION", features.FEATURE_VERSION + 1)
+    monkeypatch.setattr(features, "HOP_LENGTH", 161)
+    stat = os.stat(clips[0])
+    os.utime(clips[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cache.draw_seed({"path": str(clips[0])}, "chan1") == seed
+    assert len({seed, cache.draw_seed({"path": str(clips[0])}, "chan2"), cache.draw_seed({"path": str(clips[1])}, "chan1"),
+                cache.draw_seed({"path": str(clips[0]), "start_s": "0.2", "end_s": "0.8"}, "chan1")}) == 4
 
 
 def test_library_versions_are_part_of_the_key(clips, monkeypatch):

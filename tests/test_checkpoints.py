@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import evaluate
-from scale import runs
+from scale import checkpoints, resume, runs
 from conftest import evaluate_cli, ROOT
 
 
@@ -56,8 +56,8 @@ def test_the_payload_really_runs_under_an_unsafe_load(tmp_path):
 
 def test_load_run_refuses_a_hostile_checkpoint(hostile_run):
     run, marker = hostile_run
-    with pytest.raises(runs.CheckpointError) as err:
-        evaluate.load_run(run)
+    with pytest.raises(checkpoints.CheckpointError) as err:
+        checkpoints.load_run(run)
     message = str(err.value)
     assert message.startswith(f"{run / 'best.pt'}: not a moksori checkpoint (") and "\n" not in message, message
     assert "system" in message, message  # names the global it refused
@@ -88,17 +88,17 @@ def test_resume_refuses_a_hostile_last_pt_with_one_line(hostile_run, tiny):
 def test_files_that_are_not_checkpoints_are_named(tmp_path, content):
     path = tmp_path / "best.pt"
     path.write_bytes(content)
-    with pytest.raises(runs.CheckpointError, match=r"best\.pt: not a moksori checkpoint \("):
-        runs.load_checkpoint(path)
+    with pytest.raises(checkpoints.CheckpointError, match=r"best\.pt: not a moksori checkpoint \("):
+        checkpoints.load_checkpoint(path)
 
 
 def test_a_safe_file_without_moksori_keys_is_refused(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
     torch.save([1, 2, 3], tmp_path / "list.pt")
-    with pytest.raises(runs.CheckpointError, match=r"not a moksori checkpoint \(no model, config, vocabs\)"):
-        runs.load_checkpoint(tmp_path / "other.pt")
-    with pytest.raises(runs.CheckpointError, match=r"holds a list"):
-        runs.load_checkpoint(tmp_path / "list.pt")
+    with pytest.raises(checkpoints.CheckpointError, match=r"not a moksori checkpoint \(no model, config, vocabs\)"):
+        checkpoints.load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(checkpoints.CheckpointError, match=r"holds a list"):
+        checkpoints.load_checkpoint(tmp_path / "list.pt")
 
 
 def test_rng_states_survive_a_weights_only_round_trip():
@@ -111,7 +111,7 @@ def test_rng_states_survive_a_weights_only_round_trip():
     buffer.seek(0)
     states = torch.load(buffer, weights_only=True)["rng"]
     torch.manual_seed(9)
-    runs.set_rng_states(states)
+    resume.set_rng_states(states)
     assert torch.allclose(torch.rand(5), expected, rtol=0, atol=1e-12)
 
 
@@ -121,7 +121,7 @@ def test_a_format_1_last_pt_with_numpy_rng_arrays_still_loads(tmp_path):
     legacy = {"model": {"w": torch.ones(2)}, "config": {"model": "hps"}, "vocabs": {},
               "rng": {"numpy": np.random.get_state()}}
     torch.save(legacy, tmp_path / "last.pt")
-    ckpt = runs.load_checkpoint(tmp_path / "last.pt")
+    ckpt = checkpoints.load_checkpoint(tmp_path / "last.pt")
     assert np.array_equal(np.asarray(ckpt["rng"]["numpy"][1]), np.random.get_state()[1])
 
 

@@ -1,4 +1,4 @@
-"""describe.py and `python data.py describe`: label tables for any column, durations of loose files and zip
+"""describe.py and `python -m corpora describe`: label tables for any column, durations of loose files and zip
 members (known lengths written here), a CP949 manifest from Korean Excel, F0 of a tone of known pitch, and
 the figures (skipped without matplotlib). plots.romanize is checked against Revised Romanization by hand."""
 import csv
@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 import data
+from corpora import cli as corpora_cli
 from corpora.describe import describe, median_f0_hz
 from data import COLUMNS
 from extras.plots import romanize
@@ -58,7 +59,7 @@ def small(tmp_path):
 
 
 def test_tables_durations_and_any_column(small, capsys):
-    assert data.main(["describe", str(small), "--tasks", "gender,education"]) == 0
+    assert corpora_cli.main(["describe", str(small), "--tasks", "gender,education"]) == 0
     out = capsys.readouterr().out
     print(out)
     assert "4 clips, 4 speakers" in out and "== gender ==" in out and "== education ==" in out
@@ -75,7 +76,7 @@ def test_describe_without_audio():
 
 
 def test_a_missing_task_column_is_one_line(small, capsys):
-    assert data.main(["describe", str(small), "--tasks", "gender,emotion"]) == 2
+    assert corpora_cli.main(["describe", str(small), "--tasks", "gender,emotion"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {small}: no column 'emotion' for --tasks"), err
 
@@ -84,7 +85,7 @@ def test_cp949_manifest_from_korean_excel(tmp_path, capsys):
     tone(tmp_path / "a.wav")
     path = write_manifest_csv(tmp_path / "excel.csv", [dict(path="a.wav", speaker="화자1", gender="male", age="20s",
                                                             dialect="경상", split="train")], encoding="cp949")
-    assert data.main(["describe", str(path)]) == 0
+    assert corpora_cli.main(["describe", str(path)]) == 0
     out, err = capsys.readouterr()
     assert re.search(r"^경상\s+1/1\s+1/1$", out, re.M), out
     assert err == f"warning: {path}: read as CP949 (Korean Windows); save it as UTF-8 (Excel: 'CSV UTF-8') to silence this\n"
@@ -107,7 +108,7 @@ def png_size(path):
 def test_plots(small, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out_dir = tmp_path / "figs"
-    assert data.main(["describe", str(small), "--tasks", "gender,dialect", "--plot", str(out_dir)]) == 0
+    assert corpora_cli.main(["describe", str(small), "--tasks", "gender,dialect", "--plot", str(out_dir)]) == 0
     assert "wrote 6 figures" in capsys.readouterr().out
     names = ["counts_gender.png", "speakers_gender.png", "counts_dialect.png", "speakers_dialect.png",
              "durations.png", "f0_by_gender.png"]
@@ -124,7 +125,7 @@ def test_plot_without_matplotlib_is_one_line(small, tmp_path, capsys, monkeypatc
     real_find_spec = importlib.util.find_spec  # as if matplotlib were not installed
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a, **k: None if name == "matplotlib" else real_find_spec(name, *a, **k))
-    assert data.main(["describe", str(small), "--plot", str(tmp_path / "figs")]) == 2
+    assert corpora_cli.main(["describe", str(small), "--plot", str(tmp_path / "figs")]) == 2
     assert capsys.readouterr().err == "error: --plot needs matplotlib: pip install matplotlib\n"
     assert not (tmp_path / "figs").exists()
 

@@ -18,7 +18,7 @@ from scipy.signal import resample_poly
 
 import evaluate
 import data
-from scale import files
+from scale import checkpoints, files
 from conftest import evaluate_cli
 
 
@@ -52,15 +52,15 @@ def test_split_report_agrees_with_metrics_json(tiny, monkeypatch, capsys):
 
 def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, monkeypatch, capsys):
     """The tiny run and a copy with other head weights, scored together: the accuracy evaluate.py prints is that
-    of the two runs' averaged probabilities, computed here from evaluate.predict; a run trained on other inputs
+    of the two runs' averaged probabilities, computed here from mtl.predict; a run trained on other inputs
     is refused with one line."""
-    import evaluate as predict
+    import mtl
     from scale import runs
     from scale import store
     import torch
     other = tmp_path / "other"
     shutil.copytree(tiny["run"], other)
-    best = runs.load_checkpoint(other / "best.pt")
+    best = checkpoints.load_checkpoint(other / "best.pt")
     generator = torch.Generator().manual_seed(1)
     best["model"] = {k: v + torch.randn(v.shape, generator=generator) if k.startswith("heads.") else v
                      for k, v in best["model"].items()}
@@ -71,9 +71,9 @@ def test_an_ensemble_scores_the_mean_of_its_runs_probabilities(tiny, tmp_path, m
     config = json.loads((tiny["run"] / "config.json").read_text(encoding="utf-8"))
     found, rows, _ = store.build([r for r in data.read_manifest(tiny["run"] / "manifest.csv")
                                   if r["split"] == "test"], "mfcc_f0")
-    single, mean = predict.predict(evaluate.load_run(tiny["run"])[1], found, "mfcc_f0"), {}
+    single, mean = mtl.predict(checkpoints.load_run(tiny["run"])[1], found, "mfcc_f0"), {}
     for run in (tiny["run"], other):
-        for task, p in predict.predict(evaluate.load_run(run)[1], found, "mfcc_f0").items():
+        for task, p in mtl.predict(checkpoints.load_run(run)[1], found, "mfcc_f0").items():
             mean[task] = mean.get(task, 0.0) + p / 2
     labels = data.encode_labels(rows, config["vocabs"], config["tasks"])
     for i, task in enumerate(config["tasks"]):
@@ -141,14 +141,13 @@ def test_run_and_compare_together_is_a_usage_error(tiny, monkeypatch, capsys):
 
 # ----------------------------------------------------------------------------- cross-corpus, folders, --compare
 def fixed_predictions(monkeypatch, tables):
-    """Make evaluate.predict return known outputs: tables[task] (n_clips, n_classes), the clips in store order."""
-    import evaluate as predict
+    """Make mtl.predict return known outputs: tables[task] (n_clips, n_classes), the clips in store order."""
+    import mtl
 
-    def known(model, found, kind, device="cpu", batch_size=64, clips=None, workers=0):
-        n = len(found) if clips is None else len(clips)
-        return {t: np.asarray(p, dtype=np.float64)[:n] for t, p in tables.items()}
+    def known(model, found, kind, device="cpu", batch_size=64):
+        return {t: np.asarray(p, dtype=np.float64)[:len(found)] for t, p in tables.items()}
 
-    monkeypatch.setattr(predict, "predict", known)
+    monkeypatch.setattr(mtl, "predict", known)
 
 
 def test_cross_corpus_report_names_unseen_classes_and_missing_tasks(tiny, tmp_path, monkeypatch, capsys):
@@ -210,12 +209,12 @@ def test_a_folder_of_recordings_becomes_one_csv_row_per_file(tiny, tmp_path, mon
 
 def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_path):
     """The tiny run and a copy with other head weights: --save writes the scores the report prints (those of the
-    averaged probabilities, test_an_ensemble_...), refuses a folder that holds a run, and --compare lists it."""
+    averaged probabilities, test_an_ensemble_...), refuses a folder that holds anything, and --compare lists it."""
     from scale import runs
     import torch
     other = tmp_path / "other"
     shutil.copytree(tiny["run"], other)
-    best = runs.load_checkpoint(other / "best.pt")
+    best = checkpoints.load_checkpoint(other / "best.pt")
     generator = torch.Generator().manual_seed(2)
     best["model"] = {k: v + 3 * torch.randn(v.shape, generator=generator) if k.startswith("heads.") else v
                      for k, v in best["model"].items()}
@@ -230,7 +229,7 @@ def test_save_writes_an_ensemble_as_a_run_folder_that_compare_lists(tiny, tmp_pa
     code, out, err = evaluate_cli(tiny, "--compare", str(tmp_path / "ens"), "--mean")
     assert code == 0 and out.splitlines()[1].startswith("ensemble mfcc_f0"), out + err
     code, out, err = evaluate_cli(tiny, str(tiny["run"]), "--save", str(other))
-    assert code == 2 and "holds a run already" in err and err.count("\n") == 1, err
+    assert code == 2 and "is not empty" in err and err.count("\n") == 1, err  # train.py's rule (scale/runs.py)
 
 
 def test_a_damaged_baseline_run_folder_is_one_line(tiny, tmp_path):

@@ -133,6 +133,20 @@ def test_frame_count_matches_mfcc_frames(n, hop):
     assert f0_hz.dtype == np.float64 and voiced.dtype == bool
 
 
+@pytest.mark.parametrize("sr, frame_length, hop_length", [(8000, 512, 80), (16000, 1024, 160), (48000, 3072, 480)])
+def test_default_sizes_are_durations(sr, frame_length, hop_length):
+    """yin's frame defaults to 64 ms and its hop to 10 ms at any rate (sample counts by hand): a 200 Hz tone reads
+    200 Hz and the frames are 10 ms apart at 8, 16 and 48 kHz alike."""
+    t = np.arange(sr // 2) / sr  # 0.5 s
+    f0_hz, voiced = yin(0.5 * np.sin(2 * np.pi * 200.0 * t), sr)
+    assert f0_hz.shape == (1 + len(t) // hop_length,)
+    worst = np.abs(cents(f0_hz[voiced], 200.0)).max()
+    assert voiced[10:-10].all() and worst < 10.0, f"{sr} Hz: {(~voiced).sum()} unvoiced, off by {worst:.1f} cents"
+    explicit, _ = yin(0.5 * np.sin(2 * np.pi * 200.0 * t), sr, frame_length=frame_length, hop_length=hop_length)
+    worst = np.abs(cents(f0_hz, explicit)).max()
+    assert worst < 1e-6, f"{sr} Hz: the default sizes differ from {frame_length, hop_length} by {worst:.2e} cents"
+
+
 def test_uncentred_frames():
     f0_hz, _ = yin(np.random.default_rng(0).standard_normal(5000), SR, center=False)
     assert f0_hz.shape == (1 + (5000 - 1024) // HOP,)

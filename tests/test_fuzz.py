@@ -5,7 +5,7 @@ NaN/inf, 100,000 levels of nesting, paths with ".." and "\\" -- and each case mu
 in one of the project's own errors (ValueError, FileNotFoundError, AudioError, EncodingError, ArchiveError)
 whose message is one line naming a file of the corpus. Any other exception (KeyError, TypeError,
 UnicodeDecodeError, RecursionError, csv.Error, ...) fails the test with the case that raised it. A few
-cases also go through `python data.py` in a subprocess: exit code 2, one line, no traceback.
+cases also go through `python -m corpora` in a subprocess: exit code 2, one line, no traceback.
 """
 import io
 import json
@@ -31,7 +31,7 @@ from corpora.describe import describe
 from corpora.text import EncodingError, read_json
 from corpora.kaldi import kaldi_rows
 from corpora.speakers import resolve_speaker_conflicts
-from data import read_manifest
+from data import PER_CLIP_COLUMNS, TASKS, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000  # Hz
@@ -71,7 +71,8 @@ def make_corpus(kind, root):
         put(root / "b.wav", wav_bytes())
         put(root / "m.csv", "path,speaker,gender,age,dialect,split,education\na.wav,s1,male,20s,경상,train,BS\n"
                             'b.wav,s2,female,30s,제주,test,대졸\n"c d.wav",s3,,,,,\n')
-        return root / "m.csv", lambda: describe(resolve_speaker_conflicts(read_manifest(root / "m.csv")),
+        return root / "m.csv", lambda: describe(resolve_speaker_conflicts(read_manifest(root / "m.csv"), "m.csv",
+                                                                          PER_CLIP_COLUMNS, TASKS),
                                                 ["gender", "age", "education"])
     if kind in ("aihub_freetalk", "aihub_command"):
         doc, stem = (FREETALK, "a1") if kind == "aihub_freetalk" else (COMMAND, "b1")
@@ -275,10 +276,10 @@ def test_zip_member_names_with_dotdot_and_backslashes_are_only_names(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["corpus", "evil.zip"], "nothing was extracted"
 
 
-# ---------------------------------------------------------------- the same through `python data.py`
+# ---------------------------------------------------------------- the same through `python -m corpora`
 def cli(*args):
-    """Run `python data.py ARGS` from the repository root -> (exit code, stdout, stderr)."""
-    done = subprocess.run([sys.executable, str(ROOT / "data.py"), *map(str, args)], capture_output=True,
+    """Run `python -m corpora ARGS` from the repository root -> (exit code, stdout, stderr)."""
+    done = subprocess.run([sys.executable, "-m", "corpora", *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
     return done.returncode, done.stdout, done.stderr
 

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 import data
+from corpora import cli as corpora_cli
 from corpora.kaldi import kaldi_rows, split_of
 from corpora.labels import parse_age_bins
 from data import read_manifest
@@ -173,13 +174,13 @@ def test_bad_segments_lines_name_the_file_and_line(tmp_path, line, problem):
 def test_cli_writes_segment_columns_that_the_manifest_reads_back(tmp_path, capsys):
     root = dialogue_corpus(tmp_path / "d")
     out = tmp_path / "d.csv"
-    assert data.main(["kaldi", "--root", str(root / "train"), "--out", str(out), "--min-segment-s", "0.1"]) == 0
+    assert corpora_cli.main(["kaldi", "--root", str(root / "train"), "--out", str(out), "--min-segment-s", "0.1"]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "skipped 1 of 5 segments that end past" in err, err
     rows = read_manifest(out)
     assert [(r["start_s"], r["end_s"]) for r in rows] == [("0", "1"), ("1", "2"), ("2", ""), ("2.4", "2.6")]
     assert [data.segment(r) for r in rows][2] == (2.0, None), "an empty end_s reads to the file's end"
-    assert data.main(["kaldi", "--root", str(root / "train"), "--out", str(out), "--min-segment-s", "0.05"]) == 2
+    assert corpora_cli.main(["kaldi", "--root", str(root / "train"), "--out", str(out), "--min-segment-s", "0.05"]) == 2
     assert "--min-segment-s 0.05: segments shorter than data.MIN_CLIP_S = 0.1 s" in capsys.readouterr().err
 
 
@@ -210,14 +211,14 @@ def test_audio_root_and_recipe_layout(tmp_path):
 def test_cli_writes_the_manifest(tmp_path, capsys):
     root = kaldi_corpus(tmp_path / "so")
     out = tmp_path / "so.csv"
-    assert data.main(["kaldi", "--root", str(root / "train"), str(root / "test"), "--out", str(out),
+    assert corpora_cli.main(["kaldi", "--root", str(root / "train"), str(root / "test"), "--out", str(out),
                       "--age-bins", "child:0-12,adult:13-"]) == 0
     assert "12 clips, 6 speakers" in capsys.readouterr().out
     rows = read_manifest(out)
     assert [(r["speaker"], r["age"], r["age_years"]) for r in rows][::2] == [
         ("0001", "child", "6"), ("0002", "adult", "30"), ("0003", "adult", "41"), ("0004", "adult", "25"),
         ("0005", "", ""), ("0006", "", "")]
-    assert data.main(["kaldi", "--root", str(root / "train"), str(root / "nope"), "--out", str(out)]) == 2
+    assert corpora_cli.main(["kaldi", "--root", str(root / "train"), str(root / "nope"), "--out", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {root / 'nope'}: corpus folder not found\n"
 
 

@@ -39,7 +39,7 @@ def test_age_group_custom_bins(raw, expected):
 
 
 @pytest.mark.parametrize("raw, bins", [("old", DECADES), ("-3", DECADES), ("inf", DECADES),
-                                       ("teens", CHILD_TEEN_ADULT), ("5대 이상", CHILD_TEEN_ADULT[1:])])
+                                       ("10대", CHILD_TEEN_ADULT), ("5대 이상", CHILD_TEEN_ADULT[1:])])
 def test_age_group_errors_name_the_value(raw, bins):
     with pytest.raises(ValueError, match=re.escape(repr(raw))):
         age_group(raw, bins=bins)

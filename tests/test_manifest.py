@@ -4,8 +4,9 @@ import csv
 
 import pytest
 
+from corpora import cli as corpora_cli
 from corpora.speakers import resolve_speaker_conflicts, speaker_columns
-from data import read_manifest
+from data import PER_CLIP_COLUMNS, TASKS, read_manifest
 from scale.files import write_manifest
 
 
@@ -34,7 +35,7 @@ def test_majority_vote_tie_unknown_and_the_warning():
             + [row("M02", age="20s"), row("M02", age="20s"), row("M02", age="30s"), row("M02", age="30s")]
             + [row("K03", dialect=""), row("K03", dialect="제주"), row("K03", dialect="제주")])
     with pytest.warns(UserWarning) as record:
-        out = resolve_speaker_conflicts(rows, "m.csv")
+        out = resolve_speaker_conflicts(rows, "m.csv", PER_CLIP_COLUMNS, TASKS)
     assert [r["gender"] for r in out[:13]] == ["male"] * 13
     assert [r["age"] for r in out[13:17]] == [""] * 4, "a 2/2 tie is unknown, never guessed"
     assert [r["dialect"] for r in out[17:]] == ["제주"] * 3, "an unknown cell next to known ones is filled"
@@ -51,10 +52,10 @@ def test_per_clip_columns_and_numbers_are_not_voted():
             row("b", emotion="angry", age_years="41", education="MS", text="hi"),
             row("b", emotion="calm", age_years="41.5", education="PHD", text="yo"),
             row("c", emotion="calm", education="HS"), row("c", emotion="calm", education="HS")]
-    assert speaker_columns(rows) == ["gender", "age", "dialect", "education"], \
+    assert speaker_columns(rows, PER_CLIP_COLUMNS, TASKS) == ["gender", "age", "dialect", "education"], \
         "emotion varies within 2 of 3 speakers (per clip); age_years is numbers; text is per clip"
     with pytest.warns(UserWarning, match=r"1 speakers .* speaker 'b': education MS 1 / PHD 1 -> \(unknown\)"):
-        out = resolve_speaker_conflicts(rows)
+        out = resolve_speaker_conflicts(rows, "manifest", PER_CLIP_COLUMNS, TASKS)
     assert [r["emotion"] for r in out] == [r["emotion"] for r in rows]
     assert [r.get("age_years") for r in out] == ["29", "30", "41", "41.5", None, None]
     assert [r["education"] for r in out] == ["BS", "BS", "", "", "HS", "HS"]
@@ -62,7 +63,7 @@ def test_per_clip_columns_and_numbers_are_not_voted():
 
 def test_consistent_speakers_pass_silently(recwarn):
     rows = [row("a"), row("a"), row("b", gender="male", dialect="")]
-    assert resolve_speaker_conflicts(rows) == rows and not recwarn.list
+    assert resolve_speaker_conflicts(rows, "manifest", PER_CLIP_COLUMNS, TASKS) == rows and not recwarn.list
 
 
 def test_read_manifest_applies_the_policy(tmp_path):
@@ -99,7 +100,7 @@ def test_speaker_folds_are_disjoint_cover_train_and_val_and_spread_every_label()
     rows = [row(f"s{i:02d}", path=f"/d/s{i}_{u}.wav", split="val" if i % 5 == 0 else "train", gender=g, age=a)
             for i, (g, a) in enumerate(combos) for u in range(2)]
     rows += [row(f"t{i}", path=f"/d/t{i}.wav", split="test") for i in range(2)]
-    folds = speaker_folds(rows, k=4, seed=3)
+    folds = speaker_folds(rows, TASKS, k=4, seed=3)
     assert len(folds) == 4
     held = [{r["speaker"] for r in fold if r["split"] == "val"} for fold in folds]
     assert sorted(s for h in held for s in h) == sorted({f"s{i:02d}" for i in range(23)}), "each speaker once"
@@ -110,9 +111,9 @@ def test_speaker_folds_are_disjoint_cover_train_and_val_and_spread_every_label()
     for combo in set(combos):
         per_fold = [sum(combos[int(s[1:])] == combo for s in h) for h in held]
         assert max(per_fold) - min(per_fold) <= 1, (combo, per_fold)
-    assert speaker_folds(rows, k=4, seed=3) == folds and speaker_folds(rows, k=4, seed=4) != folds
+    assert speaker_folds(rows, TASKS, k=4, seed=3) == folds and speaker_folds(rows, TASKS, k=4, seed=4) != folds
     with pytest.raises(ValueError, match="at least 30 training and validation speakers"):
-        speaker_folds(rows, k=30)
+        speaker_folds(rows, TASKS, k=30)
     assert Counter(r["split"] for r in folds[0]) == Counter(val=2 * len(held[0]), train=46 - 2 * len(held[0]))
 
 
@@ -120,9 +121,9 @@ def test_data_py_folds_writes_one_manifest_per_fold(tmp_path, capsys):
     import data
     rows = [row(f"s{i}", path=str(tmp_path / f"s{i}.wav"), split="test" if i == 0 else "train") for i in range(7)]
     write_manifest(rows, tmp_path / "m.csv")
-    assert data.main(["folds", str(tmp_path / "m.csv"), "--k", "3", "--out", str(tmp_path / "folds")]) == 0
+    assert corpora_cli.main(["folds", str(tmp_path / "m.csv"), "--k", "3", "--out", str(tmp_path / "folds")]) == 0
     written = [read_manifest(tmp_path / "folds" / f"fold{i}.csv") for i in range(3)]
     assert [sum(r["split"] == "val" for r in fold) for fold in written] == [2, 2, 2]
     assert "fold2.csv: 6 clips, 6 speakers" in capsys.readouterr().out
-    assert data.main(["folds", str(tmp_path / "m.csv"), "--k", "1", "--out", str(tmp_path / "f1")]) == 2
+    assert corpora_cli.main(["folds", str(tmp_path / "m.csv"), "--k", "1", "--out", str(tmp_path / "f1")]) == 2
     assert capsys.readouterr().err.strip() == "error: --k 1: cross-validation needs at least 2 folds"

@@ -75,15 +75,21 @@ def test_hz_mel_hz_round_trip(htk):
     assert worst < 1e-8, f"largest round-trip error {worst:.2e} Hz"
 
 
-@pytest.mark.parametrize("htk", [True, False])
-def test_each_filter_peaks_at_its_centre(htk):
-    sr, n_fft, n_mels = 16000, 2048, 40
-    filters = mel.mel_filterbank(sr, n_fft, n_mels, htk=htk, norm=None)  # (n_mels, F), peak height <= 1
-    centres_hz = mel.mel_frequencies(n_mels + 2, 0.0, sr / 2, htk)[1:-1]  # (n_mels,)
-    peak_hz = mel.fft_frequencies(sr, n_fft)[filters.argmax(axis=1)]  # (n_mels,)
-    worst_bins = np.abs(peak_hz - centres_hz).max() / (sr / n_fft)
-    assert worst_bins <= 0.5, f"a filter peaks {worst_bins:.2f} bins from its centre"
-    assert filters.max() <= 1.0
+@pytest.mark.parametrize("band", [3, 10, 20, 30, 38])
+def test_pure_tone_lands_in_its_mel_band(band):
+    """A tone at the centre of mel band i, worked out by hand (not with mel.py), puts more power in band i than in
+    any other. 40 Slaney bands over 0..8 kHz have 42 edges equally spaced in mel, from 0 to
+    15 + 27 ln(8000 / 1000) / ln 6.4 = 45.2457 mel, so 45.2457 / 41 = 1.10355 mel apart; band i peaks at edge i + 1.
+    Below 15 mel a mel is 200/3 Hz; above, f = 1000 · 6.4^((mel − 15) / 27). Band 3: 4 · 1.10355 = 4.414 mel
+    = 294.3 Hz; band 30: 31 · 1.10355 = 34.210 mel = 1000 · 6.4^(19.210 / 27) = 3746 Hz. On the HTK scale, or with
+    the filters in the wrong place, the tone would land in another band."""
+    top_mel = 15.0 + 27.0 * np.log(8000.0 / 1000.0) / np.log(6.4)  # mel at sr / 2 = 8 kHz
+    centre_mel = (band + 1) * top_mel / 41.0  # edge band + 1 of 0..41
+    centre_hz = centre_mel * 200.0 / 3.0 if centre_mel < 15.0 else 1000.0 * 6.4 ** ((centre_mel - 15.0) / 27.0)
+    t = np.arange(SR // 2) / SR  # (8000,) 0.5 s
+    S = mel.melspectrogram(np.sin(2 * np.pi * centre_hz * t), SR)[:, 5:-5]  # (40, T) frames inside the tone
+    loudest = S.argmax(axis=0)  # (T,) band index per frame
+    assert np.all(loudest == band), f"a {centre_hz:.1f} Hz tone lands in band(s) {sorted(set(loudest))}, not {band}"
 
 
 def test_hann_window_is_scipy_periodic_hann_centred():
@@ -115,6 +121,21 @@ def test_frame_count_with_centre_padding(n):
     assert mel.melspectrogram(y, SR).shape == (40, 1 + n // 160)
 
 
+@pytest.mark.parametrize("sr, n_fft, hop_length, win_length", [
+    (8000, 256, 80, 200),  # 10 ms = 80 samples, 25 ms = 200 samples in the next power of two, 256
+    (16000, 512, 160, 400),  # features.py's constants: the 16 kHz callers' numbers are unchanged
+    (48000, 2048, 480, 1200),  # 1200 samples need an FFT of 2048
+])
+def test_default_sizes_are_durations(sr, n_fft, hop_length, win_length):
+    """melspectrogram's sizes default to a 10 ms hop and a 25 ms window at any rate; the sample counts are by hand."""
+    y = np.random.default_rng(5).standard_normal(sr // 4)  # 0.25 s
+    default = mel.melspectrogram(y, sr)
+    assert default.shape == (40, 1 + len(y) // hop_length)
+    explicit = mel.melspectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length)
+    worst = np.abs(mel.power_to_db(default, top_db=None) - mel.power_to_db(explicit, top_db=None)).max()
+    assert worst < 1e-9, f"{sr} Hz: the default sizes differ from {n_fft, hop_length, win_length}: {worst:.2e} dB"
+
+
 def test_frame_count_without_centre_padding():
     y = np.zeros(1000)
     assert mel.power_spectrogram(y, center=False).shape == (257, 1 + (1000 - 512) // 160)
@@ -136,11 +157,18 @@ def test_silence_is_finite():
     assert np.all(np.isfinite(db)) and close(db, np.full_like(db, -100.0), atol=1e-9)  # the amin = 1e-10 floor, in dB
 
 
-def test_power_to_db_floor_and_ref():
-    S = np.array([1.0, 1e-3, 1e-12])
-    assert np.allclose(mel.power_to_db(S, top_db=None), [0.0, -30.0, -100.0])
-    assert np.allclose(mel.power_to_db(S, top_db=20.0), [0.0, -20.0, -20.0])
-    assert np.allclose(mel.power_to_db(S, ref=np.max, top_db=None), [0.0, -30.0, -100.0])
+@pytest.mark.parametrize("ref, top_db, expected_db", [
+    (1.0, None, [6.0206, -13.9794, -100.0]),  # 10 log10(4) = 6.0206; 10 log10(0.04) = -13.9794; 0 -> amin -> -100
+    (np.max, None, [0.0, -20.0, -106.0206]),  # ref = max(S) = 4: every value 6.0206 dB lower, the loudest at 0
+    (4.0, None, [0.0, -20.0, -106.0206]),  # the same reference given as a number
+    (np.max, 80.0, [0.0, -20.0, -80.0]),  # top_db = 80: floored at the maximum minus 80 dB
+    (1.0, 80.0, [6.0206, -13.9794, -73.9794]),  # the floor follows the maximum: 6.0206 - 80
+])
+def test_power_to_db_ref_and_floor_by_hand(ref, top_db, expected_db):
+    """S = [4, 0.04, 0] in power units, each dB value worked out by hand beside its case."""
+    db = mel.power_to_db(np.array([4.0, 0.04, 0.0]), ref=ref, top_db=top_db)
+    worst = np.abs(db - expected_db).max()
+    assert worst < 1e-4, f"ref={ref}, top_db={top_db}: {db} dB, off by {worst:.2e} dB"
 
 
 def test_float32_in_float32_out():

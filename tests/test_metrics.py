@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import metrics
+from scale import tables
 
 Y_TRUE = [0, 0, 0, 1, 1, 2]
 Y_PRED = [0, 0, 1, 1, 2, 2]
@@ -75,11 +76,11 @@ def test_empty_sets_give_nan_not_an_error():
 
 def test_confusion_table_lists_every_class_and_count():
     cm = metrics.confusion_matrix(Y_TRUE, Y_PRED, 3)
-    text = metrics.confusion_table(cm, ["20s", "30s", "경상"])
+    text = tables.confusion_table(cm, ["20s", "30s", "경상"])
     lines = text.splitlines()
     assert len(lines) == 4  # header + one row per true class
     assert "경상" in lines[0] and lines[3].startswith("경상")
-    assert len({metrics.display_width(line) for line in lines}) == 1, "columns line up (Hangul is two columns wide)"
+    assert len({tables.display_width(line) for line in lines}) == 1, "columns line up (Hangul is two columns wide)"
     assert lines[1].split()[-3:] == ["2", "1", "0"]
 
 
@@ -92,5 +93,5 @@ def test_a_rectangular_confusion_matrix_for_classes_the_model_never_saw():
     """Cross-corpus: true class 2 exists only in the other corpus; the model answers classes 0 and 1."""
     cm = metrics.confusion_matrix([0, 1, 2, 2], [0, 0, 1, 0], 3, 2)
     assert cm.tolist() == [[1, 0], [1, 0], [1, 1]]
-    text = metrics.confusion_table(cm, ["male", "female", "child"], ["male", "female"])
+    text = tables.confusion_table(cm, ["male", "female", "child"], ["male", "female"])
     assert text.splitlines()[0].split()[-2:] == ["male", "female"] and text.splitlines()[3].startswith("child")

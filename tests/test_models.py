@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import features
-from extras.specaugment import spec_augment_mask
+from extras import robust
+from extras.robust import spec_augment_mask
 from models import InputNorm, masked_stats
 from models import TRUNKS, VALID_INPUTS, LogReg, RawCNN, XVector
 
@@ -87,7 +88,7 @@ def test_cmn_centres_the_cepstra_on_their_real_frames_and_nothing_else():
     mean, std = rng.normal(size=(3, 14)) * 50, rng.uniform(1, 30, size=(3, 14))
     norm = InputNorm((3, 14))
     norm.set_statistics(mean, std)
-    norm.set_centring(features.cepstral_rows("mfcc_f0"))
+    norm.options = robust.WindowOptions(centre=robust.cepstral_rows("mfcc_f0"))
     x = torch.from_numpy(rng.normal(size=(2, 3, 14, 20)).astype(np.float32) * 40)
     mask = torch.arange(20)[None, :] < torch.tensor([[20], [12]])
     z = (x.numpy() - mean[..., None]) / std[..., None]
@@ -95,10 +96,10 @@ def test_cmn_centres_the_cepstra_on_their_real_frames_and_nothing_else():
         z[b, 0, :13, :n] -= z[b, 0, :13, :n].mean(axis=-1, keepdims=True)
     expected = z * mask.numpy()[:, None, None, :]
     assert np.abs(norm(x, mask).detach().numpy() - expected).max() < 1e-4
-    assert features.cepstral_rows("mfcc_f0").sum() == 13 and features.cepstral_rows("mfcc").sum() == 13
-    assert features.cepstral_rows("mel").all()
+    assert robust.cepstral_rows("mfcc_f0").sum() == 13 and robust.cepstral_rows("mfcc").sum() == 13
+    assert robust.cepstral_rows("mel").all()
     with pytest.raises(ValueError, match="raw"):
-        features.cepstral_rows("raw")
+        robust.cepstral_rows("raw")
 
 
 @pytest.mark.parametrize("kind", ["mfcc_f0", "mel"])
@@ -117,7 +118,7 @@ def test_cmn_makes_the_prediction_deaf_to_a_fixed_channel(kind):
     lengths = torch.tensor([150])
     plain, centred = XVector((C, F)).eval(), XVector((C, F)).eval()
     centred.load_state_dict(plain.state_dict())
-    centred.norm.set_centring(features.cepstral_rows(kind))
+    centred.norm.options = robust.WindowOptions(centre=robust.cepstral_rows(kind))
 
     def change(trunk, y):  # largest change of the embedding, relative to its largest value
         with torch.no_grad():
@@ -193,7 +194,7 @@ def test_vanilla_rnn_gradient_vanishes_over_400_frames():
 def test_pitch_statistics_of_a_known_f0_row():
     """F0 row (semitones) 14 and 26 on alternate frames of 10 real ones, unvoiced (0) on 10 more, padding after:
     voiced share 10/20, mean 20 -> (20 - 20) / 6 = 0, standard deviation 6 -> 1; padding never counts."""
-    from models import pitch_statistics
+    pitch_statistics = robust.PitchStatistics()
     x = torch.zeros(1, 3, 14, 30)
     x[0, 0, 13, :10] = torch.tensor([14.0, 26.0] * 5)
     x[0, 0, 13, 20:] = 99.0  # padding, beyond the real length

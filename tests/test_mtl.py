@@ -199,7 +199,7 @@ def test_an_adversarial_head_sends_the_trunk_the_opposite_gradient():
     grads = []
     for model in (plain, adversarial):
         feats = model.trunk(x).detach().requires_grad_(True)  # the embedding, as a leaf
-        loss = F.cross_entropy(model.heads["corpus"](mtl.GradientReversal.apply(feats) if model.adversarial else feats),
+        loss = F.cross_entropy(model.heads["corpus"](model.reversed["corpus"](feats) if model.reversed else feats),
                                torch.tensor([0, 1, 2, 0]))
         loss.backward()
         grads.append((feats.grad.clone(), model.heads["corpus"].weight.grad.clone()))

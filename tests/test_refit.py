@@ -12,7 +12,7 @@ import json
 import pytest
 import shutil
 
-from scale import runs
+from scale import checkpoints, runs
 import data
 from conftest import TINY
 from test_train import train_here
@@ -22,7 +22,7 @@ def refit_of(tiny, tmp_path, best_epoch, schedule_epochs=2):
     """A copy of the tiny run whose best.pt says it was chosen at `best_epoch` of a `schedule_epochs` run."""
     run = tmp_path / "run"
     shutil.copytree(tiny["run"], run)
-    best = runs.load_checkpoint(run / "best.pt")
+    best = checkpoints.load_checkpoint(run / "best.pt")
     best["epoch"], best["config"]["epochs"] = best_epoch, schedule_epochs
     runs.save_checkpoint(best, run / "best.pt")
     return run
@@ -56,7 +56,7 @@ def test_refit_trains_on_training_and_validation_speakers_for_the_chosen_epochs(
     metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
     for task, m in metrics["tasks"].items():
         assert m["val_acc"] is None and 0.0 <= m["test_acc"] <= 1.0, (task, m)
-    assert runs.load_checkpoint(out_dir / "best.pt")["epoch"] == 1
+    assert checkpoints.load_checkpoint(out_dir / "best.pt")["epoch"] == 1
 
 
 def test_refit_of_a_refit_and_changed_settings_are_refused(tiny, tmp_path, monkeypatch, capsys):
@@ -93,7 +93,7 @@ def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(ti
     assert code == 0, out + err
     assert f"python train.py --refit {run} --out {run / 'refit'}" in out, out
     config = json.loads((run / "refit" / "config.json").read_text(encoding="utf-8"))
-    assert config["refit"] == str(run) and config["refit_epochs"] == runs.load_checkpoint(run / "best.pt")["epoch"]
+    assert config["refit"] == str(run) and config["refit_epochs"] == checkpoints.load_checkpoint(run / "best.pt")["epoch"]
     speakers = {r["speaker"] for r in data.read_manifest(run / "manifest.csv") if r["split"] in ("train", "val")}
     assert {r["speaker"] for r in data.read_manifest(run / "refit" / "manifest.csv") if r["split"] == "train"} \
         == speakers
@@ -109,7 +109,7 @@ def test_the_refit_of_a_resumed_run_is_a_refit_not_a_resume(tiny, tmp_path):
     """A run continued with --resume saves resume=RUN in its settings; its auto-refit must not inherit that (it once
     did, and crashed reading a checkpoint it never loaded)."""
     run = refit_of(tiny, tmp_path, best_epoch=2)
-    best = runs.load_checkpoint(run / "best.pt")
+    best = checkpoints.load_checkpoint(run / "best.pt")
     best["config"]["resume"] = str(run)
     runs.save_checkpoint(best, run / "best.pt")
     import train

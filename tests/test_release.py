@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from scale import runs
+from scale import checkpoints, runs
 from conftest import evaluate_cli
 from extras import recording
 from scale import release
@@ -26,7 +26,7 @@ def test_a_released_run_carries_no_machine_path_and_profiles_like_the_run(tiny, 
     paths = [line.split(",")[0] for line in (out / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]]
     assert paths and all(p.startswith("corpus/") for p in paths), paths[:3]
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["tasks"] == \
-        runs.load_checkpoint(tiny["run"] / "best.pt")["config"]["tasks"]
+        checkpoints.load_checkpoint(tiny["run"] / "best.pt")["config"]["tasks"]
     wav = tmp_path / "voice.wav"
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 180 * np.arange(3 * 16000) / 16000)).astype(np.float32), 16000)
     code, theirs, err = evaluate_cli(tiny, out, "--wav", wav)
@@ -60,7 +60,7 @@ def test_the_committed_release_is_small_predicts_the_card_tasks_and_profiles_any
     code, stereo, err = evaluate_cli(tiny, "--wav", tmp_path / "stereo.wav")
     assert code == 0, err
     assert mono.splitlines()[1:] == stereo.splitlines()[1:], (mono, stereo)
-    config, model = evaluate.load_run(folder)
+    config, model = checkpoints.load_run(folder)
     outputs, _ = recording.profile(model, config, voice)
     for task in ("gender", "age"):
         assert abs(float(outputs[task].sum()) - 1) < 1e-4 and (outputs[task] >= 0).all()

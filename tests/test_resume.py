@@ -14,7 +14,7 @@ import torch
 
 import data
 import mtl
-from scale import files, runs
+from scale import checkpoints, files, runs
 from conftest import TINY, one_line_error
 from test_train import train_here
 
@@ -127,7 +127,7 @@ def test_resume_with_bad_saved_settings_or_no_best_pt_is_one_line_before_any_wor
                                                                                   capsys):
     run = tmp_path / "run"
     shutil.copytree(tiny["run"], run)
-    last = runs.load_checkpoint(run / "last.pt")
+    last = checkpoints.load_checkpoint(run / "last.pt")
     for key, value, word in (("lr", "fast", "not a number"), ("epochs", 2.5, "not a whole number"),
                              ("input", "video", "not one of")):
         broken = dict(last, config={**last["config"], key: value})

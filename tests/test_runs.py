@@ -16,7 +16,9 @@ import soundfile as sf
 import torch
 
 import data
+from corpora import cli as corpora_cli
 import evaluate
+from scale import checkpoints
 import train
 from corpora.text import read_json
 from extras.plots import read_history
@@ -62,9 +64,9 @@ def test_history_rows_round_trip_and_are_rewritten_atomically(tmp_path, monkeypa
 def test_load_run_names_an_unreadable_checkpoint(tmp_path):
     (tmp_path / "best.pt").write_bytes(b"garbage\n")
     with pytest.raises(ValueError, match="best.pt: not a moksori checkpoint"):
-        evaluate.load_run(tmp_path)
+        checkpoints.load_run(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such run folder"):
-        evaluate.load_run(tmp_path / "nope")
+        checkpoints.load_run(tmp_path / "nope")
 
 
 @pytest.mark.parametrize("epoch,step,expected", [
@@ -90,11 +92,11 @@ def test_the_run_keeps_its_manifest_and_warns_when_the_source_changes(tmp_path):
     files.write_manifest(rows, source)
     trained = data.read_manifest(source, seed=0)
     config = runs.write_run_manifest(trained, source, tmp_path / "run")
-    back = runs.read_run_manifest(tmp_path / "run", config)
+    back = checkpoints.read_run_manifest(tmp_path / "run", config)
     assert [r["split"] for r in back] == [r["split"] for r in trained]
     files.write_manifest(rows + [dict(rows[0], speaker="f", path=str(tmp_path / "f.wav"))], source)
     with pytest.warns(UserWarning, match="has changed since"):
-        again = runs.read_run_manifest(tmp_path / "run", config)
+        again = checkpoints.read_run_manifest(tmp_path / "run", config)
     assert [r["split"] for r in again] == [r["split"] for r in trained], "the splits as trained, not recomputed"
 
 
@@ -135,7 +137,7 @@ def test_two_runs_started_on_one_folder_at_once_leave_one_whole_run(tiny, tmp_pa
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["seed"] == winner
     for name in ("best.pt", "last.pt"):
-        assert runs.load_checkpoint(out / name)["config"]["seed"] == winner
+        assert checkpoints.load_checkpoint(out / name)["config"]["seed"] == winner
     assert len((out / "history.csv").read_text(encoding="utf-8").splitlines()) == 1 + 2
 
 
@@ -168,10 +170,10 @@ def test_evaluate_out_never_replaces_a_recording_or_a_runs_file(tiny, tmp_path):
 def test_data_commands_never_replace_a_file_that_is_not_a_manifest(tmp_path):
     label = tmp_path / "labels.json"
     label.write_text('{"speaker": "x"}', encoding="utf-8")
-    code = data.main(["timit", "--root", str(tmp_path), "--out", str(label)])
+    code = corpora_cli.main(["timit", "--root", str(tmp_path), "--out", str(label)])
     assert code == 2 and label.read_text(encoding="utf-8") == '{"speaker": "x"}'
     other = tmp_path / "corpus"
     other.mkdir()
     (other / "manifest.csv").write_text("path,speaker\nmine.wav,me\n", encoding="utf-8")
-    assert data.main(["synth", "--out", str(other), "--speakers", "2", "--utterances", "1"]) == 2
+    assert corpora_cli.main(["synth", "--out", str(other), "--speakers", "2", "--utterances", "1"]) == 2
     assert (other / "manifest.csv").read_text(encoding="utf-8") == "path,speaker\nmine.wav,me\n"

@@ -50,11 +50,11 @@ def test_windows_read_back_exactly_what_extraction_gives(rows, tmp_path):
     assert kept == rows and skipped == [] and len(found) == 5
     for i, row in enumerate(rows):
         x = cache.compute_features(row["path"], "mfcc_f0")  # (3, 14, T)
-        assert found.length(i) == x.shape[-1]
+        assert found.lengths()[i] == x.shape[-1]
         assert close(found.read(i), x)
-        assert close(found.read(i, 0, 10, 60), x[..., 10:60])
+        assert close(found.read(i, 10, 60), x[..., 10:60])
     raw, _, _ = store.build(rows[:2], "raw", root=tmp_path / "s")
-    assert close(raw.read(1, 0, 100, 200)[0], sf.read(rows[1]["path"], dtype="float32")[0][100:200])
+    assert close(raw.read(1, 100, 200)[0], sf.read(rows[1]["path"], dtype="float32")[0][100:200])
 
 
 def test_statistics_are_the_row_mean_and_std_over_every_frame(rows, tmp_path):
@@ -73,7 +73,8 @@ def test_a_store_of_some_clips_normalises_with_those_clips_only(rows, tmp_path):
     frames = np.concatenate([cache.compute_features(r["path"], "mfcc").astype(np.float64) for r in subset], axis=-1)
     mean, std = found.statistics()
     assert np.allclose(mean, frames.mean(axis=-1), atol=1e-4) and np.allclose(std, frames.std(axis=-1), atol=1e-4)
-    assert close(found.read(0), found.read(2)) and found.length(1) == frames.shape[-1] - 2 * found.length(0)
+    n = found.lengths()
+    assert close(found.read(0), found.read(2)) and n[1] == frames.shape[-1] - 2 * n[0]
 
 
 def test_built_once_then_reused_by_any_manifest_of_the_same_clips(rows, tmp_path, counted, monkeypatch):
@@ -215,10 +216,15 @@ def test_float16_is_within_float16_rounding_of_float32(rows, tmp_path):
 def test_augmented_versions_sit_beside_the_original(rows, tmp_path):
     found, _, _ = store.build(rows, "mfcc", versions=("orig", "speed0.9", "speed1.1", "babble"), root=tmp_path / "s")
     for i in range(5):
-        n = found.length(i)
-        assert abs(found.length(i, 1) - n / 0.9) <= 2 and abs(found.length(i, 2) - n / 1.1) <= 2
-        assert found.length(i, 3) == n and not close(found.read(i, 3), found.read(i))
-    assert close(found.read(0, 2), cache.compute_features(rows[0]["path"], "mfcc", version="speed1.1"))
+        n = found.lengths()[i]
+        assert abs(found.lengths(1)[i] - n / 0.9) <= 2 and abs(found.lengths(2)[i] - n / 1.1) <= 2
+        assert found.lengths(3)[i] == n and not close(found.read(i, v=3), found.read(i))
+    assert close(found.read(0, v=2), cache.compute_features(rows[0]["path"], "mfcc", version="speed1.1"))
+    epoch = found.for_epoch(seed=0, epoch=0)  # one version of each clip, drawn from (seed, epoch)
+    assert all(close(epoch.read(i), found.read(i, v=epoch.versions[i])) for i in range(5))
+    assert np.array_equal(epoch.lengths(), [found.lengths(v)[i] for i, v in enumerate(epoch.versions)])
+    drawn = np.concatenate([found.for_epoch(0, e).versions for e in range(20)])
+    assert set(drawn) == {0, 1, 2, 3} and np.array_equal(found.for_epoch(0, 3).versions, found.for_epoch(0, 3).versions)
 
 
 def _build_in_a_process(args):

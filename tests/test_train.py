@@ -19,6 +19,7 @@ import torch
 
 import data
 import evaluate
+from scale import checkpoints, runs
 import mtl
 import sampling
 from scale import files
@@ -92,15 +93,16 @@ def test_cmn_is_saved_with_the_run_and_evaluation_applies_it(tiny, tmp_path, mon
     """--cmn travels in config.json: the model that evaluation rebuilds centres the same cepstral rows (and
     predicts otherwise than the same weights without the centring)."""
     import features
+    from extras import robust
     run = tmp_path / "cmn"
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--cmn",
                                 "--out", str(run))
     assert code == 0, err
-    config, model = evaluate.load_run(run)
+    config, model = checkpoints.load_run(run)
     assert config["cmn"] is True
-    assert torch.equal(model.trunk.norm.centre, torch.from_numpy(features.cepstral_rows(config["input"])))
-    _, plain = evaluate.load_run(run)
-    plain.trunk.norm.set_centring(torch.zeros_like(plain.trunk.norm.centre))
+    assert torch.equal(model.trunk.norm.options.centre, robust.cepstral_rows(config["input"]))
+    _, plain = checkpoints.load_run(run)
+    plain.trunk.norm.options = None
     x = torch.randn(2, *features.input_shape(config["input"]), 300)
     with torch.no_grad():
         a, b = model(x), plain(x)
@@ -133,10 +135,18 @@ BAD_FLAGS = [
     (["--model", "rawcnn", "--input", "raw", "--augment", "spec"], "raw waveform"),
     (["--model", "rawcnn", "--input", "raw", "--cmn"], "raw is the waveform"),
     (["--model", "logreg", "--cmn"], "centring sets the means"),
-    (["--epochs", "0"], "--epochs must be positive"),
-    (["--batch-size", "-4"], "--batch-size must be positive"),
-    (["--lr", "0"], "--lr must be positive"),
-    (["--lr", "nan"], "--lr must be positive"),
+    (["--epochs", "0"], "argument --epochs: 0 is outside [1, 1000000]"),
+    (["--batch-size", "-4"], "argument --batch-size: -4 is outside [1, 100000]"),
+    (["--lr", "0"], "argument --lr: 0 is outside (0, 1]"),
+    (["--lr", "nan"], "argument --lr: nan is outside (0, 1]"),
+    (["--lr", "inf"], "argument --lr: inf is outside (0, 1]"),  # a diverged model would be the result
+    (["--lr", "1e300"], "argument --lr: 1e300 is outside (0, 1]"),
+    (["--weight-decay", "inf"], "argument --weight-decay: inf is outside [0, 1]"),
+    (["--crop-s", "1e308"], "argument --crop-s: 1e308 is outside [0, 3600]"),
+    (["--label-smoothing", "5"], "argument --label-smoothing: 5 is outside [0, 0.99]"),
+    (["--seed", "-1"], "argument --seed: -1 is outside [0, 4294967295]"),
+    (["--seed", str(2 ** 70)], f"argument --seed: {2 ** 70} is outside [0, 4294967295]"),
+    (["--epochs", "2.5"], "argument --epochs: '2.5' is not a whole number"),
     (["--model", "cnn", "--tasks", "age", "--balance", "gender"], "--balance gender: not a trained class task"),
     (["--manifest", "no/such.csv"], "file not found"),
     (["--resume", "no/such/run"], "no last.pt"),
@@ -185,7 +195,7 @@ def test_hps_overfits_eight_training_windows(tiny):
     rows = [r for r in data.read_manifest(tiny["manifest"]) if r["split"] == "train"][::3][:8]
     vocabs = data.build_vocabs(rows, data.TASKS)
     found, rows, _ = store.build(rows, "mfcc_f0", root=Path(tiny["env"]["MOKSORI_CACHE"]) / "store")
-    x, lengths, y = sampling.Batches(found, data.encode_labels(rows, vocabs), 100)[[(i, 0, 0) for i in range(8)]]
+    x, lengths, y = sampling.Batches(found, data.encode_labels(rows, vocabs), 100)[[(i, 0) for i in range(8)]]
     x, lengths, y = torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(y)  # (8, 3, 14, 100), (8,), (8, 3)
     model = mtl.build_model("hps", "mfcc_f0", {t: len(vocabs[t]) for t in data.TASKS}, (3, 14))
     model.trunk.norm.set_statistics(*found.statistics())

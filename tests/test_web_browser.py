@@ -18,6 +18,7 @@ import soundfile as sf
 
 import data
 import evaluate
+from scale import checkpoints, runs
 import features
 from extras import browser, web
 
@@ -47,7 +48,7 @@ def page(tiny, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     sf.write(folder / "mic.wav", buzz(), 16000, subtype="PCM_16")
     (folder / "notes.wav").write_text("not a recording\n", encoding="utf-8")
-    config, model = evaluate.load_run(tiny["run"])
+    config, model = checkpoints.load_run(tiny["run"])
     server = web.make_server(config, model, port=0, run_name="tiny")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -26,6 +26,9 @@ const TEXT = {
       "5_yin": "YIN on the same frame: the difference function and the threshold that picks the period.",
       "6_f0_track": "The F0 track (YIN) over the spectrogram's low band.",
       "7_model_input": "The model's input: the first 4 s window, three channels of 14 rows.",
+      "8_lpc_envelope": "The vocal tract on the same frame: the LPC envelope over its spectrum; its peaks are the " +
+        "formants F1–F4.",
+      "9_formant_tracks": "The formant tracks over the spectrogram; their spacing gives the vocal-tract length in cm.",
     },
   },
   ko: {
@@ -50,8 +53,11 @@ const TEXT = {
       "5_yin": "같은 프레임의 YIN: 차분 함수와 주기를 고르는 문턱값.",
       "6_f0_track": "스펙트로그램 저대역 위의 F0 궤적 (YIN).",
       "7_model_input": "모델 입력: 첫 4초 창, 14행짜리 채널 세 개.",
+      "8_lpc_envelope": "같은 프레임의 성도: 스펙트럼 위의 LPC 포락선. 봉우리가 포먼트 F1–F4입니다.",
+      "9_formant_tracks": "스펙트로그램 위의 포먼트 궤적. 포먼트 간격으로 성도 길이(cm)를 잽니다.",
     },
-    classes: { female: "여성", male: "남성" },
+    // class names in Korean; the server lists age groups in age order (extras/web.py in_age_order)
+    classes: { female: "여성", male: "남성", child: "어린이", teen: "청소년", adult: "성인", senior: "노년" },
     // extras/recording.py's warnings, by their first word; n: the numbers of the English sentence, in order
     warnings: {
       synthetic: () => "합성: 이 모델은 내장 합성 음성으로만 배웠습니다. 실제 목소리에 대한 답은 시연일 뿐 프로필이 " +
