@@ -27,6 +27,10 @@ import features
 MIN_CLIP_S = 0.1  # seconds; shorter clips carry no usable voice (10 frames at a 10 ms hop)
 SILENT_PEAK = 1e-4  # full scale = 1.0; a peak below this (-80 dBFS) is "nearly silent" and gets a warning
 SR_RANGE = (4000, 384000)  # Hz: a header outside this range is damaged, not a recording; refused before decoding
+MAX_DECODE_RATE = 768_000  # samples per second of audio (channels x rate, from the header) a file may cost to decode:
+#   16 channels at 48 kHz, or stereo at 384 kHz; a 200-channel Ogg would take gigabytes, so it is refused unread
+DECODE_BLOCK = 1 << 20  # samples (channels x frames) decoded at a time, each block mixed to mono at once: 4 MB
+BLOCK_S, MARGIN_S = 30.0, 1.0  # seconds of a long span featurised at a time, and of context on each side
 TASKS = ("age", "gender", "dialect")  # the usual tasks, in the order tables print them
 NUMERIC_TASKS = {"age_years": (0, 130)}  # columns predicted as numbers (regression, by MAE) and their ranges
 COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # a written manifest's first columns
@@ -43,8 +47,13 @@ class AudioError(ValueError):
     """A clip that cannot be used; the message is one line, "PATH: problem"."""
 
 
+class CostlyAudio(AudioError):
+    """A file whose header promises more than MAX_DECODE_RATE samples a second: refused before decoding."""
+
+
 def _open(path):
-    """What soundfile opens: the path, or the bytes of a zip member "ARCHIVE.zip::MEMBER". AudioError when missing."""
+    """What soundfile opens: the path as bytes (so any file name works, whatever the locale's encoding), or the
+    bytes of a zip member "ARCHIVE.zip::MEMBER". AudioError when missing."""
     if ".zip::" in str(path).lower():
         from corpora.archive import open_member  # seam: AI Hub ships its audio zipped; members are read in place
         try:
@@ -53,7 +62,7 @@ def _open(path):
             raise AudioError(str(err).splitlines()[0]) from None
     if not os.path.isfile(path):  # False also for a NUL byte, a name too long, a symlink loop
         raise AudioError(f"{path}: file not found")
-    return path
+    return os.fsencode(path)  # libsndfile takes the name's bytes as they are
 
 
 def _reason(err):
@@ -62,8 +71,8 @@ def _reason(err):
 
 
 def audio_info(path):
-    """(sample rate in Hz, frames, channels) from the file's header; AudioError for a missing or unreadable file
-    and for a rate outside SR_RANGE (a damaged header), before anything is decoded."""
+    """(sample rate in Hz, frames, channels) from the file's header; AudioError for a missing or unreadable file,
+    a rate outside SR_RANGE (a damaged header) or more than MAX_DECODE_RATE samples a second, before decoding."""
     try:
         info = sf.info(_open(path))
     except (sf.SoundFileError, RuntimeError, TypeError, OSError) as err:
@@ -71,17 +80,22 @@ def audio_info(path):
     if not SR_RANGE[0] <= info.samplerate <= SR_RANGE[1]:
         raise AudioError(f"{path}: sample rate {info.samplerate} Hz in the header is outside "
                          f"{SR_RANGE[0]}-{SR_RANGE[1]} Hz (a damaged file?)")
+    if info.channels * info.samplerate > MAX_DECODE_RATE:
+        raise CostlyAudio(f"{path}: {info.channels} channels at {info.samplerate} Hz are "
+                         f"{info.channels * info.samplerate:,} samples to decode per second; the limit is "
+                         f"{MAX_DECODE_RATE:,} (16 channels at 48 kHz, or 2 at 384 kHz)")
     return info.samplerate, info.frames, info.channels
 
 
 def load_audio(path, sr=features.SR, start_s=None, end_s=None):
     """An audio file (or its span start_s..end_s, in seconds) as float32 mono at `sr` Hz -> (N,).
 
-    soundfile decodes (WAV, FLAC, OGG, MP3, SPHERE; a span by seeking); channels are averaged; resample_poly(up,
-    down), up/down = sr/file_sr in lowest terms, converts the rate (a polyphase low-pass: no aliasing).
+    soundfile decodes (WAV, FLAC, OGG, MP3, SPHERE; a span by seeking) DECODE_BLOCK samples at a time, each block
+    averaged over its channels at once; resample_poly(up, down), up/down = sr/file_sr in lowest terms, converts
+    the rate (a polyphase low-pass: no aliasing).
     AudioError naming the file: missing, unreadable, a rate outside SR_RANGE, empty, NaN/inf, all zeros, shorter
     than MIN_CLIP_S, or a span outside it; a nearly silent clip (peak < -80 dBFS) only warns."""
-    file_sr, frames, _ = audio_info(path)
+    file_sr, frames, channels = audio_info(path)
     first = 0 if start_s is None else int(round(start_s * file_sr))
     last = frames if end_s is None else int(round(end_s * file_sr))
     if (start_s, end_s) != (None, None) and not (0 <= first < frames and last <= frames + file_sr // 100):
@@ -89,18 +103,23 @@ def load_audio(path, sr=features.SR, start_s=None, end_s=None):
     if (start_s, end_s) != (None, None) and last - first < MIN_CLIP_S * file_sr:  # 10 ms of slack above
         raise AudioError(f"{path}: span {start_s}-{end_s} s is too short ({(last - first) / file_sr:.3f} s < "
                          f"{MIN_CLIP_S} s)")
+    y, n = np.zeros(min(last, frames) - first, np.float32), 0  # (N,) mono at the file's rate
     try:
-        y, _ = sf.read(_open(path), start=first, stop=min(last, frames), dtype="float32", always_2d=True)  # (N, ch)
+        with sf.SoundFile(_open(path)) as f:
+            f.seek(first)
+            for block in f.blocks(max(DECODE_BLOCK // channels, 1), dtype="float32", always_2d=True, frames=len(y)):
+                y[n:n + len(block)] = block.mean(axis=1)  # (b, channels) -> (b,)
+                n += len(block)
     except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
         raise AudioError(f"{path}: unreadable audio ({_reason(err)})") from None
-    if y.shape[0] == 0:
+    y = y[:n]
+    if n == 0:
         raise AudioError(f"{path}: empty audio (0 samples)")
     bad = int(np.count_nonzero(~np.isfinite(y)))
     if bad:
         raise AudioError(f"{path}: {bad} NaN/inf samples")
-    if y.shape[0] / file_sr < MIN_CLIP_S:
-        raise AudioError(f"{path}: too short ({y.shape[0] / file_sr:.3f} s < {MIN_CLIP_S} s)")
-    y = y.mean(axis=1)  # (N,) mono
+    if n / file_sr < MIN_CLIP_S:
+        raise AudioError(f"{path}: too short ({n / file_sr:.3f} s < {MIN_CLIP_S} s)")
     peak = float(np.max(np.abs(y)))
     if peak == 0.0:
         raise AudioError(f"{path}: all-silent (every sample is 0)")
@@ -259,8 +278,8 @@ def _deal(todo, labels, f):
 
 def label_order(label):
     """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""
-    return (label == "", [(0, int(part), "") if part.isdigit() else (1, 0, part)
-                          for part in re.split(r"(\d+)", label) if part])
+    return (label == "", [(0, int(part), "") if "0" <= part[0] <= "9" else (1, 0, part)  # ASCII digits only:
+                          for part in re.split(r"([0-9]+)", label) if part])  # "²" is a name, not a number
 
 
 def default_tasks(rows):
@@ -308,12 +327,35 @@ def encode_labels(rows, vocabs, tasks=None):
 # ---------------------------------------------------------------- 3. features, held in memory
 def clip_features(row, kind, denoise=False):
     """One manifest row's model input: load_audio (its segment, if any) -> [denoise] -> features.extract.
-    Returns float32 (*features.input_shape(kind), T)."""
-    y = load_audio(row["path"], features.SR, *segment(row))  # (N,) float32 at 16 kHz
-    if denoise:
-        from extras.denoise import denoise as remove_noise  # seam: the course's Wiener filter (--denoise)
-        y = remove_noise(y, features.SR)
-    return features.extract(y, features.SR, kind)
+    Returns float32 (*features.input_shape(kind), T). A span longer than BLOCK_S goes a block at a time."""
+    def featurise(y):  # (N,) float32 at 16 kHz -> (*input_shape, T)
+        if denoise:
+            from extras.denoise import denoise as remove_noise  # seam: the course's Wiener filter (--denoise)
+            y = remove_noise(y, features.SR)
+        return features.extract(y, features.SR, kind)
+    return features_in_blocks(row["path"], kind, *segment(row), featurise)
+
+
+def features_in_blocks(path, kind, start_s=None, end_s=None, featurise=None):
+    """The features of a file's span (seconds; None: its ends), BLOCK_S seconds of audio at a time with MARGIN_S of
+    context on each side, each block's central frames kept: memory holds one block of audio, whatever the length.
+    A frame inside a block is the whole span's, but for power_to_db's 80 dB floor (the block's loudest, not the
+    span's). featurise(y) -> (*shape, T): default features.extract(y, SR, kind). -> float32 (*shape, T)."""
+    featurise = featurise or (lambda y: features.extract(y, features.SR, kind))
+    rate, frames, _ = audio_info(path)
+    start, end = start_s or 0.0, frames / rate if end_s is None else end_s
+    if end - start <= BLOCK_S + 2 * MARGIN_S:
+        return featurise(load_audio(path, features.SR, start_s, end_s))  # the usual clip: read whole
+    per_s = features.SR if kind == "raw" else features.SR // features.HOP_LENGTH  # steps per second
+    pieces = []
+    for a in np.arange(start, end, BLOCK_S):  # block [a, a + BLOCK_S) read with its margins
+        lo, hi = max(a - MARGIN_S, start), min(a + BLOCK_S + MARGIN_S, end)
+        if hi - lo < MIN_CLIP_S:  # a last sliver: its frames are in the block before
+            break
+        x = featurise(load_audio(path, features.SR, lo, hi))  # (*shape, T_block)
+        skip = int(round((a - lo) * per_s))  # steps of the left margin
+        pieces.append(x[..., skip:skip + int(round(BLOCK_S * per_s))])
+    return np.concatenate(pieces, axis=-1)
 
 
 class Features:

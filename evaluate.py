@@ -167,6 +167,12 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    with warnings.catch_warnings():
+    from scale import console  # seam: what a command prints -- on any terminal, each warning one line
+    console.any_terminal()
+    with console.one_line_warnings():
         warnings.simplefilter("default")
-        sys.exit(main())
+        try:
+            sys.exit(main())
+        except KeyboardInterrupt:  # Ctrl-C while reading or profiling: one line, nothing half-written (atomic files)
+            print("evaluate.py: interrupted", file=sys.stderr)
+            sys.exit(130)

@@ -6,6 +6,7 @@ frames last, with a leading channel axis for the models:
     "mfcc_f0"  (3, 14, T)  channel 0 = 13 MFCCs + 1 F0 row, channel 1 = their deltas, channel 2 = delta-deltas
                            (the original project's final input)
     "mfcc"     (3, 13, T)  the same without the F0 row
+    "mfcc_f0_vt" (3, 19, T) mfcc_f0 + the vocal tract: F1..F4 in semitones re F0_REF, its length in cm (formants.py)
     "mel"      (1, 64, T)  log-mel spectrogram in dB
     "raw"      (1, N)      the waveform itself
 
@@ -40,7 +41,7 @@ YIN_THRESHOLD = 0.2  # CMND dip depth (dimensionless) below which a frame is voi
 F0_REF = 50.0  # Hz: reference of the F0 row's semitone scale, below F0_FMIN so every voiced value is > 0
 WINDOW_FRAMES = 400  # frames = 4 s: one model window along the time axis
 WINDOW_SAMPLES = WINDOW_FRAMES * HOP_LENGTH  # samples = 64000 = 4 s: one window of the "raw" input
-INPUTS = ("mfcc", "mfcc_f0", "mel", "raw")  # the input kinds, by name
+INPUTS = ("mfcc", "mfcc_f0", "mel", "raw", "mfcc_f0_vt")  # the input kinds, by name
 
 
 def f0_track(y):
@@ -99,8 +100,13 @@ def extract(y, sr=SR, kind="mfcc_f0"):
         return mel.power_to_db(power)[None].astype(np.float32)  # (1, 64, T) dB re 1.0, top_db 80
     static = mfcc.mfcc(y, SR, n_mfcc=N_MFCC, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH,
                        n_mels=N_MELS_MFCC, fmin=FMIN, fmax=FMAX)  # (13, T)
-    if kind == "mfcc_f0":
+    if kind in ("mfcc_f0", "mfcc_f0_vt"):
         static = np.vstack([static, f0_row(y)[None, :]])  # (14, T): the F0 row appended as row 13
+    if kind == "mfcc_f0_vt":  # rows 14-17 F1..F4, row 18 the tube's length: 0 on frames without formants
+        import formants  # LPC: only this input needs it
+        F = formants.formants(y, SR)  # (4, T) Hz, NaN where no formant
+        static = np.vstack([static, np.nan_to_num(12 * np.log2(F / F0_REF)), np.nan_to_num(  # (19, T)
+            formants.vocal_tract_length(F))[None]])
     d1 = mfcc.delta(static)  # (n, T) HTK regression over ±2 frames
     return np.stack([static, d1, mfcc.delta(d1)]).astype(np.float32)  # (3, n, T): statics, deltas, delta-deltas
 
@@ -109,26 +115,11 @@ def input_shape(kind):
     """The non-time dimensions of `kind`'s input (the shapes in the table above).
 
     >>> [input_shape(kind) for kind in INPUTS]
-    [(3, 13), (3, 14), (1, 64), (1,)]
+    [(3, 13), (3, 14), (1, 64), (1,), (3, 19)]
     """
     _check_kind(kind)
-    return {"mfcc_f0": (3, N_MFCC + 1), "mfcc": (3, N_MFCC), "mel": (1, N_MELS), "raw": (1,)}[kind]
-
-
-def cepstral_rows(kind):
-    """(C, F) bool, True on the rows that cepstral mean normalisation (train.py --cmn) centres: those to which a
-    fixed channel adds a constant -- the static cepstra of mfcc and mfcc_f0 (not their deltas, nor the F0 row,
-    whose level is the voice itself) and every log-mel band of mel.
-
-    >>> cepstral_rows("mfcc_f0").sum(axis=1)  # channel 0's 13 MFCCs; not the F0 row, nor the deltas
-    array([13,  0,  0])
-    """
-    _check_kind(kind)
-    if kind == "raw":
-        raise ValueError("cepstral mean normalisation works on feature rows; raw is the waveform")
-    rows = np.zeros(input_shape(kind), dtype=bool)
-    rows[0, :N_MFCC if kind != "mel" else N_MELS] = True
-    return rows
+    return {"mfcc_f0": (3, N_MFCC + 1), "mfcc": (3, N_MFCC), "mel": (1, N_MELS), "raw": (1,),
+            "mfcc_f0_vt": (3, N_MFCC + 6)}[kind]
 
 
 def window_length(kind):

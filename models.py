@@ -121,9 +121,9 @@ def masked_conv(blocks, x, lengths):
     return x, lengths, mask
 
 
-FRAMES = ("mfcc", "mfcc_f0", "mel")  # the inputs of feature rows over frames
-VALID_INPUTS = {"cnn": ("mfcc", "mfcc_f0"), "mel_cnn": ("mel",), "rnn": FRAMES, "lstm": FRAMES, "clstm": FRAMES,
-                "rawcnn": ("raw",), "logreg": FRAMES, "xvector": FRAMES}
+FRAMES = ("mfcc", "mfcc_f0", "mel", "mfcc_f0_vt")  # the inputs of feature rows over frames
+VALID_INPUTS = {"cnn": ("mfcc", "mfcc_f0", "mfcc_f0_vt"), "mel_cnn": ("mel",), "rnn": FRAMES, "lstm": FRAMES,
+                "clstm": FRAMES, "rawcnn": ("raw",), "logreg": FRAMES, "xvector": FRAMES}
 
 
 # ----------------------------------------------------------------------------- the original project's trunks

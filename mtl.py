@@ -54,8 +54,8 @@ def make_head(dim, n_classes):
 
 class MultiHead(nn.Module):
     """A trunk and one head per task: x -> embedding (B, D) -> dropout -> {task: output}. Two options, plugged in by
-    build_model: `extra` (extras/robust.PitchStatistics, --pitch) adds a few statistics of the window beside the
-    embedding for every head; `reversed_tasks` (--adversary) read the embedding through a gradient reversal."""
+    build_model: `extra` (extras/robust.Statistics: --pitch, --vocal-tract) adds a few statistics of the window
+    beside the embedding for every head; `reversed_tasks` (--adversary) read the embedding through a gradient reversal."""
 
     def __init__(self, trunk, n_classes, dropout=0.0, extra=None, reversed_tasks=None):
         super().__init__()
@@ -100,7 +100,7 @@ def check(name, kind, n_tasks, cascade=False, spec_augment=None, cmn=False):
 
 
 def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=None, dropout=0.0, centre=None,
-                adversarial=(), pitch=False, **options):
+                adversarial=(), pitch=False, vocal_tract=False, **options):
     """Build model `name` (a trunk or an alias) for input `kind`, one head per task of n_classes.
 
     n_classes: {task: number of classes, or 0 for a regression task}, in the order of the targets' columns
@@ -108,7 +108,7 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     to the trunk (e.g. depth="m11" for rawcnn, hidden=128 for rnn, channels=256 for xvector). The options that
     make a profile travel come from extras/robust.py: spec_augment (SpecAugment's settings, training batches
     only), centre ((C, F) bool: the rows per-window CMN centres), adversarial (tasks read through a gradient
-    reversal), pitch (the window's F0 statistics beside the embedding).
+    reversal), pitch and vocal_tract (the window's F0, formant and tube-length statistics beside the embedding).
     Returns an nn.Module whose forward(x, lengths=None, targets=None) gives {task: output}.
     Raises ValueError on an unknown name, a (model, kind) pair the trunk cannot read (naming the valid inputs),
     or a cascade of fewer than two tasks; TypeError when n_classes is not a non-empty dict.
@@ -117,19 +117,22 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
         raise TypeError(f"n_classes must be a non-empty dict task -> number of classes, got {n_classes!r} "
                         "(call build_model(name, kind, n_classes, in_shape))")
     check(name, kind, len(n_classes), cascade, spec_augment, centre is not None)
-    if pitch and (cascade or kind != "mfcc_f0"):
+    if (pitch or vocal_tract) and cascade or pitch and not kind.startswith("mfcc_f0"):
         raise ValueError("--pitch hands the heads the F0 row's statistics: it needs --input mfcc_f0, and no cascade")
+    if vocal_tract and kind != "mfcc_f0_vt":
+        raise ValueError("--vocal-tract hands the heads the formants' statistics: it needs --input mfcc_f0_vt")
     trunk_name, cascade = resolve(name, cascade)
     trunk = TRUNKS[trunk_name](tuple(in_shape), **options)
     robust = None
-    if spec_augment or centre is not None or adversarial or pitch:
+    if spec_augment or centre is not None or adversarial or pitch or vocal_tract:
         from extras import robust  # seam: per-window CMN, SpecAugment, F0 statistics, a gradient reversal
     if spec_augment or centre is not None:
         trunk.norm.options = robust.WindowOptions(centre, spec_augment)
     if cascade:
         from extras.cascade import Cascade  # seam: the original project's "model connection"
         return Cascade(trunk, n_classes, make_head, dropout)
-    return MultiHead(trunk, n_classes, dropout, robust.PitchStatistics() if pitch else None,
+    parts = ([robust.PitchStatistics()] if pitch else []) + ([robust.VocalTractStatistics()] if vocal_tract else [])
+    return MultiHead(trunk, n_classes, dropout, robust.Statistics(parts) if parts else None,
                      {task: robust.reverse_gradient for task in adversarial})
 
 
@@ -144,7 +147,8 @@ def from_config(config, train=False):
     return build_model(config["model"], kind, n_classes, features.input_shape(kind), config.get("cascade", False),
                        robust.SPEC_AUGMENT if train and "spec" in config.get("augment", "") else None,
                        config.get("dropout", 0.0), robust.cepstral_rows(kind) if config.get("cmn") else None,
-                       config.get("adversarial", ()), config.get("pitch", False), **config.get("trunk_options", {}))
+                       config.get("adversarial", ()), config.get("pitch", False), config.get("vocal_tract", False),
+                       **config.get("trunk_options", {}))
 
 
 def count_parameters(model):

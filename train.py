@@ -20,7 +20,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per proces
 
 import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +47,7 @@ RECIPES = {"xvector": dict(epochs=20, lr=1e-3, schedule="cosine", warmup_epochs=
 GRAD_CLIP = 1.0  # max L2 norm of the whole gradient; keeps the vanilla RNN's exploding gradients in check
 SPLITS = ("train", "val", "test")
 AUGMENTS = {"spec": (), "speed": ("speed0.9", "speed1.1"), "babble": ("babble",),  # --augment -> stored copies
-            "channel": ("chan1", "chan2")}  # extras/channel.py: phones, rooms, codecs, noise
+            "channel": ("chan1", "chan2"), "voice": ("voice1", "voice2")}  # phones, rooms; effort, pitch (extras/)
 
 parser = argparse.ArgumentParser(description="Train a speaker-profiling model; see the module docstring.")
 flag = parser.add_argument
@@ -67,9 +66,10 @@ flag("--weight-decay", type=number(float, 0, 1), help="AdamW decoupled weight de
 flag("--dropout", type=number(float, 0, 0.99), help="dropout on the shared embedding")
 flag("--label-smoothing", type=number(float, 0, 0.99), help="cross-entropy label smoothing")
 flag("--crop-s", type=number(float, 0, 3600), help="training crop in seconds, 0 = one 4 s window")
-flag("--augment", help="comma-separated: spec (SpecAugment), speed, babble, channel (phones, rooms, codecs, noise)")
+flag("--augment", help="comma-separated: spec (SpecAugment), speed, babble, channel (phones, rooms, codecs), voice")
 flag("--cmn", action=argparse.BooleanOptionalAction, default=False, help="cepstral mean normalisation per window")
 flag("--pitch", action=argparse.BooleanOptionalAction, default=False, help="the heads also read F0 statistics")
+flag("--vocal-tract", action=argparse.BooleanOptionalAction, default=False, help="... and formants' (mfcc_f0_vt)")
 flag("--select", choices=("best", "last"), help="best.pt = the best validation epoch (early stopping) or the last")
 flag("--patience", type=number(int, 0, 10**6), help="stop after this many epochs without a better score; 0 = never")
 flag("--auto-refit", action=argparse.BooleanOptionalAction, help="then refit on train + val speakers into RUN/refit")
@@ -221,7 +221,9 @@ def train(args, ckpt=None):
     config = {**vars(args), "manifest_sha1": manifest_sha1, "tasks": tasks, "aux_tasks": aux_tasks, "vocabs": vocabs,
               "loss_weights": {a: {"speaker": args.speaker_weight, "corpus": args.adversary}[a] for a in aux_tasks},
               "adversarial": ["corpus"] * (args.adversary > 0), "val_speakers": n_val_speakers,
-              "corpora": corpora or sorted({r.get("source", "") for r in split_rows["train"]} - {""})}
+              "corpora": corpora or sorted({r.get("source", "") for r in split_rows["train"]} - {""}),
+              "ranges": {t: [float(np.nanmin(labels["train"][:, i])), float(np.nanmax(labels["train"][:, i]))]
+                         for i, t in enumerate(tasks) if vocabs[t] is None}}  # what numeric heads learnt
     if rank == 0:
         runs.save_json(config, out / "config.json")
     del rows, split_rows  # from here on the corpus is the features and the label arrays
@@ -309,8 +311,8 @@ def train(args, ckpt=None):
     # ------------------------------------------------------------------------- 7. test, once, with best.pt
     # The test split was never looked at above: best.pt was chosen on validation alone.
     best = runs.load_best(raw_model, out)
-    scores = {s: metrics.task_scores(mtl.predict(raw_model, feats[s], args.input, device), labels[s], labels["train"],
-                                     tasks, vocabs) for s in SPLITS}
+    outputs = {s: mtl.predict(raw_model, feats[s], args.input, device) for s in SPLITS}  # {task: (n, K) or (n,)}
+    scores = {s: metrics.task_scores(outputs[s], labels[s], labels["train"], tasks, vocabs) for s in SPLITS}
     say(f"\nbest.pt (epoch {best['epoch']}), utterance-level")
     say("baseline: always the training majority class (numeric tasks: MAE, skill, MAE of the training median)")
     say(f"{'task':10} {'train':>6} {'val':>6} {'val bal':>7} {'test':>6} {'test bal':>8} {'baseline':>8}")
@@ -325,10 +327,13 @@ def train(args, ckpt=None):
     results = {"model": args.model, "input": args.input, "tasks": metrics.rounded(table), "epochs": at.epoch,
                "seconds": round(elapsed, 1), "device": str(device), "val_speakers": n_val_speakers}
     if len(corpora) > 1:  # every corpus's own validation and test scores
-        results["corpora"] = {s: metrics.rounded(metrics.scores_by_corpus(mtl.predict(
-            raw_model, feats[s], args.input, device), labels[s], labels["train"], tasks, vocabs, corpus_of[s]))
-            for s in ("val", "test")}
+        results["corpora"] = {s: metrics.rounded(metrics.scores_by_corpus(
+            outputs[s], labels[s], labels["train"], tasks, vocabs, corpus_of[s])) for s in ("val", "test")}
+    from scale import calibration  # seam: temperature scaling, fitted on the validation speakers (a refit: its run's)
+    temperature = calibration.of_run(args.refit) if args.refit else \
+        calibration.fit(outputs["val"], labels["val"], tasks, vocabs)
     if rank == 0:
+        runs.save_json(temperature, out / "calibration.json")
         runs.save_json(results, out / "metrics.json")
     say(f"{at.epoch} epochs in {elapsed:.0f} s on {device}" + (f" x {world}" if world > 1 else "") +
         f"; run folder {out}")
@@ -349,12 +354,15 @@ def run(argv):
 
 
 def main(argv=None):
-    args, out, n_test = run(argv)
-    if args.auto_refit and not args.refit:  # 8. the refit: the final model also learns from the validation speakers
-        from scale import resume  # seam: refitting runs
-        refit = resume.refit_argv(args, out, n_test)
-        if refit:
-            run(refit)
+    from scale import console  # seam: what a command prints -- on any terminal, each warning one line
+    console.any_terminal()  # Korean labels under LANG=C: escapes, not a crash that strands the run
+    with console.one_line_warnings():
+        args, out, n_test = run(argv)
+        if args.auto_refit and not args.refit:  # 8. the refit: the final model also learns from validation speakers
+            from scale import resume  # seam: refitting runs
+            refit = resume.refit_argv(args, out, n_test)
+            if refit:
+                run(refit)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

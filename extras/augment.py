@@ -16,7 +16,9 @@ import numpy as np
 from scipy.signal import firwin, resample_poly
 
 VERSION = 1  # bump by hand when a change here or in extras/channel.py changes any augmented copy (scale/cache.py)
-VERSIONS = ("orig", "speed0.9", "speed1.1", "babble", "chan1", "chan2")  # what train.py's --augment chooses from
+VERSIONS = ("orig", "speed0.9", "speed1.1", "babble", "chan1", "chan2", "voice1", "voice2")  # --augment's copies
+VOICE_EFFORT = (-1.5, 1.5)  # units of extras/psola.vocal_effort (±9 dB, tilt, ±3.6 semitones), drawn uniformly
+VOICE_SHIFT_ST = (-2.0, 2.0)  # semitones of a further formant-preserving pitch shift, drawn uniformly
 BABBLE_TALKERS = 3  # other training clips summed into one babble track
 BABBLE_SNR_DB = (5.0, 20.0)  # dB, the range the mixing SNR is drawn from, uniformly
 
@@ -65,8 +67,10 @@ def mix_at_snr(y, noise, snr_db):
 
 
 def version_of(y, version, others=(), rng=None):
-    """Waveform y (N,) turned into one of VERSIONS: "orig" (unchanged), "speed0.9", "speed1.1" or "babble"
-    (BABBLE_TALKERS other clips `others` at an SNR drawn from BABBLE_SNR_DB with rng)."""
+    """Waveform y (N,) turned into one of VERSIONS: "orig" (unchanged), "speed0.9", "speed1.1", "babble"
+    (BABBLE_TALKERS other clips `others` at an SNR drawn from BABBLE_SNR_DB with rng), "chan*" (a phone, a room, a
+    codec), or "voice*": the same speaker in another state -- louder or softer, brighter or duller, higher or
+    lower (extras/psola.py: vocal effort, then a formant-preserving pitch shift), the vocal tract unchanged."""
     if version == "orig":
         return y
     if version.startswith("speed"):
@@ -74,6 +78,11 @@ def version_of(y, version, others=(), rng=None):
     if version.startswith("chan"):  # a random channel: a phone, a room, a codec (extras/channel.py)
         from extras import channel
         return channel.random_channel(y, 16000, rng or np.random.default_rng(0))
+    if version.startswith("voice"):  # the speaker's state, not the speaker: labels stay true
+        from extras import psola
+        rng = rng or np.random.default_rng(0)
+        effort, shift = rng.uniform(*VOICE_EFFORT), rng.uniform(*VOICE_SHIFT_ST)
+        return psola.pitch_shift(psola.vocal_effort(y, 16000, effort), 16000, shift)
     if version == "babble":
         if not others:
             return y  # a corpus of one clip has no other talkers

@@ -13,6 +13,9 @@ the same channels):
                       tail) after a direct path; reverberate = convolution with it, the level kept
     add_noise         white, pink or brown noise at a chosen SNR
     lossy             an MP3 or Ogg Vorbis round trip through libsndfile (soundfile >= 0.12, libsndfile >= 1.1)
+    telephone         a telephone line, named: the 300-3,400 Hz band of an 8 kHz round trip
+    encode            a lossy file's bytes: MP3 at a constant bit rate in kbit/s, or Ogg Vorbis at its lowest quality
+    codec_round_trip  encode and decode, the coder's delay removed, so the clip lines up with the original
 
     python -m pytest tests/test_channel.py
 """
@@ -24,6 +27,10 @@ import soundfile as sf
 
 VERSIONS = ("chan1", "chan2")  # the stored versions --augment channel makes of every training clip
 NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power falls as 1 / f^exponent
+TELEPHONE_HZ = (300.0, 3400.0)  # Hz: the telephone band (ITU-T G.712)
+TELEPHONE_SR = 8000  # Hz: the sample rate of a telephone line (G.711)
+MP3_KBIT_S = ((32000, 32, 320), (16000, 8, 160), (0, 8, 64))  # (from sr Hz, lowest, highest kbit/s): MPEG-1, 2, 2.5
+MAX_CODER_DELAY = 2304  # samples (two MPEG-1 frames) searched for the coder's delay; LAME + mpg123 leave 1,105
 
 
 def band_limit(y, sr, low_hz=300.0, high_hz=3400.0, order=6):
@@ -97,16 +104,72 @@ def add_noise(y, rng, snr_db, colour="white"):
 def lossy(y, sr, codec="mp3"):
     """y through a lossy codec and back (soundfile in memory: MPEG layer III, or Ogg Vorbis) -> (N,) float32,
     cut or zero-padded to len(y) (an MP3 encoder adds a little silence)."""
-    fmt, subtype = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS")}[codec]
-    buffer = io.BytesIO()
     peak = max(float(np.max(np.abs(y))), 1e-9)
-    sf.write(buffer, np.asarray(y, dtype=np.float32) / max(peak, 1.0), sr, format=fmt, subtype=subtype)
-    buffer.seek(0)
-    out, _ = sf.read(buffer, dtype="float32")
+    out, _ = sf.read(io.BytesIO(encode(np.asarray(y, dtype=np.float32) / max(peak, 1.0), sr, codec)), dtype="float32")
     out = out if out.ndim == 1 else out.mean(axis=1)
     fixed = np.zeros(len(y), dtype=np.float32)
     fixed[: min(len(y), len(out))] = out[: len(y)]
     return fixed * max(peak, 1.0)
+
+
+def telephone(y, sr):
+    """A telephone line: y (N,) at sr Hz through an 8 kHz line (rate_round_trip), then band_limit to 300-3,400 Hz
+    (zero phase, so -6 dB at each edge) -> (N,) float32. tests/test_stress.py measures what is left above 3.4 kHz.
+
+    >>> tone = np.sin(2 * np.pi * 1000.0 * np.arange(16000) / 16000)  # 1 s of 1 kHz, inside the band
+    >>> out = telephone(tone, 16000)
+    >>> out.shape, round(float(np.std(out[800:-800]) / np.std(tone)), 2)  # away from the filter's edges in time
+    ((16000,), 1.0)
+    """
+    return band_limit(rate_round_trip(y, sr, TELEPHONE_SR), sr, *TELEPHONE_HZ)
+
+
+def encode(y, sr, codec="mp3", kbit_s=None):
+    """y (N,) in [-1, 1] as the bytes of a lossy file, encoded by libsndfile in memory -> bytes.
+
+    codec "mp3": MPEG layer III (LAME), at a constant kbit_s kbit/s. libsndfile maps its compression level c in
+    [0, 1) linearly onto the bit rates of the MPEG version that sr implies: kbit/s = highest - c (highest - lowest)
+    (MP3_KBIT_S; 16 kHz is MPEG-2, 8-160 kbit/s). codec "ogg": Ogg Vorbis, which has no constant bit rate here:
+    any kbit_s asks for its lowest quality (c = 1; about 32 kbit/s for 16 kHz mono). kbit_s None: the defaults.
+
+    >>> noise = np.random.default_rng(0).uniform(-0.1, 0.1, 4 * 16000)  # 4 s at 16 kHz
+    >>> 30 < 8 * len(encode(noise, 16000, "mp3", 32)) / 4 / 1000 < 36  # kbit/s, headers included
+    True
+    """
+    fmt, subtype = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS")}[codec]
+    settings = {}
+    if kbit_s is not None and codec == "ogg":
+        settings = {"compression_level": 1.0}
+    elif kbit_s is not None:
+        _, lowest, highest = next(m for m in MP3_KBIT_S if sr >= m[0])
+        if not lowest < kbit_s <= highest:
+            raise ValueError(f"MP3 at {sr} Hz takes {lowest} (exclusive) to {highest} kbit/s, got {kbit_s}")
+        settings = {"compression_level": (highest - kbit_s) / (highest - lowest), "bitrate_mode": "CONSTANT"}
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(y, dtype=np.float32), sr, format=fmt, subtype=subtype, **settings)
+    return buffer.getvalue()
+
+
+def codec_round_trip(y, sr, codec="mp3", kbit_s=32):
+    """y encoded (encode) and decoded again, lined up with y -> (N,) float32, the level kept.
+
+    The decoder returns the coder's delay first (LAME's 576 samples + the decoder's 529, which libsndfile's MP3
+    reader does not always remove) and pads the last frame: the lag, 0..MAX_CODER_DELAY samples, at which the
+    decoded signal correlates best with y is cut off the front, and the result cut to len(y).
+
+    >>> tone = 0.5 * np.sin(2 * np.pi * 440.0 * np.arange(16000) / 16000)  # 1 s of A4
+    >>> out = codec_round_trip(tone, 16000, "mp3", 32)
+    >>> out.shape, round(float(np.corrcoef(out, tone)[0, 1]), 2)  # lined up: the same wave, sample for sample
+    ((16000,), 1.0)
+    """
+    y = np.asarray(y, dtype=np.float32)
+    peak = max(float(np.max(np.abs(y))), 1.0)  # the encoder takes [-1, 1]; the level is given back after
+    out, _ = sf.read(io.BytesIO(encode(y / peak, sr, codec, kbit_s)), dtype="float64")
+    out = out if out.ndim == 1 else out.mean(axis=1)
+    padded = np.zeros(len(y) + MAX_CODER_DELAY)  # (N + D,) the decoded signal, zero-padded or cut
+    padded[: min(len(out), len(padded))] = out[: len(padded)]
+    lag = int(np.argmax(scipy.signal.correlate(padded, y / peak, mode="valid")))  # (D + 1,) one per lag 0..D
+    return (padded[lag: lag + len(y)] * peak).astype(np.float32)
 
 
 def random_channel(y, sr, rng):

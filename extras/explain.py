@@ -27,7 +27,7 @@ import formants
 import mel
 import mfcc
 import sampling
-from extras import plots, recording
+from extras import plots
 from extras.explain_text import TEXT
 from features import (F0_FMAX, F0_FMIN, FMIN, HOP_LENGTH, N_FFT, N_MELS_MFCC, N_MFCC, SR, WIN_LENGTH,
                       YIN_FRAME_LENGTH, YIN_THRESHOLD)
@@ -329,7 +329,9 @@ def fig_lpc_envelope(a, s, plt):
             ax.axvline(hz, color=f"C{i + 1}", ls="--", lw=1.2, label=s["formant_line"].format(i=i + 1, hz=hz))
     if not np.isfinite(marked).any():
         ax.plot([], [], " ", label=s["no_formants"].format(t=t))
-    ax.plot([], [], " ", label=s["ceiling_note"].format(hz=lpc["ceiling_hz"], f0=lpc["f0_median_hz"]))
+    voiceless = np.isnan(lpc["f0_median_hz"])  # no voiced frame: Praat's default ceiling
+    ax.plot([], [], " ", label=s["ceiling_default" if voiceless else "ceiling_note"].format(
+        hz=lpc["ceiling_hz"], f0=lpc["f0_median_hz"]))
     ax.set(title=s["lpc_title"].format(t=t, s=t * HOP_LENGTH / SR, p=formants.ORDER, sr=lpc["sr_lpc"],
                                        ceiling=lpc["ceiling_hz"]),
            xlabel=s["freq_hz"], ylabel=s["power_db"], xlim=(0, lpc["ceiling_hz"]))
@@ -356,8 +358,7 @@ def fig_formant_tracks(a, s, plt):
         n = int(np.isfinite(a["vtl_cm"]).sum())  # frames with F1..F4
         bottom.axhline(cm, color="C3", ls="--", label=s["vtl_median"].format(cm=cm, n=n))
         bottom.legend(loc="upper right", fontsize=8)
-    bottom.set(title=s["vtl_title"], xlabel=s["time_s"],
-               ylabel=s["length_cm"])
+    bottom.set(title=s["vtl_title"], xlabel=s["time_s"], ylabel=s["length_cm"])
     return fig
 
 
@@ -393,7 +394,7 @@ def main(argv=None):
         parser.error(f"--frame-s must be a time >= 0 s, got {args.frame_s}")
     try:
         plt = plots.pyplot()
-        y, name = builtin_clip() if args.builtin else (recording.decode(args.wav), Path(args.wav).name)  # bounded
+        y, name = builtin_clip() if args.builtin else (data.load_audio(args.wav), Path(args.wav).name)  # bounded
     except ValueError as err:  # no matplotlib (plots.pyplot); a missing, unreadable or empty file (AudioError)
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2

@@ -109,6 +109,8 @@ WORDS = {  # key: (English, Korean)
         '포먼트 없음: 프레임 {t}은 무성음이거나 무음'),
     'ceiling_note': ('ceiling {hz:.0f} Hz, from the median F0 ({f0:.0f} Hz)',
         '상한 {hz:.0f} Hz: F0 중앙값 ({f0:.0f} Hz)으로 정함'),
+    'ceiling_default': ("ceiling {hz:.0f} Hz, Praat's default (no voiced frame)",
+        '상한 {hz:.0f} Hz: 유성 프레임이 없어 Praat 기본값'),
     'tracks_title': ('9. Formant tracks F1–F4 (LPC) over the spectrogram: vocal-tract length {cm:.1f} cm',
         '9. 스펙트로그램 위의 포먼트 궤적 F1–F4 (LPC): 성도 길이 {cm:.1f} cm'),
     'tracks_title_none': ('9. Formant tracks F1–F4 (LPC) over the spectrogram: no frame has all four, no length',

@@ -20,22 +20,18 @@ folders, one CSV row each (`profile_row`), an unreadable file a row with its err
 
     python -m pytest tests/test_recording.py tests/test_hostile.py
 """
-import contextlib
 import csv
 import io
-import math
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import scipy.signal
-import soundfile as sf
 
 import data
+import f0
 import features
 from scale import files
 from scale.tables import pad
@@ -47,6 +43,9 @@ CLIP_LEVEL = 0.99  # full scale = 1.0
 BAND_DROP_DB = 30.0  # dB: full-band speech measured -20 dB at the lowest, telephone -36 dB, 8 kHz audio -66 dB
 NOISY_DB = 20.0  # dB between the 95th and the 10th percentile of frame energies (clean speech: 24-61 dB)
 VOICED_SHARE = 0.05  # share of frames
+NO_VOICE_SHARE = 0.01  # share of frames: below it a recording holds no voice to profile (silence, noise, music)
+NO_VOICE_THRESHOLD = 0.4  # YIN's CMND depth for that check: lenient, so speech in noise (YIN at 0.2: 0 % voiced at
+#   15 dB SNR, 56 % at 0.4) still counts as voice, while white noise and dither stay at 0 %
 UNFAMILIAR_Z = 1.5  # mean |z| of the clip's static cepstral means against the training frames' mean and std
 
 
@@ -69,7 +68,8 @@ def frame_energy_range_db(y, frame=400):
 def unfamiliarity(x, mean, std):
     """Mean |z| over the static cepstral rows of a clip's features x (C, F, T): z = (clip mean - training mean) /
     training std, per row -- how many standard deviations the recording's channel sits from the training frames."""
-    rows = features.cepstral_rows("mfcc" if x.shape[1] == features.N_MFCC else "mfcc_f0")  # (C, F) bool
+    from extras.robust import cepstral_rows  # the rows a fixed channel moves (torch: a model is answering anyway)
+    rows = cepstral_rows("mfcc" if x.shape[1] == features.N_MFCC else "mfcc_f0")  # (C, F) bool
     clip_mean = x.mean(axis=-1)  # (C, F)
     return float(np.mean(np.abs(clip_mean[rows] - mean[rows]) / np.maximum(std[rows], 1e-3)))
 
@@ -81,6 +81,11 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     found, seconds = [], len(y) / sr  # "kind: detail": extras/web/page.js translates by the kind and the numbers
     if seconds < MIN_SPEECH_S:
         found.append(f"short: {seconds:.1f} s of audio (profiles are surer from {MIN_SPEECH_S:.0f} s up)")
+    y = np.asarray(y, dtype=np.float32)
+    _, voice = f0.yin(y, sr, features.F0_FMIN, features.F0_FMAX, features.YIN_FRAME_LENGTH, features.HOP_LENGTH,
+                      NO_VOICE_THRESHOLD)  # (T,) bool, whatever the level
+    if voice.mean() < NO_VOICE_SHARE:  # nothing to profile: the model's answer would be about noise
+        return found + [f"no voice: {100 * voice.mean():.1f} % of the frames voiced; not profiled"]
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 10 ** (QUIET_DBFS / 20):
         found.append(f"quiet: the peak is {20 * np.log10(max(peak, 1e-10)):.0f} dBFS")
@@ -94,7 +99,7 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     spread = frame_energy_range_db(y)
     if spread < NOISY_DB:
         found.append(f"noisy: loud and quiet frames only {spread:.0f} dB apart (noise fills the pauses)")
-    _, voiced = features.f0_track(np.asarray(y, dtype=np.float32))
+    _, voiced = features.f0_track(y)  # YIN with the features' threshold: (T,) bool
     if voiced.mean() < VOICED_SHARE:
         found.append(f"little voice: {100 * voiced.mean():.0f} % of the frames voiced")
     if x is not None and mean is not None and x.ndim == 3 and x.shape[0] == 3:
@@ -105,61 +110,7 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     return found
 
 
-# ---------------------------------------------------------------- what decoding a file may cost
-MAX_DECODE_RATE = 768_000  # samples per second of audio (channels x sample rate in the header) a file may cost to
-# decode: 16 channels at 48 kHz, or stereo at 384 kHz. A 5 MB FLAC of 8 channels at 384 kHz (3.1 M/s) or a 0.2 MB
-# Ogg of 200 channels at 48 kHz (9.6 M/s) would take gigabytes; duration is bounded where it matters by blocks
-DECODE_BLOCK = 1 << 20  # samples (channels x frames) `decode` reads at a time: 4 MB of float32
-
-
-def check_decode_cost(path, rate, channels):
-    """Refuse, before anything is decoded, a file whose every second costs more than MAX_DECODE_RATE samples to
-    decode (channels x rate, both from the header): data.AudioError "PATH: 200 channels at 48000 Hz ...". """
-    if channels * rate > MAX_DECODE_RATE:
-        raise data.AudioError(f"{path}: {channels} channels at {rate} Hz are {channels * rate:,} samples to decode per "
-                              f"second; the limit is {MAX_DECODE_RATE:,} (16 channels at 48 kHz, or 2 at 384 kHz)")
-
-
-def decode(path, sr=features.SR):
-    """An audio file as data.load_audio reads it -- (N,) float32 mono at sr Hz, the same checks and AudioErrors --
-    but decoded DECODE_BLOCK samples at a time, each block mixed to mono at once: memory holds one block and the
-    mono signal at the file's rate (90 MB for a minute at 384 kHz), whatever the channel count, and the cost is
-    checked from the header first (check_decode_cost). The page decodes its uploads with it."""
-    file_sr, frames, channels = data.audio_info(path)
-    check_decode_cost(path, file_sr, channels)
-    y = np.zeros(frames, np.float32)  # (frames,) mono at the file's rate; a header never makes it longer
-    n = 0
-    try:
-        with sf.SoundFile(path) as f:
-            for block in f.blocks(max(DECODE_BLOCK // channels, 1), dtype="float32", always_2d=True, frames=frames):
-                k = min(len(block), frames - n)  # block: (<= DECODE_BLOCK / channels, channels)
-                y[n:n + k] = block[:k].mean(axis=1)
-                n += k
-    except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
-        raise data.AudioError(f"{path}: unreadable audio ({getattr(err, 'error_string', None) or err})") from None
-    y = y[:n]  # the checks of data.load_audio, in its words
-    bad = int(np.count_nonzero(~np.isfinite(y)))
-    if n == 0:
-        raise data.AudioError(f"{path}: empty audio (0 samples)")
-    if bad:
-        raise data.AudioError(f"{path}: {bad} NaN/inf samples")
-    if n / file_sr < data.MIN_CLIP_S:
-        raise data.AudioError(f"{path}: too short ({n / file_sr:.3f} s < {data.MIN_CLIP_S} s)")
-    peak = float(np.max(np.abs(y)))
-    if peak == 0.0:
-        raise data.AudioError(f"{path}: all-silent (every sample is 0)")
-    if peak < data.SILENT_PEAK:
-        warnings.warn(f"{path}: nearly silent (peak {20 * np.log10(peak):.0f} dBFS)", stacklevel=2)
-    if file_sr != sr:
-        g = math.gcd(int(sr), int(file_sr))
-        y = scipy.signal.resample_poly(y, sr // g, file_sr // g)  # (N * sr / file_sr,)
-    return y.astype(np.float32)
-
-
 # ---------------------------------------------------------------- a recording of any length
-BLOCK_S = 30.0  # seconds decoded and featurised at a time: a long recording never sits in memory whole
-MARGIN_S = 1.0  # seconds of context on each side of a block, so frames near its edges see what the whole file has
-
 
 def analyse(y, config, stats=(None, None)):
     """A waveform y (N,) float32 at 16 kHz as the run `config` hears it -> (features (*input_shape, T), warnings):
@@ -178,40 +129,27 @@ def analyse(y, config, stats=(None, None)):
 
 
 def read(path, config, stats=(None, None)):
-    """An audio file of any length -> (features (*input_shape, T), warnings, seconds).
+    """An audio file of any length -> (features (*input_shape, T), warnings, seconds): data.features_in_blocks
+    reads it -- whole up to 32 s, else 30 s at a time, so memory holds one block of audio and the features of the
+    whole (60 MB an hour for mfcc_f0) -- and every block is heard as the run hears it (analyse). A warning is kept
+    when it fires in at least half of the blocks. data.AudioError names the file."""
+    rate, frames, _ = data.audio_info(path)  # also refuses, unread, a file that costs too much to decode
+    heard = []  # every block's warnings
 
-    Up to BLOCK_S (+ margins) it is read whole. A longer file is decoded BLOCK_S seconds at a time with MARGIN_S
-    of context on each side (data.load_audio's span), each block's features computed and its central frames kept,
-    so memory holds one block of audio and the features of the whole (60 MB an hour for mfcc_f0). A frame deep
-    inside a block is the whole-file frame; the 80 dB floor of power_to_db is the block's, not the file's. A
-    warning is kept when it fires in at least half of the blocks. Raises data.AudioError naming the file, also
-    before decoding one that costs too much (check_decode_cost).
-    """
-    rate, frames, channels = data.audio_info(path)
-    check_decode_cost(path, rate, channels)  # a block of 32 s then holds at most 98 MB of float32 samples
-    seconds = frames / rate
-    if seconds <= BLOCK_S + 2 * MARGIN_S:
-        x, found = analyse(data.load_audio(path), config, stats)
-        return x, found, seconds
-    per_s = features.SR if config["input"] == "raw" else features.SR // features.HOP_LENGTH  # steps per second
-    whole = np.zeros((*features.input_shape(config["input"]), int(seconds * per_s) + 2), np.float32)  # filled below
-    filled, n_blocks, counts, first_words = 0, 0, {}, {}
-    for start in np.arange(0.0, seconds, BLOCK_S):
-        a, b = max(start - MARGIN_S, 0.0), min(start + BLOCK_S + MARGIN_S, seconds)
-        if b - a < data.MIN_CLIP_S:  # a last sliver shorter than any clip: its frames are in the block before
-            break
-        x, found = analyse(data.load_audio(path, features.SR, a, b), config, stats)
-        skip = int(round((start - a) * per_s))  # steps of the left margin
-        piece = x[..., skip:skip + int(round(BLOCK_S * per_s))]  # (*shape, <= BLOCK_S * per_s)
-        n = min(piece.shape[-1], whole.shape[-1] - filled)
-        whole[..., filled:filled + n] = piece[..., :n]
-        filled, n_blocks = filled + n, n_blocks + 1
+    def featurise(y):
+        x, found = analyse(y, config, stats)
+        heard.append(found)
+        return x
+    x = data.features_in_blocks(path, config["input"], featurise=featurise)
+    if len(heard) == 1:
+        return x, heard[0], frames / rate
+    counts, first_words = {}, {}
+    for found in heard:
         for warning in found:
-            kind = warning.split(":")[0]
-            counts[kind] = counts.get(kind, 0) + 1
-            first_words.setdefault(kind, warning)
-    kept = [f"{first_words[k]} (in {n} of {n_blocks} blocks of {BLOCK_S:.0f} s)" for k, n in counts.items() if 2 * n >= n_blocks]
-    return whole[..., :filled], kept, seconds
+            counts[warning.split(":")[0]] = counts.get(warning.split(":")[0], 0) + 1
+            first_words.setdefault(warning.split(":")[0], warning)
+    return x, [f"{first_words[k]} (in {n} of {len(heard)} blocks of {data.BLOCK_S:.0f} s)" for k, n in counts.items()
+               if 2 * n >= len(heard)], frames / rate
 
 
 def profile(model, config, y, device="cpu", batch_size=64):
@@ -224,42 +162,20 @@ def profile(model, config, y, device="cpu", batch_size=64):
 
 def profile_file(model, config, path, device="cpu", batch_size=64):
     """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute is
-    decoded and featurised a block at a time (read), so memory stays bounded. Any file name will do (openable)."""
-    with openable(path) as readable:
-        x, found, seconds = read(readable, config, norm_statistics(model))
+    decoded and featurised a block at a time (read), so memory stays bounded. Any file name will do."""
+    x, found, seconds = read(path, config, norm_statistics(model))
     return outputs_of(model, config, x, device, batch_size), found, seconds
 
 
-@contextlib.contextmanager
-def openable(path):
-    """`path` as libsndfile can open it: the path itself, or -- where the name cannot be encoded for the C library
-    (bytes that are not UTF-8, from another system; any non-ASCII name under LANG=C) -- a link to the file with a
-    plain name, in a private temporary folder removed afterwards. Errors about the link name `path` (shown)."""
-    try:
-        os.fspath(path).encode(sys.getfilesystemencoding())  # what soundfile does with a name, without an error handler
-        plain = True
-    except UnicodeEncodeError:
-        plain = False
-    if plain:
-        yield path
-        return
-    folder = tempfile.mkdtemp(prefix="moksori-name-")
-    suffix = Path(path).suffix if Path(path).suffix.isascii() else ""
-    link = os.path.join(folder, "audio" + suffix)
-    try:
-        os.symlink(os.path.abspath(path), link)  # Python encodes the name losslessly; libsndfile sees only `link`
-        yield link
-    except data.AudioError as err:
-        raise data.AudioError(str(err).replace(link, shown(path))) from None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def outputs_of(model, config, x, device="cpu", batch_size=64):
-    """The model's utterance-level outputs for one recording's features x (*input_shape, T) -> {task: output}."""
+    """The model's utterance-level outputs for one recording's features x (*input_shape, T) -> {task: output}:
+    class probabilities calibrated by the run's temperatures (scale/calibration.py), numbers as the model says."""
     import mtl  # torch: only once a model answers
-    return {t: out[0] for t, out in mtl.predict(model, data.Features(config["input"], [x]), config["input"],
-                                                     device, batch_size).items()}
+    from scale.calibration import scaled
+    outputs = {t: out[0] for t, out in mtl.predict(model, data.Features(config["input"], [x]), config["input"],
+                                                   device, batch_size).items()}
+    return {t: scaled(p[None], config.get("temperature", {})[t])[0] if t in config.get("temperature", {}) else p
+            for t, p in outputs.items()}
 
 
 def norm_statistics(model):
@@ -290,16 +206,25 @@ def shown(path):
 
 
 def profile_row(path, config, outputs, warnings, seconds):
-    """One CSV row of a profile: per task the top class, its probability and the runner-up (or the value), and
-    the recording's warnings."""
+    """One CSV row of a profile: per task the top class, its calibrated probability, "unsure" below UNSURE_P, and
+    the runner-up (or the value, kept inside the ages the run learnt from, or said to be outside), and the
+    recording's warnings. A recording with no voice gets no answer, only its warnings."""
+    from scale.calibration import UNSURE_P
     row = {"path": shown(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
+    if any(w.startswith("no voice:") for w in warnings):
+        return row
     for t in config["tasks"]:
         if config["vocabs"][t] is None:
-            row[t] = f"{outputs[t]:.1f}"
+            low, high = config.get("ranges", {}).get(t) or data.NUMERIC_TASKS.get(t, (-np.inf, np.inf))
+            row[t] = f"{min(max(outputs[t], low), high):.1f}"
+            if not low <= outputs[t] <= high:  # a number the run never learnt: shown at the edge, and said
+                row["warnings"] = "; ".join(filter(None, [row["warnings"], f"outside: {t} {outputs[t]:.1f} lies "
+                                                          f"outside what the model learnt ({low:g}-{high:g})"]))
             continue
         p, names = outputs[t], config["vocabs"][t]  # (n_classes,)
         first, second = (list(np.argsort(-p)[:2]) + [None])[:2]
-        row.update({t: names[first], f"{t}_p": f"{p[first]:.2f}", f"{t}_next": "" if second is None else names[second],
+        row.update({t: names[first], f"{t}_p": f"{p[first]:.2f}", f"{t}_unsure": "unsure" if p[first] < UNSURE_P
+                    else "", f"{t}_next": "" if second is None else names[second],
                     f"{t}_next_p": "" if second is None else f"{p[second]:.2f}"})
     return row
 
@@ -322,7 +247,7 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
                 warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile
                 outputs, found, seconds = profile_file(model, config, path, device, batch_size)
             rows.append(profile_row(path, config, outputs, found, seconds))
-        except (data.AudioError, ValueError, MemoryError, RuntimeError) as err:  # one line naming the file; the rest go on
+        except (data.AudioError, ValueError, MemoryError, RuntimeError) as err:  # one line naming it; the rest go on
             bad += 1
             if not skip_bad:
                 name, problem = shown(path), shown(str(err).splitlines()[0] if str(err) else "?")
@@ -332,14 +257,16 @@ def profile_files(run_dir, paths, device="cpu", batch_size=64, out_csv=None, ski
             print(f"evaluate.py: error: {row['error']}", file=sys.stderr)
             continue
         print(f"{row['path']}: {float(row['duration_s']):.1f} s; {config['model']} on {config['input']}")
-        for t in tasks:
-            print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else
-                  f"  {t:10} {pad(row[t], 8)} {row[f'{t}_p']}   (next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
+        for t in tasks if tasks[0] in row else []:  # a recording with no voice: its warnings only
+            unsure = f"{row[f'{t}_unsure']}; " if vocabs[t] is not None and row[f"{t}_unsure"] else ""
+            print(f"  {t:10} {row[t]:>6} years" if vocabs[t] is None else f"  {t:10} {pad(row[t], 8)} {row[f'{t}_p']}"
+                  f"   ({unsure}next: {row[f'{t}_next']} {row[f'{t}_next_p']})")
         for warning in filter(None, row["warnings"].split("; ")):
             print(f"  warning: {warning}")
     if out_csv:
         header = ["path", "duration_s"] + [c for t in tasks for c in ((t,) if vocabs[t] is None else
-                                                                       (t, f"{t}_p", f"{t}_next", f"{t}_next_p"))]
+                                                                       (t, f"{t}_p", f"{t}_unsure", f"{t}_next",
+                                                                        f"{t}_next_p"))]
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fieldnames=header + ["warnings", "error"], restval="")
         writer.writeheader()

@@ -5,11 +5,13 @@ train.py, plugged into the model by mtl.build_model, and skippable by a student 
                       removes a fixed channel, and SpecAugment on training batches (--augment spec)
     spec_augment_mask SpecAugment's masks (Park et al. 2019)
     PitchStatistics   each window's voiced share and F0 mean and spread, handed to the heads (--pitch)
+    VocalTractStatistics   its formants and the vocal tract's length, handed to the heads (--vocal-tract)
     reverse_gradient  the identity going forward, the gradient times -1 going back (--adversary)
 Torch only; nothing here is a parameter, so a model's weights load alike with or without them.
 
     python -m pytest tests/test_models.py tests/test_mtl.py
 """
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,7 +26,7 @@ def cepstral_rows(kind):
     the voice itself) and every log-mel band of mel. A fixed channel adds a constant to each of them."""
     if kind == "raw":
         raise ValueError("cepstral mean normalisation works on feature rows; raw is the waveform")
-    rows = torch.zeros(features.input_shape(kind), dtype=torch.bool)
+    rows = np.zeros(features.input_shape(kind), dtype=bool)  # (C, F)
     rows[0, :features.N_MFCC if kind != "mel" else features.N_MELS] = True
     return rows
 
@@ -76,6 +78,35 @@ class WindowOptions(nn.Module):
         return x
 
 
+class VocalTractStatistics(nn.Module):
+    """(B, 6) per window of mfcc_f0_vt: the share of real frames with formants, the vocal tract's mean length and
+    its spread over them ((cm - 15) / 2, cm / 2), and the mean F1, F2, F3 in semitones re 50 Hz ((st - 55) / 10).
+    The tube's length follows the speaker's size, not the mood (features.py rows 14-18; formants.py)."""
+    dim = 6
+
+    def forward(self, x, lengths):
+        rows, length = x[:, 0, 14:19, :], x[:, 0, 18, :]  # (B, 5, T) F1..F4 st and cm; (B, T) cm, 0 = no formants
+        real = torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]  # (B, T)
+        valid = (length > 0) & real  # (B, T)
+        n = valid.sum(dim=-1).clamp(min=1)  # (B,) (a window without formants gives zeros, not NaN)
+        mean = (rows * valid[:, None]).sum(dim=-1) / n[:, None]  # (B, 5)
+        spread = (((length - mean[:, 4:5]) ** 2 * valid).sum(dim=-1) / n).sqrt()  # (B,) cm
+        some = valid.any(dim=-1)  # (B,)
+        return torch.stack([valid.sum(dim=-1) / lengths.clamp(min=1), torch.where(some, (mean[:, 4] - 15) / 2, 0.0),
+                            spread / 2, *[torch.where(some, (mean[:, i] - 55) / 10, 0.0) for i in range(3)]], dim=1)
+
+
+class Statistics(nn.Module):
+    """The heads' extra inputs: the chosen statistics modules' outputs side by side, (B, sum of their dims)."""
+
+    def __init__(self, parts):
+        super().__init__()
+        self.parts, self.dim = nn.ModuleList(parts), sum(p.dim for p in parts)
+
+    def forward(self, x, lengths):
+        return torch.cat([p(x, lengths) for p in self.parts], dim=1)
+
+
 class PitchStatistics(nn.Module):
     """(B, 3) per window of mfcc_f0: the voiced share of the real frames, the mean and the standard deviation of the
     F0 row (static row 13: semitones above 50 Hz on voiced frames, 0 elsewhere) over the voiced frames, scaled by
@@ -84,7 +115,7 @@ class PitchStatistics(nn.Module):
     dim = 3
 
     def forward(self, x, lengths):
-        f0 = x[:, 0, -1, :]  # (B, T) semitones, 0 on unvoiced frames
+        f0 = x[:, 0, features.N_MFCC, :]  # (B, T) semitones, 0 on unvoiced frames
         real = torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]  # (B, T)
         voiced = (f0 > 0) & real  # (B, T)
         n = voiced.sum(dim=-1).clamp(min=1)  # (B,) voiced frames (at least 1: a silent window gives zeros, not NaN)

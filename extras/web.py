@@ -14,7 +14,7 @@ Python's standard library only (http.server); matplotlib draws the figures where
 
 Refusals are JSON {"error": "one line"} with a 4xx status: 400 empty, silent or too short; 408 a body sent too
 slowly; 411 no Content-Length; 413 over MAX_BYTES (refused before reading), over MAX_SECONDS of audio or over
-recording.MAX_DECODE_RATE samples per second (both read from the header before decoding); 415 not audio; 403 a
+data.MAX_DECODE_RATE samples per second (both read from the header before decoding); 415 not audio; 403 a
 cross-site upload or a foreign Host; 501 no matplotlib for figures; 503 busy. An upload is written as
 upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own tempfile.mkdtemp() folder, removed
 in `finally` once answered, and by `close` on Ctrl-C. Its body is read before it waits for one of the WORKERS, at
@@ -120,23 +120,21 @@ def upload_suffix(name):
 
 def read_upload(path, name, max_seconds):
     """The recording in `path` -> (N,) float32 at features.SR. Refused(415) when it is not audio (the header is
-    read first), 413 when it lasts over max_seconds or costs over recording.MAX_DECODE_RATE samples per second to
-    decode (both from the header), 400 when it is empty, silent or too short. Decoded in blocks (recording.decode):
-    memory holds the mono signal and one block, whatever the number of channels."""
+    read first), 413 when it lasts over max_seconds or costs over data.MAX_DECODE_RATE samples per second to
+    decode (both from the header), 400 when it is empty, silent or too short. data.load_audio decodes it in
+    blocks: memory holds the mono signal and one block, whatever the number of channels."""
     try:
         sr, frames, channels = data.audio_info(path)
+    except data.CostlyAudio as err:
+        raise Refused(413, one_line(err).replace(str(path), name)) from None
     except data.AudioError as err:
         raise Refused(415, one_line(err).replace(str(path), name)) from None
     if frames / sr > max_seconds:
         raise Refused(413, f"{name}: {frames / sr:.1f} s of audio; the limit is {max_seconds:g} s")
     try:
-        recording.check_decode_cost(path, sr, channels)
-    except data.AudioError as err:
-        raise Refused(413, one_line(err).replace(str(path), name)) from None
-    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a nearly silent clip still gets its profile, and a warning in it
-            return recording.decode(path)  # (N,) float32 mono at 16 kHz
+            return data.load_audio(path)  # (N,) float32 mono at 16 kHz
     except data.AudioError as err:
         raise Refused(400, one_line(err).replace(str(path), name)) from None
 

@@ -14,7 +14,6 @@ store.py keeps the features under these keys.
 """
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 

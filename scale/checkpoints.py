@@ -63,7 +63,8 @@ def load_run(run_dir, checkpoint=None, device="cpu"):
     if not paths:
         raise FileNotFoundError(f"{run_dir}: no {' or '.join(names)} in the run folder (has training finished an epoch?)")
     ckpt = load_checkpoint(paths[0])
-    config = {**ckpt["config"], "vocabs": ckpt["vocabs"]}
+    from scale.calibration import of_run  # the run's temperatures (calibration.json), {} for an older run
+    config = {**ckpt["config"], "vocabs": ckpt["vocabs"], "temperature": of_run(run_dir)}
     try:
         model = mtl.from_config(config)
         model.load_state_dict(ckpt["model"])

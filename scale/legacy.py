@@ -19,7 +19,8 @@ import torch
 
 
 # What a run saved before these settings existed did, where that differs from today's recipes.
-LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False, "pitch": False, "adversary": 0.0,
+LEGACY_SETTINGS = {"select": "best", "auto_refit": False, "cmn": False, "pitch": False, "vocal_tract": False,
+                   "adversary": 0.0,
                    "store": False, "adversarial": [], "corpora": []}
 # numpy's array reconstruction: the only globals a format-1 checkpoint needs beyond the weights-only defaults
 LEGACY_NUMPY = [np.ndarray, np.dtype, np.dtypes.UInt32DType, getattr(np, "_core", np.core).multiarray._reconstruct]

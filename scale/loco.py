@@ -107,6 +107,8 @@ def main(argv=None):
                         "trained on")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also train and score the classic baseline the same way (default on)")
+    parser.add_argument("--only", help="comma-separated corpora to leave out (default: each in turn, then all: the "
+                        "in-corpus model); `all` names the model trained on every corpus")
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     out = Path(args.out).resolve()
     rows = data.read_manifest(args.manifest)
@@ -116,6 +118,11 @@ def main(argv=None):
     also = {Path(m).stem: data.read_manifest(m) for m in args.also}
     table = {}  # (model, trained on, scored on) -> scores
     plans = [(f"without-{c}", [r for r in rows if r["corpus"] != c], [c]) for c in corpora] + [("all", rows, corpora)]
+    only = set((args.only or "").split(",")) - {""}
+    if only - {*corpora, "all"}:
+        raise SystemExit(f"loco: --only {args.only}: no corpus {', '.join(sorted(only - {*corpora, 'all'}))} in "
+                         f"{args.manifest} (it has {', '.join(corpora)})")
+    plans = [p for p in plans if not only or p[0].removeprefix("without-") in only]
     own = {name for name, _, _ in plans} | {"loco.json"}  # a loco folder of these corpora goes on where it stopped
     problem = "" if out.is_dir() and {p.name for p in out.iterdir()} <= own else runs.unfit_folder(out)
     if problem:

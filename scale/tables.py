@@ -48,7 +48,7 @@ def read_metrics(run_dir):
 # what may differ between the runs of one recipe: the seed, where it ran and was written, the run it refits, the
 # manifest (a cross-validation's folds; give --compare --mean the runs of one corpus)
 VOLATILE = {"seed", "out", "resume", "refit", "refit_epochs", "workers", "device", "amp", "manifest", "manifest_sha1",
-            "members", "skip_bad", "val_speakers", "auto_refit", "store", "store_dtype", "corpora"}
+            "members", "skip_bad", "val_speakers", "auto_refit", "store", "store_dtype", "corpora", "ranges"}
 
 
 def read_config(run_dir):

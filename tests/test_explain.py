@@ -289,7 +289,10 @@ def test_vocal_tract_figures_of_a_clip_without_voice():
     noise = (0.1 * np.random.default_rng(0).standard_normal(SR)).astype(np.float32)  # 1 s
     a = explain.analyse(noise)
     assert np.isnan(a["formants_hz"]).all() and np.isnan(a["vtl_clip_cm"])
-    assert marked_lines(drawn("8_lpc_envelope", a)[0]) == []
+    ax = drawn("8_lpc_envelope", a)[0]
+    assert marked_lines(ax) == []
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "no formants" in legend and f"ceiling {formants.DEFAULT_CEILING_HZ:.0f} Hz, Praat's default" in legend, legend
     assert "no frame has all four" in drawn("9_formant_tracks", a)[0].get_title()
 
 

@@ -48,6 +48,9 @@ SEAMS = {
     ("evaluate", "extras.plots"): "--plot",
     ("evaluate", "extras.recording"): "a recording as a run hears it (denoised, long files in blocks) and its warnings",
     ("serve", "extras.web"): "the page and its HTTP API",
+    ("train", "scale.console"): "what a run prints: on any terminal (LANG=C), each warning one line",
+    ("evaluate", "scale.console"): "what evaluate.py prints: on any terminal (LANG=C), each warning one line",
+    ("train", "scale.calibration"): "temperature scaling on the validation speakers: probabilities that mean what they say",
 }
 EAGER_SEAMS = {("train", "scale.runs"), ("train", "scale.settings"), ("evaluate", "scale.checkpoints")}  # every run
 LAZY_SEAMS = set(SEAMS) - EAGER_SEAMS  # imported where they are used: a run that does not need one never loads it

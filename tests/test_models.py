@@ -17,7 +17,7 @@ from models import TRUNKS, VALID_INPUTS, LogReg, RawCNN, XVector
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
 
 SHAPES = {kind: features.input_shape(kind) for kind in features.INPUTS}
-LENGTH = {"mfcc_f0": 100, "mfcc": 100, "mel": 100, "raw": 16000}  # frames / samples: 1 s, short for speed
+LENGTH = {"mfcc_f0": 100, "mfcc": 100, "mel": 100, "raw": 16000, "mfcc_f0_vt": 100}  # frames / samples: 1 s, short for speed
 PAIRS = [(name, kind) for name in TRUNKS for kind in VALID_INPUTS[name]]
 
 

@@ -16,7 +16,7 @@ from mtl import (ALIASES, MODELS, build_model, count_parameters, multitask_loss,
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread
 
 SHAPES = {kind: features.input_shape(kind) for kind in features.INPUTS}
-LENGTH = {"mfcc_f0": 60, "mfcc": 60, "mel": 60, "raw": 4000}  # frames / samples: short for speed
+LENGTH = {"mfcc_f0": 60, "mfcc": 60, "mel": 60, "raw": 4000, "mfcc_f0_vt": 60}  # frames / samples: short for speed
 THREE = {"age": 5, "gender": 2, "dialect": 6}  # classes per task in the built-in corpus
 ONE = {"dialect": 6}
 

@@ -100,7 +100,7 @@ def test_cmn_is_saved_with_the_run_and_evaluation_applies_it(tiny, tmp_path, mon
     assert code == 0, err
     config, model = checkpoints.load_run(run)
     assert config["cmn"] is True
-    assert torch.equal(model.trunk.norm.options.centre, robust.cepstral_rows(config["input"]))
+    assert torch.equal(model.trunk.norm.options.centre, torch.from_numpy(robust.cepstral_rows(config["input"])))
     _, plain = checkpoints.load_run(run)
     plain.trunk.norm.options = None
     x = torch.randn(2, *features.input_shape(config["input"]), 300)
