@@ -4,7 +4,8 @@ order train.py takes them (then sampling.py cuts windows and draws balanced batc
   2. manifest   read_manifest: one CSV row per clip, speaker-disjoint splits, labels as numbers (NaN = unknown)
   3. features   load_features: every clip's model input (features.py), computed once and held in memory
 What a student can skip is one named call each: zip archives and text encodings (corpora/), one set of labels per
-speaker (corpora/speakers.py), worker processes (scale/). Adapters that write manifests: `python -m corpora`.
+speaker and the dealing of speakers to splits (corpora/speakers.py), worker processes, long recordings (scale/).
+Corpus adapters: `python -m corpora`.
 
     python -m pytest tests/test_data.py tests/test_manifest.py tests/test_audio.py
 """
@@ -13,9 +14,8 @@ import io
 import math
 import os
 import re
-import sys
 import warnings
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ SR_RANGE = (4000, 384000)  # Hz: a header outside this range is damaged, not a r
 MAX_DECODE_RATE = 768_000  # samples per second of audio (channels x rate, from the header) a file may cost to decode:
 #   16 channels at 48 kHz, or stereo at 384 kHz; a 200-channel Ogg would take gigabytes, so it is refused unread
 DECODE_BLOCK = 1 << 20  # samples (channels x frames) decoded at a time, each block mixed to mono at once: 4 MB
-BLOCK_S, MARGIN_S = 30.0, 1.0  # seconds of a long span featurised at a time, and of context on each side
+LONG_S = 32.0  # seconds: a longer span is featurised a block at a time (scale/blocks.py: 30 s and two 1 s margins)
 TASKS = ("age", "gender", "dialect")  # the usual tasks, in the order tables print them
 NUMERIC_TASKS = {"age_years": (0, 130)}  # columns predicted as numbers (regression, by MAE) and their ranges
 COLUMNS = ("path", "speaker", "gender", "age", "dialect", "split")  # a written manifest's first columns
@@ -103,20 +103,22 @@ def load_audio(path, sr=features.SR, start_s=None, end_s=None):
     if (start_s, end_s) != (None, None) and last - first < MIN_CLIP_S * file_sr:  # 10 ms of slack above
         raise AudioError(f"{path}: span {start_s}-{end_s} s is too short ({(last - first) / file_sr:.3f} s < "
                          f"{MIN_CLIP_S} s)")
-    y, n = np.zeros(min(last, frames) - first, np.float32), 0  # (N,) mono at the file's rate
+    want, parts = min(last, frames) - first, []  # frames: the header's count, which an MP3's may overstate
     try:
         with sf.SoundFile(_open(path)) as f:
             f.seek(first)
-            for block in f.blocks(max(DECODE_BLOCK // channels, 1), dtype="float32", always_2d=True, frames=len(y)):
-                y[n:n + len(block)] = block.mean(axis=1)  # (b, channels) -> (b,)
-                n += len(block)
+            while (n := sum(map(len, parts))) < want:  # only what the decoder really gives, a block at a time
+                block = f.read(min(max(DECODE_BLOCK // channels, 1), want - n), dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                parts.append(block.mean(axis=1))  # (b, channels) -> (b,) mono
     except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
         raise AudioError(f"{path}: unreadable audio ({_reason(err)})") from None
-    y = y[:n]
+    y = np.concatenate(parts) if parts else np.zeros(0, np.float32)  # (N,) mono at the file's rate
+    n = len(y)
     if n == 0:
         raise AudioError(f"{path}: empty audio (0 samples)")
-    bad = int(np.count_nonzero(~np.isfinite(y)))
-    if bad:
+    if bad := int(np.count_nonzero(~np.isfinite(y))):
         raise AudioError(f"{path}: {bad} NaN/inf samples")
     if n / file_sr < MIN_CLIP_S:
         raise AudioError(f"{path}: too short ({n / file_sr:.3f} s < {MIN_CLIP_S} s)")
@@ -157,10 +159,8 @@ def read_manifest(path, seed=0):
     if not rows:
         raise ValueError(f"{path}: manifest has no rows")
     check_speaker_disjoint(rows, path)
-    labels_of = defaultdict(set)  # speaker -> the distinct label sets of its clips
-    for row in rows:
-        labels_of[row["speaker"]].add(tuple(v for k, v in row.items() if k not in PER_CLIP_COLUMNS))
-    if any(len(sets) > 1 for sets in labels_of.values()):  # some speaker's clips disagree (or leave cells empty)
+    labelled = {(r["speaker"], tuple(v for k, v in r.items() if k not in PER_CLIP_COLUMNS)) for r in rows}
+    if len(labelled) > len({r["speaker"] for r in rows}):  # some speaker's clips disagree (or leave cells empty)
         from corpora.speakers import resolve_speaker_conflicts  # seam: one set of labels per speaker, by vote
         rows = resolve_speaker_conflicts(rows, path, PER_CLIP_COLUMNS, TASKS)
     return assign_splits(rows, seed=seed) if any(not r["split"] for r in rows) else rows
@@ -169,11 +169,9 @@ def read_manifest(path, seed=0):
 def _read_rows(reader, path):
     """The checked rows of a csv.DictReader over a manifest (see read_manifest)."""
     names = reader.fieldnames or []
-    doubled = sorted({n for n in names if names.count(n) > 1})
-    if doubled:
+    if doubled := sorted({n for n in names if names.count(n) > 1}):
         raise ValueError(f"{path}: column(s) {', '.join(map(repr, doubled))} appear more than once in the header")
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
+    if missing := [c for c in REQUIRED if c not in names]:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected at least {', '.join(REQUIRED)} "
                          f"(usually {', '.join(COLUMNS)})")
     absent = {c: "" for c in COLUMNS if c not in names}  # e.g. no dialect column: all unknown
@@ -188,11 +186,10 @@ def _read_rows(reader, path):
         if "\x00" in row["path"] or len(row["path"]) > 4096:  # 4096: the longest path Linux accepts (PATH_MAX)
             problem = "a NUL character" if "\x00" in row["path"] else f"{len(row['path'])} characters (> 4096)"
             raise ValueError(f"{where}: the path cell holds {problem}; it cannot name a file")
-        if row.get("start_s") or row.get("end_s"):
-            start, end = _number(row.get("start_s") or "0"), _number(row.get("end_s") or "1e9")
-            if not 0 <= start < end <= 1e9:  # 1e9 s: 30 years; also refuses inf and nan
-                raise ValueError(f"{where}: segment start_s {row.get('start_s')!r}, end_s {row.get('end_s')!r}: "
-                                 "expected 0 <= start_s < end_s (seconds)")
+        start, end = _number(row.get("start_s") or "0"), _number(row.get("end_s") or "1e9")  # no segment: 0, 1e9
+        if not 0 <= start < end <= 1e9:  # 1e9 s: 30 years; also refuses inf and nan
+            raise ValueError(f"{where}: segment start_s {row.get('start_s')!r}, end_s {row.get('end_s')!r}: "
+                             "expected 0 <= start_s < end_s (seconds)")
         cut = row["path"].lower().find(".zip::") + 4  # a zip member "ARCHIVE.zip::MEMBER": only ARCHIVE is a path
         archive, member = (row["path"][:cut], row["path"][cut:]) if cut > 3 else (row["path"], "")
         row["path"] = os.path.abspath(path.parent / archive) + member.replace("\\", "/")  # abspath: not resolved
@@ -209,8 +206,7 @@ def _number(text):
 
 def segment(row):
     """(start_s, end_s) of a row that is an utterance segment of its file, or (None, None) for a whole file."""
-    start, end = row.get("start_s", ""), row.get("end_s", "")
-    return (float(start) if start else None, float(end) if end else None)
+    return tuple(float(row[k]) if row.get(k) else None for k in ("start_s", "end_s"))
 
 
 def check_speaker_disjoint(rows, source="manifest"):
@@ -232,65 +228,25 @@ def validation_fraction(n_speakers):
 
 
 def assign_splits(rows, fractions=None, seed=0):
-    """Fill empty `split` cells by speaker -> new row dicts (pre-set splits, e.g. TIMIT's, are kept). Stratified
-    on each task's labels (iterative stratification, simplified from Sechidis et al. 2011): speakers in a seeded
-    random order, each to the split furthest behind its quota,
-        need(s) = sum over the speaker's known labels (t, v) of [f_s n(t, v) - have_s(t, v)] + [f_s n - have_s],
-    n(t, v) = speakers with label v of task t, f_s = split s's fraction; a split holding ceil(f_s n) speakers
-    takes no more. Speakers without any label are dealt after the others, by their own quotas, so they never
-    crowd labelled voices out of validation and test. `fractions` = (train, val, test), default (0.9 - val,
-    val, 0.1), val = validation_fraction."""
+    """Fill empty `split` cells by speaker -> new row dicts (pre-set splits, e.g. TIMIT's, are kept), stratified on
+    each task's labels: every split gets about its fraction of each label (iterative stratification, dealt in
+    corpora/speakers.py). `fractions` = (train, val, test), default (0.9 - val, val, 0.1), val = validation_fraction."""
     if fractions is None:
         val = validation_fraction(len({row["speaker"] for row in rows if not row.get("split")}))
         fractions = (0.9 - val, val, 0.1)
     if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
         raise ValueError(f"split fractions {fractions} must be three non-negative numbers summing to 1")
-    rows = [dict(row) for row in rows]
     check_speaker_disjoint(rows, "assign_splits")
     split_of = {row["speaker"]: row["split"] for row in rows if row.get("split")}  # pre-set splits stay
-    labels = {row["speaker"]: [(t, row.get(t, "")) for t in TASKS if row.get(t, "")] for row in rows}
-    todo = sorted(s for s in labels if s not in split_of)
-    todo = [todo[i] for i in np.random.default_rng(seed).permutation(len(todo))]
-    f = np.asarray(fractions, dtype=np.float64)  # (3,)
-    for group in ([s for s in todo if labels[s]], [s for s in todo if not labels[s]]):  # labelled first
-        split_of.update(_deal(group, labels, f))
+    from corpora.speakers import stratified_splits  # seam: the other speakers dealt in a seeded, stratified order
+    split_of.update(stratified_splits(rows, fractions, seed, TASKS, SPLITS))
     return [dict(row, split=split_of[row["speaker"]]) for row in rows]
-
-
-def _deal(todo, labels, f):
-    """assign_splits' dealing of the speakers `todo`, in order -> {speaker: split}."""
-    split_of = {}
-    target = {key: f * n for key, n in Counter(key for s in todo for key in labels[s]).items()}  # (t, v) -> (3,)
-    have = defaultdict(lambda: np.zeros(3))  # (t, v) -> speakers per split so far
-    cap, count = np.ceil(f * len(todo) - 1e-9), np.zeros(3)  # most speakers each split may take; taken so far
-    for k, speaker in enumerate(todo):
-        need = f * (k + 1) - count  # (3,) how far each split is behind on speakers
-        for key in labels[speaker]:
-            need = need + target[key] - have[key]  # ... and on this speaker's labels
-        need[(count >= cap) | (f == 0)] = -np.inf  # full splits, and splits nobody asked for, take no one
-        choice = int(np.argmax(need))
-        count[choice] += 1
-        for key in labels[speaker]:
-            have[key][choice] += 1
-        split_of[speaker] = SPLITS[choice]
-    return split_of
 
 
 def label_order(label):
     """Sort key for class names: numbers inside a label by value ("5s" < "20s" < "100s"), unknown ("") last."""
     return (label == "", [(0, int(part), "") if "0" <= part[0] <= "9" else (1, 0, part)  # ASCII digits only:
                           for part in re.split(r"([0-9]+)", label) if part])  # "²" is a name, not a number
-
-
-def default_tasks(rows):
-    """The tasks to train when none are named: those of TASKS and NUMERIC_TASKS that some training row and
-    some validation row label (speechocean762: age, gender, age_years; the built-in corpus: age, gender, dialect)."""
-    labelled = [t for t in (*TASKS, *NUMERIC_TASKS)
-                if all(any(r.get(t) for r in rows if r["split"] == s) for s in ("train", "val"))]
-    if not labelled:
-        raise ValueError(f"no clip of the train and val splits has a {', '.join((*TASKS, *NUMERIC_TASKS))} label; "
-                         "name the columns to predict with --tasks")
-    return labelled
 
 
 def build_vocabs(rows, tasks=TASKS):
@@ -325,37 +281,22 @@ def encode_labels(rows, vocabs, tasks=None):
 
 
 # ---------------------------------------------------------------- 3. features, held in memory
-def clip_features(row, kind, denoise=False):
-    """One manifest row's model input: load_audio (its segment, if any) -> [denoise] -> features.extract.
-    Returns float32 (*features.input_shape(kind), T). A span longer than BLOCK_S goes a block at a time."""
-    def featurise(y):  # (N,) float32 at 16 kHz -> (*input_shape, T)
+def clip_features(row, kind, denoise=False, featurise=None):
+    """One manifest row's model input: load_audio (its segment, if any) -> [denoise] -> features.extract, or
+    featurise(y) -> (*shape, T) in place of those last two. Returns float32 (*features.input_shape(kind), T).
+    A span longer than LONG_S goes a block at a time (scale/blocks.py): memory holds one block of audio."""
+    def extract(y):  # (N,) float32 at 16 kHz -> (*input_shape, T)
         if denoise:
             from extras.denoise import denoise as remove_noise  # seam: the course's Wiener filter (--denoise)
             y = remove_noise(y, features.SR)
         return features.extract(y, features.SR, kind)
-    return features_in_blocks(row["path"], kind, *segment(row), featurise)
-
-
-def features_in_blocks(path, kind, start_s=None, end_s=None, featurise=None):
-    """The features of a file's span (seconds; None: its ends), BLOCK_S seconds of audio at a time with MARGIN_S of
-    context on each side, each block's central frames kept: memory holds one block of audio, whatever the length.
-    A frame inside a block is the whole span's, but for power_to_db's 80 dB floor (the block's loudest, not the
-    span's). featurise(y) -> (*shape, T): default features.extract(y, SR, kind). -> float32 (*shape, T)."""
-    featurise = featurise or (lambda y: features.extract(y, features.SR, kind))
-    rate, frames, _ = audio_info(path)
-    start, end = start_s or 0.0, frames / rate if end_s is None else end_s
-    if end - start <= BLOCK_S + 2 * MARGIN_S:
-        return featurise(load_audio(path, features.SR, start_s, end_s))  # the usual clip: read whole
-    per_s = features.SR if kind == "raw" else features.SR // features.HOP_LENGTH  # steps per second
-    pieces = []
-    for a in np.arange(start, end, BLOCK_S):  # block [a, a + BLOCK_S) read with its margins
-        lo, hi = max(a - MARGIN_S, start), min(a + BLOCK_S + MARGIN_S, end)
-        if hi - lo < MIN_CLIP_S:  # a last sliver: its frames are in the block before
-            break
-        x = featurise(load_audio(path, features.SR, lo, hi))  # (*shape, T_block)
-        skip = int(round((a - lo) * per_s))  # steps of the left margin
-        pieces.append(x[..., skip:skip + int(round(BLOCK_S * per_s))])
-    return np.concatenate(pieces, axis=-1)
+    (start, end), (rate, frames, _) = segment(row), audio_info(row["path"])
+    stop = frames / rate if end is None else end  # seconds
+    if stop - (start or 0.0) <= LONG_S:  # the usual clip: read whole
+        return (featurise or extract)(load_audio(row["path"], features.SR, start, end))
+    from scale.blocks import features_in_blocks  # seam: a long span featurised 30 s at a time
+    return features_in_blocks(lambda lo, hi: load_audio(row["path"], features.SR, lo, hi), start or 0.0, stop, kind,
+                              featurise or extract)
 
 
 class Features:
@@ -389,11 +330,10 @@ class Features:
 
 def features_job(job):
     """(row, kind, denoise) -> (features, None), or (None, the one-line problem) for a clip that cannot be used."""
-    row, kind, denoise = job
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a nearly silent clip still trains
-            return clip_features(row, kind, denoise), None
+            return clip_features(*job), None
     except (AudioError, ValueError, MemoryError) as err:
         return None, str(err).splitlines()[0] if str(err) else type(err).__name__
 
@@ -402,30 +342,12 @@ def load_features(rows, kind, denoise=False, workers=1, skip_bad=False):
     """Every row's features, in memory -> (Features, kept rows, skipped [(path, reason)]).
 
     workers > 1 extracts in that many processes. An unreadable clip raises AudioError naming it, unless
-    skip_bad: then it is left out, listed, and counted on stderr ("skipped 3 of 1200 clips: ...").
-    """
-    jobs = [(row, kind, denoise) for row in rows]
-    if workers > 1 and len(jobs) > 1:
-        from scale.workers import map_jobs  # seam: the same jobs in several processes, Ctrl-C stopping them all
-        results = map_jobs(features_job, jobs, workers)
-    else:
-        results = [features_job(job) for job in jobs]
-    arrays, kept, skipped = [], [], []
-    for row, (x, problem) in zip(rows, results):
-        if problem is not None:
-            if not skip_bad:
-                raise AudioError(problem)
-            skipped.append((row["path"], problem))
-            continue
-        arrays.append(x)
-        kept.append(row)
+    skip_bad: then it is left out, listed, and counted on stderr ("skipped 3 of 1200 clips: ...")."""
+    from scale.workers import map_jobs, report_skipped  # seam: the jobs in `workers` processes if > 1; the count
+    results = map_jobs(features_job, [(row, kind, denoise) for row in rows], workers)
+    skipped = [(row["path"], problem) for row, (_, problem) in zip(rows, results) if problem is not None]
+    if skipped and not skip_bad:
+        raise AudioError(skipped[0][1])  # the first unusable clip
+    arrays, kept = [x for x, p in results if p is None], [row for row, (_, p) in zip(rows, results) if p is None]
     report_skipped(skipped, len(rows))
     return Features(kind, arrays), kept, skipped
-
-
-def report_skipped(skipped, total):
-    """One line on stderr: how many clips were skipped, and the first three with their reasons."""
-    if skipped:
-        shown = "; ".join(why if why.startswith(str(p)) else f"{p}: {why}" for p, why in skipped[:3])  # path: reason
-        print(f"skipped {len(skipped)} of {total} clips: {shown}{'; ...' if len(skipped) > 3 else ''}",
-              file=sys.stderr)

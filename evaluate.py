@@ -23,7 +23,6 @@ import numpy as np
 
 import data
 import metrics
-import models
 import mtl
 from scale import checkpoints  # seam: a run folder read back: its model (no pickle runs), its manifest as trained
 
@@ -52,9 +51,8 @@ def split_report(run_dirs, split="test", device="cpu", batch_size=64, other=None
     where = f"{other} (cross-corpus: trained on {config['manifest']})" if other else config["manifest"]
     name = f"ensemble of {', '.join(map(str, run_dirs))}" if len(run_dirs) > 1 else run_dirs[0]
     print(f"{name}: {config['model']} on {kind}, {split} split of {where}, {len(rows)} clips")
-    for t in tasks:
-        if t not in scored:
-            print(f"  {t}: skipped, the manifest has no {t} labels")
+    for t in [t for t in tasks if t not in scored]:
+        print(f"  {t}: skipped, the manifest has no {t} labels")
     # The run's classes, then any class the run never saw (it cannot answer those: each such clip is an error)
     unseen = {t: sorted({r[t] for r in rows if r.get(t)} - set(vocabs[t]), key=data.label_order)
               for t in scored if vocabs[t] is not None}
@@ -122,33 +120,14 @@ def main(argv=None):
     flag("--workers", type=int, default=1, help="processes for feature extraction (default 1)")
     flag("--store", action="store_true", help="features from the on-disk store (scale/store.py)")
     args = parser.parse_args(argv)
-    if args.wav and not args.run:  # a profile without a run folder: the released model
-        if not (RELEASE / "config.json").is_file():
-            parser.error(f"--wav without a run folder uses the released model, and {RELEASE} holds none; give a run "
-                         "folder (python evaluate.py RUN --wav ...)")
-        args.run = [str(RELEASE)]
-    for wrong, message in (
-            (bool(args.compare) == bool(args.run), "give one run folder, or --compare RUN1 RUN2 ..."),
-            (args.batch_size <= 0 or args.workers < 0, f"--batch-size must be positive and --workers zero or more, "
-                                                       f"got {args.batch_size}, {args.workers}"),
-            (args.out and not args.wav, "--out goes with --wav"),
-            (args.mean and not args.compare, "--mean goes with --compare"),
-            (args.save and (args.compare or args.wav), "--save goes with a split report: RUN [RUN ...] [--split ...]"),
-            (len(args.run) > 1 and (args.wav or args.plot), "--wav and --plot take one run folder; several runs are "
-                                                            "scored as an ensemble on a split")):
-        if wrong:
-            parser.error(message)
-    try:  # a recording, a run's own files, anything that is not a profiles CSV is never replaced
-        if args.out:
-            from corpora.text import check_output  # seam: files that are not ours to replace
-            check_output(args.out, "path,duration_s", "profiles CSV")
-    except ValueError as err:
-        parser.error(str(err))
+    from scale.evaluate_flags import check  # seam: the flags against each other; --wav's default; --out's target
+    check(args, parser, RELEASE)
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # a missing library, said before any work
         print("evaluate.py: error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
         return 2
     try:
-        device = models.choose_device(args.device)
+        from scale.runs import choose_device  # seam: --device, chosen as train.py chooses it
+        device = choose_device(args.device)
         if args.compare:
             from scale import tables  # seam: the comparison tables, read from metrics.json alone
             tables.compare_mean(args.compare, args.split) if args.mean else tables.compare(args.compare, args.metric)

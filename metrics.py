@@ -16,8 +16,7 @@ def confusion_matrix(y_true, y_pred, n_classes, n_predicted=None):
 
     y_true: int array (N,) in [0, n_classes); y_pred: int array (N,) in [0, n_predicted) (default n_classes).
     Returns int64 (n_classes, n_predicted), rows = true class, columns = predicted class (scikit-learn's
-    convention). More rows than columns: true classes the model cannot answer (a cross-corpus label it never saw).
-    """
+    convention). More rows than columns: true classes the model cannot answer (a cross-corpus label it never saw)."""
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     cm = np.zeros((n_classes, n_classes if n_predicted is None else n_predicted), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)  # one count per (true, predicted) pair
@@ -34,8 +33,7 @@ def balanced_accuracy(y_true, y_pred):
     """Mean per-class recall over the classes present in y_true: (1/K) sum_k TP_k / N_k.
 
     An always-the-same-class predictor scores exactly 1/K, whatever the class proportions; that is why
-    early stopping and model choice use it on unbalanced data. NaN for an empty set.
-    """
+    early stopping and model choice use it on unbalanced data. NaN for an empty set."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     classes = np.unique(y_true)
     if len(classes) == 0:
@@ -48,8 +46,7 @@ def macro_f1(y_true, y_pred):
     """Unweighted mean of per-class F1 = 2 TP / (2 TP + FP + FN), over classes in y_true or y_pred.
 
     A class that never occurs and is never predicted does not count; one predicted but absent scores 0
-    (scikit-learn's f1_score(average="macro") with zero_division=0). NaN for an empty set.
-    """
+    (scikit-learn's f1_score(average="macro") with zero_division=0). NaN for an empty set."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     classes = np.union1d(y_true, y_pred)
     if len(classes) == 0:
@@ -72,8 +69,7 @@ def mean_absolute_error(y_true, y_pred):
 def majority_baseline(y_train, y_eval):
     """Accuracy on y_eval of always answering the most frequent class of y_train (ties: lowest index).
 
-    The floor every model must beat: on a balanced 5-class task it is about 0.2, not 0.
-    """
+    The floor every model must beat: on a balanced 5-class task it is about 0.2, not 0."""
     y_train, y_eval = np.asarray(y_train, dtype=np.int64), np.asarray(y_eval, dtype=np.int64)
     if len(y_train) == 0 or len(y_eval) == 0:
         return float("nan")
@@ -88,8 +84,7 @@ def task_scores(outputs, labels, train_labels, tasks, vocabs):
     training set's most frequent class). A numeric task: mae (mean absolute error, in its unit), baseline_mae
     (always answering the training median) and skill = max(0, 1 - mae / baseline_mae) -- 0 for a model no better
     than the constant, 1 for a perfect one, so it averages with balanced accuracies (selection_score).
-    A split without known labels scores NaN.
-    """
+    A split without known labels scores NaN."""
     scores = {}
     for i, task in enumerate(tasks):
         y, known = labels[:, i], ~np.isnan(labels[:, i])

@@ -13,11 +13,7 @@ frames (10 ms, 400 in a 4 s window), N in samples (64000 = 4 s at 16 kHz).
 **Lengths.** A clip shorter than the window is padded; `lengths[b]` says how many steps of window b are real.
 Padding never enters a statistic: the input normalisation zeroes it, every pooling is a masked mean over real
 frames, and the recurrent trunks read their state at the last real frame, so a 1.5 s clip gets the same
-embedding padded to 400 or 600 frames (tests/test_models.py).
-
-**Input normalisation.** Every frame trunk starts with `InputNorm`: each row standardised with its mean and
-standard deviation over every real training frame (CMVN, from data.Features.statistics, saved with the weights).
-It is fixed, not learnt per batch, so padding cannot move it and torchrun's processes normalise alike.
+embedding padded to 400 or 600 frames (tests/test_models.py). Every frame trunk starts with `InputNorm`.
 
     python -m pytest tests/test_models.py
 """
@@ -46,8 +42,7 @@ def pooled_lengths(lengths, factor):
 def masked_mean(x, mask, keepdim=False):
     """Mean of x (B, ..., T) over the frames where mask (B, T) is True -> (B, ...) (or (B, ..., 1) with keepdim).
 
-    mean = sum_t m_t x_t / sum_t m_t: padding (m_t = 0) never enters it. The one masked mean of every trunk.
-    """
+    mean = sum_t m_t x_t / sum_t m_t: padding (m_t = 0) never enters it. The one masked mean of every trunk."""
     m = mask.reshape(mask.shape[0], *([1] * (x.dim() - 2)), mask.shape[1]).to(x.dtype)  # (B, 1.., T)
     return (x * m).sum(dim=-1, keepdim=keepdim) / m.sum(dim=-1, keepdim=keepdim)
 
@@ -56,8 +51,7 @@ def masked_stats(x, mask, eps=1e-5):
     """Mean and standard deviation of x (B, ..., T) over the frames where mask (B, T) is True.
 
     -> (B, 2 * prod(...)): [mean, std] of every row, std = sqrt(var + eps) (population variance; eps keeps the
-    gradient finite when a single real frame has no spread).
-    """
+    gradient finite when a single real frame has no spread)."""
     mean = masked_mean(x, mask, keepdim=True)  # (B, ..., 1)
     var = masked_mean((x - mean) ** 2, mask)  # (B, ...)
     return torch.cat([mean.flatten(1), torch.sqrt(var + eps).flatten(1)], dim=1)  # (B, 2 * rows)
@@ -69,20 +63,21 @@ def last_real_step(out, lengths):
     return out.gather(1, index).squeeze(1)  # (B, H)
 
 
-def check_length(x, min_length, name):
-    """Raise ValueError when the last (time) axis of x is shorter than `min_length` frames or samples."""
+def real_lengths(x, lengths, min_length, name):
+    """full_lengths(x, lengths), after a ValueError if x's last (time) axis is shorter than min_length steps."""
     if x.shape[-1] < min_length:
         raise ValueError(f"{name}: input has {x.shape[-1]} steps on its last axis, needs at least {min_length}")
+    return full_lengths(x, lengths)
 
 
 # ----------------------------------------------------------------------------- input normalisation
 class InputNorm(nn.Module):
     """Fixed per-row standardisation (CMVN): (B, C, F, T) -> (B, C, F, T), padding set to 0.
 
-    y = (x - mean_row) / std_row on real frames, 0 on padding; mean and std (C, F) are buffers (saved with the
-    state_dict), identity until set_statistics() gives them the training set's values. `options`, when a run
-    asks for them (extras/robust.WindowOptions: per-window CMN, SpecAugment), then act on y.
-    """
+    y = (x - mean_row) / std_row on real frames, 0 on padding; mean and std (C, F) are buffers saved with the
+    state_dict, identity until set_statistics() gives them every real training frame's (data.Features.statistics).
+    Fixed, not learnt per batch: padding cannot move it, and torchrun's processes normalise alike. `options`, when
+    a run asks for them (extras/robust.WindowOptions: per-window CMN, SpecAugment), then act on y."""
 
     def __init__(self, in_shape):
         super().__init__()
@@ -130,14 +125,12 @@ VALID_INPUTS = {"cnn": ("mfcc", "mfcc_f0", "mfcc_f0_vt"), "mel_cnn": ("mel",), "
 class CNN(nn.Module):
     """The original project's MFCC CNN on (B, 3, F, T), F = 13 (mfcc) or 14 (mfcc_f0) -> embedding (B, emb_dim).
 
-    Zero-pad two rows above and below the feature axis (F + 4 rows, so the 3x3 kernels see the edge
-    coefficients as often as the middle ones), [Conv -> ReLU -> MaxPool] x 2, statistics pooling over time,
-    then two fully connected layers; the second one's output (after ReLU) is the embedding.
-    Deviations from the original: the InputNorm in front, and statistics pooling -- the mean AND the standard
-    deviation of every (channel, feature row) over the real frames, as in x-vectors (Snyder et al. 2018) --
-    instead of flattening a fixed 400-frame map: T may vary, the FC stays small, and the spread carries what a
-    mean cannot (pitch range, voice-quality variation). min_length = 4 frames.
-    """
+    Zero-pad two rows above and below the feature axis (F + 4 rows, so the 3x3 kernels see the edge coefficients as
+    often as the middle ones), [Conv -> ReLU -> MaxPool] x 2, statistics pooling over time, then two fully connected
+    layers; the second one's output (after ReLU) is the embedding. Deviations from the original: the InputNorm in front,
+    and statistics pooling -- the mean AND the standard deviation of every (channel, feature row) over the real frames,
+    as in x-vectors (Snyder et al. 2018) -- instead of flattening a fixed 400-frame map: T may vary, the FC stays small,
+    and the spread carries what a mean cannot (pitch range, voice-quality variation). min_length = 4 frames."""
 
     def __init__(self, in_shape, channels=(16, 32), hidden=128, emb_dim=64):
         super().__init__()
@@ -152,8 +145,7 @@ class CNN(nn.Module):
         self.out_dim = emb_dim
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, "cnn")
-        lengths = full_lengths(x, lengths)
+        lengths = real_lengths(x, lengths, self.min_length, "cnn")
         x = self.pad(self.norm(x, frame_mask(lengths, x.shape[-1])))  # (B, C, F+4, T)
         x, lengths, mask = masked_conv(self.conv, x, lengths)  # (B, c2, (F+4)//4, T//4)
         return self.fc(masked_stats(x, mask))  # (B, 2*c2*(F+4)//4) -> (B, emb_dim)
@@ -163,8 +155,7 @@ class MelCNN(nn.Module):
     """The original project's log-mel CNN on (B, 1, n_mels, T): [Conv -> BatchNorm -> ReLU -> MaxPool] x 4, 2 FCs.
 
     Channels double per block (8 -> 64 by default, small enough to train on a CPU); the mean over the real
-    frames after the convolutions feeds the FCs. min_length = 16 frames (four 2x poolings).
-    """
+    frames after the convolutions feeds the FCs. min_length = 16 frames (four 2x poolings)."""
 
     def __init__(self, in_shape, channels=(8, 16, 32, 64), hidden=128, emb_dim=64):
         super().__init__()
@@ -178,8 +169,7 @@ class MelCNN(nn.Module):
         self.out_dim = emb_dim
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, "mel_cnn")
-        lengths = full_lengths(x, lengths)
+        lengths = real_lengths(x, lengths, self.min_length, "mel_cnn")
         x = self.norm(x, frame_mask(lengths, x.shape[-1]))  # (B, 1, n_mels, T)
         x, lengths, mask = masked_conv(self.conv, x, lengths)  # (B, c4, n_mels//16, T//16)
         x = masked_mean(x, mask)  # (B, c4, n_mels//16): mean over real frames
@@ -193,8 +183,7 @@ class RNN(nn.Module):
     the LAST frame, and the gradient reaching frame t shrinks roughly like |dh_T/dh_t| ~ rho^(T-t), rho < 1, so
     over 400 frames the model effectively hears only the final few dozen. Clip gradients in training (train.py
     does). cell="lstm" (the `lstm` trunk) swaps in an LSTM, whose additive cell state carries information across
-    hundreds of steps. Padding comes after the last real frame, so it never reaches the output. min_length = 1.
-    """
+    hundreds of steps. Padding comes after the last real frame, so it never reaches the output. min_length = 1."""
 
     def __init__(self, in_shape, hidden=64, num_layers=2, cell="rnn"):
         super().__init__()
@@ -208,8 +197,7 @@ class RNN(nn.Module):
         self.out_dim = hidden
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, self.name)
-        lengths = full_lengths(x, lengths)
+        lengths = real_lengths(x, lengths, self.min_length, self.name)
         B, C, F, T = x.shape  # batch, channels, features, frames
         x = self.norm(x, frame_mask(lengths, T)).reshape(B, C * F, T).transpose(1, 2)  # (B, T, C*F)
         out, _ = self.rnn(x)  # (B, T, hidden): top layer's output at every step
@@ -226,8 +214,7 @@ class CLSTM(nn.Module):
 
     (B, C, F, T) -> [Conv -> ReLU -> MaxPool] x 2 -> (B, c2, F//4, T//4) -> (B, T//4, c2*F//4) -> LSTM ->
     output at the last real step (B, hidden). The conv layers find local spectro-temporal patterns and shorten
-    the sequence 4x (400 -> 100 steps) before the LSTM. min_length = 4 frames.
-    """
+    the sequence 4x (400 -> 100 steps) before the LSTM. min_length = 4 frames."""
 
     def __init__(self, in_shape, channels=(16, 32), hidden=64):
         super().__init__()
@@ -239,8 +226,7 @@ class CLSTM(nn.Module):
         self.out_dim = hidden
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, "clstm")
-        lengths = full_lengths(x, lengths)
+        lengths = real_lengths(x, lengths, self.min_length, "clstm")
         x = self.norm(x, frame_mask(lengths, x.shape[-1]))
         x, lengths, _ = masked_conv(self.conv, x, lengths)  # (B, c2, F//4, T//4)
         B, C2, F4, T4 = x.shape  # batch, conv channels, pooled features, pooled frames
@@ -262,10 +248,8 @@ class RawCNN(nn.Module):
     """Dai et al. 2016 raw-waveform CNN on (B, 1, N) samples -> embedding (B, 512).
 
     First conv: kernel 80 samples (5 ms at 16 kHz; the paper's 10 ms at 8 kHz), stride 4, then BatchNorm, ReLU,
-    MaxPool(4); then kernel-3 convs (same padding) each with BatchNorm and ReLU, a MaxPool(4) between stages;
-    global average pooling over the real steps. min_length = 1100 samples (the first conv must leave >= 4^4 = 256
-    steps).
-    """
+    MaxPool(4); then kernel-3 convs (same padding) each with BatchNorm and ReLU, a MaxPool(4) between stages; global
+    average pooling over the real steps. min_length = 1100 samples (the first conv must leave >= 4^4 = 256 steps)."""
 
     def __init__(self, in_shape, depth="m5"):
         super().__init__()
@@ -287,8 +271,7 @@ class RawCNN(nn.Module):
         self.out_dim = c_in
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, "rawcnn")
-        lengths = full_lengths(x, lengths)  # samples
+        lengths = real_lengths(x, lengths, self.min_length, "rawcnn")  # samples
         x = x * frame_mask(lengths, x.shape[-1])[:, None, :].to(x.dtype)  # padding -> silence, whatever it held
         x = self.conv(x)  # (B, 512, about N / 1024): stride 4, then MaxPool(4)s
         steps = ((lengths - 80) // 4 + 1).clamp(min=1)  # outputs of the stride-4 first conv
@@ -300,11 +283,9 @@ class RawCNN(nn.Module):
 class LogReg(nn.Module):
     """Utterance statistics for the logistic-regression baseline: (B, C, F, T) -> (B, 2*C*F).
 
-    Each row is standardised by InputNorm (training-set mean and std of that row), then summarised over the real
-    frames by its mean and its standard deviation. With mtl.py's linear head on top this is exactly multinomial
-    logistic regression on these statistics. baseline.py is the tuned, whole-clip version of this idea.
-    min_length = 1 frame.
-    """
+    Each row is standardised by InputNorm (training-set mean and std of that row), then summarised over the real frames
+    by its mean and its standard deviation. With mtl.py's linear head on top this is exactly multinomial logistic
+    regression on these statistics. baseline.py is the tuned, whole-clip version of this idea. min_length = 1 frame."""
 
     def __init__(self, in_shape):
         super().__init__()
@@ -314,8 +295,7 @@ class LogReg(nn.Module):
         self.out_dim = 2 * C * F
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, "logreg")
-        lengths = full_lengths(x, lengths)
+        lengths = real_lengths(x, lengths, self.min_length, "logreg")
         mask = frame_mask(lengths, x.shape[-1])  # (B, T)
         return masked_stats(self.norm(x, mask).flatten(1, 2), mask)  # (B, C*F, T) -> (B, 2*C*F)
 
@@ -327,9 +307,7 @@ class XVector(nn.Module):
     (B, C, F, T) -> (B, C*F, T) -> frame1 context [t-2, t+2] -> frame2 {t-2, t, t+2} -> frame3 {t-3, t, t+3}
     -> frame4 {t} -> frame5 {t} (B, pool_dim, T) -> mean and std over the real frames (B, 2*pool_dim) -> segment6
     (B, emb_dim). Every TDNN layer is a dilated Conv1d (same padding), ReLU, BatchNorm, as in Kaldi's recipe. The
-    paper uses 512 channels and a 1500-dimensional pooling layer; the defaults here are 4x smaller in width.
-    min_length = 1 frame.
-    """
+    paper's 512 channels and 1500-dimensional pooling layer are 4x narrower here. min_length = 1 frame."""
 
     def __init__(self, in_shape, channels=128, pool_dim=384, emb_dim=128, dropout=0.0):
         super().__init__()
@@ -349,8 +327,7 @@ class XVector(nn.Module):
         self.out_dim = emb_dim
 
     def forward(self, x, lengths=None):
-        check_length(x, self.min_length, "xvector")
-        lengths = full_lengths(x, lengths)
+        lengths = real_lengths(x, lengths, self.min_length, "xvector")
         B, C, F, T = x.shape  # batch, channels, features, frames
         mask = frame_mask(lengths, T)  # (B, T)
         x = self.norm(x, mask).reshape(B, C * F, T)  # (B, C*F, T)
@@ -361,13 +338,3 @@ class XVector(nn.Module):
 
 TRUNKS = {"cnn": CNN, "mel_cnn": MelCNN, "rnn": RNN, "lstm": LSTM, "clstm": CLSTM, "rawcnn": RawCNN,
           "logreg": LogReg, "xvector": XVector}
-
-
-# ----------------------------------------------------------------------------- the device a model runs on
-def choose_device(name="auto", local_rank=0):
-    """torch.device for --device auto|cpu|cuda (auto: CUDA when present; torchrun: the GPU of LOCAL_RANK)."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
-    if name == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank % torch.cuda.device_count())

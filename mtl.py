@@ -7,11 +7,10 @@ reads the same embedding. forward(x, lengths) returns {task: output}:
     a regression task (0 classes)       a value (B,) in the task's own unit, e.g. years for age_years
 Any trunk takes one task or many; the original project's names stay as aliases (ALIASES): hps = cnn ("MFCC +
 F0, hard parameter sharing"), lstm_mtl = lstm, cascade = cnn with its heads chained (extras/cascade.py). The
-loss is a plain function: the sum over tasks of the mean loss over the examples whose label is known (NaN =
-unknown, an empty manifest cell), so an unknown label sends no gradient to that task's head. A clip's answer
-(`predict`) is the mean over its 4 s windows.
+loss (multitask_loss) skips unknown labels (NaN, an empty manifest cell): they send no gradient to their task's
+head. A clip's answer (`predict`) is the mean over its 4 s windows.
 
-Test: python -m pytest tests/test_mtl.py
+    python -m pytest tests/test_mtl.py
 """
 import numpy as np
 import torch
@@ -30,8 +29,7 @@ class Regression(nn.Module):
     """A regression head: embedding (B, D) -> value (B,) in the target's unit, y = mean + std * (w . h + b).
 
     mean and std (buffers, saved with the weights) are the training targets' statistics, so the linear layer
-    works in standard units and the output reads in years.
-    """
+    works in standard units and the output reads in years."""
 
     def __init__(self, dim):
         super().__init__()
@@ -68,8 +66,7 @@ class MultiHead(nn.Module):
         h = self.dropout(self.trunk(x, lengths))  # (B, D)
         if self.extra is not None:
             h = torch.cat([h, self.extra(x, full_lengths(x, lengths))], dim=1)  # (B, D + extra.dim)
-        return {task: head(self.reversed[task](h) if task in self.reversed else h)
-                for task, head in self.heads.items()}
+        return {task: head(self.reversed[task](h) if task in self.reversed else h) for task, head in self.heads.items()}
 
 
 def resolve(name, cascade=False):
@@ -109,10 +106,8 @@ def build_model(name, kind, n_classes, in_shape, cascade=False, spec_augment=Non
     make a profile travel come from extras/robust.py: spec_augment (SpecAugment's settings, training batches
     only), centre ((C, F) bool: the rows per-window CMN centres), adversarial (tasks read through a gradient
     reversal), pitch and vocal_tract (the window's F0, formant and tube-length statistics beside the embedding).
-    Returns an nn.Module whose forward(x, lengths=None, targets=None) gives {task: output}.
-    Raises ValueError on an unknown name, a (model, kind) pair the trunk cannot read (naming the valid inputs),
-    or a cascade of fewer than two tasks; TypeError when n_classes is not a non-empty dict.
-    """
+    Returns an nn.Module whose forward(x, lengths=None, targets=None) gives {task: output}. ValueError where
+    check() refuses, or for pitch, vocal_tract without their input; TypeError when n_classes is not a non-empty dict."""
     if not isinstance(n_classes, dict) or not n_classes:
         raise TypeError(f"n_classes must be a non-empty dict task -> number of classes, got {n_classes!r} "
                         "(call build_model(name, kind, n_classes, in_shape))")
@@ -164,14 +159,12 @@ def regression_scales(model):
 def multitask_loss(outputs, targets, tasks, weights=None, scales=None, label_smoothing=0.0):
     """Sum over tasks of w_task * (mean loss over the examples whose label for that task is known).
 
-    outputs: {task: logits (B, n) or values (B,)}; targets: (B, n_tasks) float, column i for tasks[i]: a class
-    index or a value, NaN = unknown. Classification: cross-entropy (with label_smoothing, Szegedy et al. 2016);
-    regression: L1 in standard units, |y_hat - y| / scale (scales: {task: std of the training targets}, see
-    regression_scales; 1 when missing), so a task in years weighs like one in classes. weights: {task: float}
-    or None (missing tasks weigh 1.0).
+    outputs: {task: logits (B, n) or values (B,)}; targets: (B, n_tasks) float, column i for tasks[i]: a class index
+    or a value, NaN = unknown. Classification: cross-entropy (with label_smoothing, Szegedy et al. 2016); regression:
+    L1 in standard units, |y_hat - y| / scale (scales: {task: std of its training targets}, regression_scales; 1 when
+    missing), so a task in years weighs like one in classes. weights: {task: float} or None, 1.0 for a task missing.
     Returns (total: scalar tensor, {task: its unweighted loss, a detached scalar tensor: no GPU sync}). A task with
-    no known label in the batch contributes exactly 0 (not NaN: a mean over zero examples would be 0/0).
-    """
+    no known label in the batch contributes exactly 0 (not NaN: a mean over zero examples would be 0/0)."""
     B, weights = next(iter(outputs.values())).shape[0], weights or {}
     assert targets.shape == (B, len(tasks)), f"targets {tuple(targets.shape)}, expected (B, n_tasks) = {B, len(tasks)}"
     assert set(weights) <= set(tasks) <= set(outputs), f"weights {list(weights)}, tasks {tasks}, outputs {[*outputs]}"
@@ -196,8 +189,7 @@ def predict(model, feats, kind, device="cpu", batch_size=64):
     store) -> {task: float64 (n, n_classes) probabilities, or (n,) values}.
 
     Each clip is cut into evenly spaced windows of features.window_length(kind) (sampling.window_starts), and its
-    output is the mean over its K windows: p = (1/K) sum_k softmax(logits_k), or the mean of the K values.
-    """
+    output is the mean over its K windows: p = (1/K) sum_k softmax(logits_k), or the mean of the K values."""
     if len(feats) == 0:
         return {}
     model.eval()

@@ -16,11 +16,9 @@ MAX_REPLAY = 5.0  # balanced sampling draws no class more than this many times a
 def window_starts(T, length):
     """Where the evaluation windows of a clip of T frames start: evenly spaced, together covering the clip.
 
-    n = max(1, ceil((T - length/WINDOW_SLACK) / length)) windows from 0 to T - length, so a 4.00 s clip (401
-    frames) is one window, not two windows one frame apart; a clip shorter than one window is one (padded)
-    window. Utterance-level prediction averages the windows' class probabilities, so a 12 s clip is judged on
-    all 12 s, not on its first 4.
-    """
+    n = max(1, ceil((T - length/WINDOW_SLACK) / length)) windows from 0 to T - length, so a 4.00 s clip (401 frames) is
+    one window, not two windows one frame apart; a clip shorter than one window is one (padded) window. Utterance-level
+    prediction averages the windows' class probabilities, so a 12 s clip is judged on all 12 s, not on its first 4."""
     n = max(1, math.ceil((T - length // WINDOW_SLACK) / length))
     return [0] if n == 1 else np.round(np.linspace(0, T - length, n)).astype(np.int64).tolist()
 
@@ -30,8 +28,7 @@ class Batches:
 
     spec: (B, 2) int64 rows of (clip, start frame). x: float32 (B, *input_shape, length), each window frames
     [start, start + length) of that clip, zero-padded where the clip ends; lengths: int64 (B,) real frames of
-    each window (the models ignore the padding); y: float32 (B, n_tasks) labels, NaN = unknown.
-    """
+    each window (the models ignore the padding); y: float32 (B, n_tasks) labels, NaN = unknown."""
 
     def __init__(self, feats, labels, length):
         self.feats, self.labels, self.length = feats, np.asarray(labels, dtype=np.float32), length
@@ -55,8 +52,7 @@ def epoch_plan(seed, epoch, lengths, length, batch_size, weights=None):
     lengths: (n_clips,) frames of each clip; weights: (n_clips,) sampling weights (balance_weights) or None for a
     plain shuffle. Each draw is a clip (by weight, with replacement; or a permutation) and a crop start (uniform
     in [0, T - length]). Returns a list of (B, 2) int64 specs for Batches; the last partial batch is dropped when
-    there are at least batch_size clips. Whatever the number of processes, a resumed run sees these batches.
-    """
+    there are at least batch_size clips. Whatever the number of processes, a resumed run sees these batches."""
     rng = np.random.default_rng([seed, epoch])
     n = len(lengths)
     order = rng.permutation(n) if weights is None else rng.choice(n, size=n, p=weights / weights.sum())
@@ -91,8 +87,7 @@ def balance_weights(labels, columns, corpus=None, iterations=500):
     does not drown the rest. Each class's target share is equal, but no class is drawn more
     than MAX_REPLAY times as often as it occurs (class_targets). Iterative proportional fitting (raking, Deming &
     Stephan 1940) meets every column's targets at once: for each column in turn, scale each class's known rows to
-    its target share of the known weight; unknown rows keep theirs. With one column: target_k / (clips of class k).
-    """
+    its target share of the known weight; unknown rows keep theirs. With one column: target_k / (clips of class k)."""
     labels, columns = np.asarray(labels, dtype=np.float64), list(columns)
     names = sorted({str(c) for c in corpus} - {""}) if corpus is not None else []
     if len(names) > 1:  # the corpus as one more column to balance

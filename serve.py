@@ -1,8 +1,8 @@
 """Serve: a page to try a model on your own voice -- record or drop a file in the browser, read its profile,
 and see every step of the front end drawn from that recording (extras/explain.py's figures).
 
-The page, its HTTP API, its limits and this command line live in extras/web.py and extras/web/ (docs/serve.md
-describes them). Python's standard library only; the figures need matplotlib (pip install matplotlib), and the
+The page's answers and this command line live in extras/web.py, its HTTP machinery and limits in
+extras/web_server.py, the page itself in extras/web/ (docs/serve.md describes them). Python's standard library only; the figures need matplotlib (pip install matplotlib), and the
 page says so when it is missing.
 
     python serve.py                      # the released model (release/), at http://127.0.0.1:8000/

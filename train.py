@@ -2,12 +2,11 @@
 
 Reads top to bottom, like nanoGPT's train.py: `train(args)` is one run in seven sections,
     1 settings -> 2 seed, device, processes -> 3 data -> 4 model -> 5 optimiser -> 6 the loop -> 7 test, once
-and `main` runs it, then -- in the x-vector recipe -- once more as the refit: the training and validation
-speakers together, for the epochs validation chose. What a student can skip is one named call each: the run
-folder, checkpoints, Ctrl-C, resume and torchrun's agreement (scale/runs.py), the flag checks (scale/settings.py),
-features on disk (scale/store.py). In the per-epoch table "train" is measured on the training batches as they go
-by (one random crop per clip, training mode); "val" and "bal" (balanced accuracy) are utterance-level
-(mtl.predict: every window of every clip).
+and `main` runs it, then (in the x-vector recipe) once more as the refit: on the training and validation speakers,
+for the epochs validation chose. What a student can skip is one named call each: the run folder, checkpoints, Ctrl-C,
+resume and torchrun's agreement (scale/runs.py), the flag checks (scale/settings.py), features on disk
+(scale/store.py). In the epoch rows "train" is measured on the training batches as they go by (one random crop per
+clip, training mode); "val" and "bal" (balanced accuracy) are utterance-level (mtl.predict: all windows of a clip).
 
     python train.py --model hps --input mfcc_f0                  # the built-in synthetic corpus, a few minutes
     python train.py --manifest so762.csv                         # the x-vector recipe, then RUN/refit
@@ -21,7 +20,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per proces
 import argparse  # noqa: E402 -- after the environment line above, on purpose
 import math
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +97,7 @@ def parse(argv):
     if args.resume or args.refit:  # the run's own settings, saved in its checkpoint (and its last.pt)
         from scale import resume  # seam: continuing and refitting runs
         args, ckpt = resume.settings(args, parser, argv)
-    args.out = args.out or f"runs/{args.model}-{args.input}-{datetime.now():%Y%m%d-%H%M%S}"
+    args.out = args.out or f"runs/{args.model}-{args.input}-{time.strftime('%Y%m%d-%H%M%S')}"
     settings.check(args, parser, AUGMENTS)  # every flag against the others, before any data is read
     return args, ckpt
 
@@ -111,26 +109,13 @@ def learning_rate(base, schedule, epoch, step, steps_per_epoch, epochs, warmup_e
     g = epoch * steps_per_epoch + step, G = epochs * steps_per_epoch, W = warmup_epochs * steps_per_epoch:
         warm-up     lr = base * (g + 1) / W                       while g < W (linear, Goyal et al. 2017)
         constant    lr = base
-        cosine      lr = base * (1 + cos(pi * (g - W) / (G - W))) / 2    (Loshchilov & Hutter 2017, no restarts)
-    """
+        cosine      lr = base * (1 + cos(pi * (g - W) / (G - W))) / 2    (Loshchilov & Hutter 2017, no restarts)"""
     g, G, W = epoch * steps_per_epoch + step, epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
     if g < W:
         return base * (g + 1) / W
     if schedule == "cosine":
         return base * 0.5 * (1.0 + math.cos(math.pi * min(g - W, G - W) / max(G - W, 1)))
     return base
-
-
-def tally(sums, loss, outputs, y, tasks, vocabs):
-    """Add one batch to the epoch's running training sums: the loss, and per task the correct answers (a numeric
-    task: the absolute errors) and the known labels."""
-    sums["loss"] += loss.item() * len(y)
-    sums["n"] += len(y)
-    for i, t in enumerate(tasks):
-        known = ~torch.isnan(y[:, i])  # (b,)
-        hit = (outputs[t].argmax(1) == y[:, i]) if vocabs[t] is not None else (outputs[t].float() - y[:, i]).abs()
-        sums[f"{t}_hits"] += hit[known].float().sum().item()
-        sums[f"{t}_known"] += known.sum().item()
 
 
 def epoch_row(epoch, sums, val, tasks, vocabs, by_corpus):
@@ -182,13 +167,15 @@ def train(args, ckpt=None):
             rows = [dict(r, split="train") if r["split"] == "val" else r for r in rows]
         settings.check_splits(rows, needed, (args.tasks or "").split(","), args.manifest, adversary=args.adversary > 0)
         if args.tasks is None:  # every usual label the manifest gives in training and validation
-            args.tasks = ",".join(data.default_tasks(rows))
+            args.tasks = ",".join(settings.default_tasks(rows))
             settings.check_tasks(args.tasks.split(","), args)
         tasks = args.tasks.split(",")
         heads = tasks + aux_tasks  # the model's heads, in the order of the label columns
         vocabs = ckpt["vocabs"] if args.resume else {
             **data.build_vocabs(rows, tasks),  # from every split: a class only test speakers have is still scored
             **{a: sorted({r.get(a, "") for r in rows if r["split"] == "train"} - {""}) for a in aux_tasks}}
+        if not on_disk:  # in memory: refused at once, naming --store, when the features would not fit
+            settings.check_memory(rows, args.input)
         feats, split_rows, labels = {}, {}, {}
         for s in SPLITS:
             mine = [r for r in rows if r["split"] == s]
@@ -263,9 +250,8 @@ def train(args, ckpt=None):
     by_corpus = len(corpora) > 1 and not args.refit  # each corpus's validation score too
 
     # ------------------------------------------------------------------------- 6. the loop
-    say("epoch   loss" + "".join(f" | {t[:9]:>9} " + ("train   val   bal" if vocabs[t] is not None else
-                                                      "t_mae v_mae skill") for t in tasks) +
-        (" | val score by corpus" if by_corpus else "") + " |    sec   ex/s")
+    say("epoch   loss" + "".join(f" | {t[:9]:>9} " + ("t_mae v_mae skill" if vocabs[t] is None else "train   val   bal")
+                            for t in tasks) + (" | val score by corpus" if by_corpus else "") + " |    sec   ex/s")
     stop = runs.CtrlC(say)  # from now until stop.close(): Ctrl-C finishes the step, saves last.pt and exits
     while at.epoch < (args.refit_epochs or args.epochs) and not at.stopped(args.patience):
         t0 = time.perf_counter()
@@ -287,8 +273,7 @@ def train(args, ckpt=None):
             torch.nn.utils.clip_grad_norm_(raw_model.parameters(), GRAD_CLIP)
             scaler.step(optimizer)  # optimizer.step() (under --amp skipped when a gradient overflowed)
             scaler.update()
-            tally(at.sums, loss, getattr(raw_model, "free_outputs", None) or outputs, y, tasks, vocabs)
-            at.step += 1
+            at.step_done(loss, getattr(raw_model, "free_outputs", None) or outputs, y, tasks, vocabs)  # the sums
             stop.save_if_asked(last_pt, at, out, device)  # Ctrl-C: last.pt after this step, then exit 130
         seconds, sums = time.perf_counter() - t0, at.next_epoch()  # the epoch's sums over every process's batches
         val_out = mtl.predict(raw_model, feats["val"], args.input, device)  # every process: all agree on best.pt
@@ -343,14 +328,8 @@ def train(args, ckpt=None):
 def run(argv):
     """parse, then train; every failure is one line -> (args, run folder, number of test clips)."""
     args, ckpt = parse(argv)
-    try:
+    with runs.one_line_failures(args.out, args.refit):  # Ctrl-C outside the loop, a closed pipe, a full disk
         return (args, *train(args, ckpt))
-    except (KeyboardInterrupt, BrokenPipeError) as err:  # Ctrl-C outside the loop, or `train.py ... | head -1`
-        runs.interrupted(args.out, closed_pipe=isinstance(err, BrokenPipeError))
-    except (OSError, ValueError) as err:  # a full disk, a damaged checkpoint: the file is named, last.pt survives
-        runs.fail(str(err).splitlines()[0])
-    finally:
-        runs.release(args.out)
 
 
 def main(argv=None):
@@ -360,11 +339,11 @@ def main(argv=None):
         args, out, n_test = run(argv)
         if args.auto_refit and not args.refit:  # 8. the refit: the final model also learns from validation speakers
             from scale import resume  # seam: refitting runs
-            refit = resume.refit_argv(args, out, n_test)
-            if refit:
+            if refit := resume.refit_argv(args, out, n_test):
                 run(refit)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+    runs.flush_quietly()  # what is still buffered, into a pipe that may have closed (train.py ... | head -1)
 
 
 if __name__ == "__main__":

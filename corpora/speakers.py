@@ -1,10 +1,12 @@
-"""Speakers: one set of labels per speaker (majority vote), and k speaker-disjoint folds for cross-validation.
+"""Speakers: one set of labels per speaker (majority vote), speakers dealt to splits stratified on their labels,
+and k speaker-disjoint folds for cross-validation.
 
 A corpus often labels every clip, so a speaker's clips can disagree (a typo, a re-labelled session). The core
-(data.read_manifest) calls resolve_speaker_conflicts through this seam, handing it its own column lists (this
-room imports nothing of the core); `python -m corpora folds` calls speaker_folds.
+calls resolve_speaker_conflicts (data.read_manifest) and stratified_splits (data.assign_splits) through this seam,
+handing them its own column lists (this room imports nothing of the core); `python -m corpora folds` calls
+speaker_folds.
 
-    python -m pytest tests/test_manifest.py
+    python -m pytest tests/test_manifest.py tests/test_data.py
 """
 import math
 import warnings
@@ -81,6 +83,43 @@ def resolve_speaker_conflicts(rows, source, per_clip, tasks, columns=None):
                       f"(a tie -> unknown){': ' + shown_notes if notes else ''}{'; ' if notes and fills else ''}"
                       f"{fills}", stacklevel=2)
     return rows
+
+
+def stratified_splits(rows, fractions, seed, tasks, names):
+    """{speaker: split} for the speakers none of whose rows has a split, dealt to the splits `names` (data.SPLITS)
+    with `fractions` (3,) of them, stratified on each task's labels (iterative stratification, simplified from
+    Sechidis et al. 2011): speakers in a seeded random order, each to the split furthest behind its quota,
+        need(s) = sum over the speaker's known labels (t, v) of [f_s n(t, v) - have_s(t, v)] + [f_s n - have_s],
+    n(t, v) = speakers with label v of task t, f_s = split s's fraction; a split holding ceil(f_s n) speakers
+    takes no more. Speakers without any label are dealt after the others, by their own quotas, so they never
+    crowd labelled voices out of validation and test."""
+    preset = {row["speaker"] for row in rows if row.get("split")}
+    labels = {row["speaker"]: [(t, row.get(t, "")) for t in tasks if row.get(t, "")] for row in rows}
+    todo = sorted(s for s in labels if s not in preset)
+    todo = [todo[i] for i in np.random.default_rng(seed).permutation(len(todo))]
+    f, split_of = np.asarray(fractions, dtype=np.float64), {}  # (3,)
+    for group in ([s for s in todo if labels[s]], [s for s in todo if not labels[s]]):  # labelled first
+        split_of.update(_deal(group, labels, f, names))
+    return split_of
+
+
+def _deal(todo, labels, f, names):
+    """stratified_splits' dealing of the speakers `todo`, in order -> {speaker: split}."""
+    split_of = {}
+    target = {key: f * n for key, n in Counter(key for s in todo for key in labels[s]).items()}  # (t, v) -> (3,)
+    have = defaultdict(lambda: np.zeros(3))  # (t, v) -> speakers per split so far
+    cap, count = np.ceil(f * len(todo) - 1e-9), np.zeros(3)  # most speakers each split may take; taken so far
+    for k, speaker in enumerate(todo):
+        need = f * (k + 1) - count  # (3,) how far each split is behind on speakers
+        for key in labels[speaker]:
+            need = need + target[key] - have[key]  # ... and on this speaker's labels
+        need[(count >= cap) | (f == 0)] = -np.inf  # full splits, and splits nobody asked for, take no one
+        choice = int(np.argmax(need))
+        count[choice] += 1
+        for key in labels[speaker]:
+            have[key][choice] += 1
+        split_of[speaker] = names[choice]
+    return split_of
 
 
 def speaker_folds(rows, tasks, k=5, seed=0):

@@ -34,7 +34,7 @@ from scipy.optimize import minimize
 import data
 import features
 import metrics
-from scale import console, files, runs
+from scale import console, files, runs, settings
 from scale.store import features_of
 from corpora.text import read_json
 from extras import synth_corpus
@@ -200,7 +200,7 @@ def fit_and_write(args, start):
         if args.manifest is None:
             args.manifest = str(synth_corpus.make_synth_corpus(synth_corpus.default_corpus_dir(), workers=args.workers))
         rows = data.read_manifest(args.manifest, seed=args.seed)
-        tasks = args.tasks.split(",") if args.tasks else data.default_tasks(rows)
+        tasks = args.tasks.split(",") if args.tasks else settings.default_tasks(rows)
         missing = [t for t in tasks if t not in rows[0]]
         if missing:
             raise ValueError(f"{args.manifest}: no column {', '.join(missing)} for --tasks {args.tasks}")

@@ -144,8 +144,12 @@ def record(session, seconds):
     click(session, "#record")
 
 
-FIGURES_SHOWN = """const images = [...document.querySelectorAll('#figures img')];
-return images.length === 7 && images.every(i => i.complete && i.naturalWidth > 0) && images.length;"""
+def figures_shown():
+    """JavaScript that returns how many figures the page shows once every one of explain.py's (explain.FIGURES)
+    has loaded, and false before."""
+    from extras.explain import FIGURES  # the page draws each of them: as many pictures as explain.py has
+    return f"""const images = [...document.querySelectorAll('#figures img')];
+return images.length === {len(FIGURES)} && images.every(i => i.complete && i.naturalWidth > 0) && images.length;"""
 
 
 # ----------------------------------------------------------------------------- the screenshot
@@ -172,7 +176,7 @@ def main(argv=None):
                 script(session, "const s = document.getElementById('lang'); s.value = arguments[0];"
                                 "s.dispatchEvent(new Event('change'));", args.lang)
             record(session, args.seconds)
-            wait_for(session, FIGURES_SHOWN, 300.0)
+            wait_for(session, figures_shown(), 300.0)
             png = base64.b64decode(call(session, "GET", "/screenshot"))
     finally:
         server.shutdown()

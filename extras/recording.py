@@ -34,6 +34,7 @@ import data
 import f0
 import features
 from scale import files
+from scale.blocks import BLOCK_S
 from scale.tables import pad
 
 MIN_SPEECH_S = 2.0  # seconds
@@ -85,7 +86,7 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     _, voice = f0.yin(y, sr, features.F0_FMIN, features.F0_FMAX, features.YIN_FRAME_LENGTH, features.HOP_LENGTH,
                       NO_VOICE_THRESHOLD)  # (T,) bool, whatever the level
     if voice.mean() < NO_VOICE_SHARE:  # nothing to profile: the model's answer would be about noise
-        return found + [f"no voice: {100 * voice.mean():.1f} % of the frames voiced; not profiled"]
+        return found + [f"no voice: {100 * voice.mean():.1f} % of the frames voiced, so no profile"]
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 10 ** (QUIET_DBFS / 20):
         found.append(f"quiet: the peak is {20 * np.log10(max(peak, 1e-10)):.0f} dBFS")
@@ -129,10 +130,10 @@ def analyse(y, config, stats=(None, None)):
 
 
 def read(path, config, stats=(None, None)):
-    """An audio file of any length -> (features (*input_shape, T), warnings, seconds): data.features_in_blocks
-    reads it -- whole up to 32 s, else 30 s at a time, so memory holds one block of audio and the features of the
-    whole (60 MB an hour for mfcc_f0) -- and every block is heard as the run hears it (analyse). A warning is kept
-    when it fires in at least half of the blocks. data.AudioError names the file."""
+    """An audio file of any length -> (features (*input_shape, T), warnings, seconds): data.clip_features reads
+    it -- whole up to data.LONG_S (32 s), else 30 s at a time (scale/blocks.py), so memory holds one block of audio
+    and the features of the whole (60 MB an hour for mfcc_f0) -- and every block is heard as the run hears it
+    (analyse). A warning is kept when it fires in at least half of the blocks. data.AudioError names the file."""
     rate, frames, _ = data.audio_info(path)  # also refuses, unread, a file that costs too much to decode
     heard = []  # every block's warnings
 
@@ -140,7 +141,7 @@ def read(path, config, stats=(None, None)):
         x, found = analyse(y, config, stats)
         heard.append(found)
         return x
-    x = data.features_in_blocks(path, config["input"], featurise=featurise)
+    x = data.clip_features({"path": path}, config["input"], featurise=featurise)
     if len(heard) == 1:
         return x, heard[0], frames / rate
     counts, first_words = {}, {}
@@ -148,7 +149,7 @@ def read(path, config, stats=(None, None)):
         for warning in found:
             counts[warning.split(":")[0]] = counts.get(warning.split(":")[0], 0) + 1
             first_words.setdefault(warning.split(":")[0], warning)
-    return x, [f"{first_words[k]} (in {n} of {len(heard)} blocks of {data.BLOCK_S:.0f} s)" for k, n in counts.items()
+    return x, [f"{first_words[k]} (in {n} of {len(heard)} blocks of {BLOCK_S:.0f} s)" for k, n in counts.items()
                if 2 * n >= len(heard)], frames / rate
 
 

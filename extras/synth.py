@@ -77,14 +77,10 @@ def speaker_params(gender, age, dialect, rng):
     if gender not in GENDERS or age not in AGES or dialect not in DIALECTS:
         raise ValueError(f"unknown label ({gender!r}, {age!r}, {dialect!r}); expected one of "
                          f"{GENDERS}, {AGES}, {DIALECTS}")
-    a = AGES.index(age)                                  # 0 (20s) ... 4 (60s)
-    female = gender == "female"
-    style = DIALECT_STYLE[dialect]
+    a, female, style = AGES.index(age), gender == "female", DIALECT_STYLE[dialect]  # a: 0 (20s) ... 4 (60s)
     lognormal = lambda sd: float(np.exp(sd * rng.standard_normal()))  # multiplicative spread, mean ~1
-    if female:
-        f0 = 216.0 - 8.0 * a + 18.0 * rng.standard_normal()                      # Hz
-    else:
-        f0 = 122.0 - 3.0 * a + 4.0 * max(0, a - 2) ** 1.5 + 14.0 * rng.standard_normal()  # Hz
+    f0 = (216.0 - 8.0 * a + 18.0 * rng.standard_normal() if female                              # Hz
+          else 122.0 - 3.0 * a + 4.0 * max(0, a - 2) ** 1.5 + 14.0 * rng.standard_normal())  # Hz
     return dict(
         f0_hz=f0,
         vtl_scale=(1.17 if female else 1.0) + 0.045 * rng.standard_normal(),      # formant scale
@@ -127,11 +123,9 @@ def plan_corpus(n_speakers, seed):
     """
     if n_speakers < 1:
         raise ValueError(f"n_speakers must be >= 1, got {n_speakers}")
-    plan = []
-    for i, (gender, age, dialect) in enumerate(label_grid_order(n_speakers, seed)):
-        params = speaker_params(gender, age, dialect, np.random.default_rng([seed, i]))
-        plan.append(dict(speaker=f"spk{i:03d}", gender=gender, age=age, dialect=dialect, params=params))
-    return plan
+    return [dict(speaker=f"spk{i:03d}", gender=gender, age=age, dialect=dialect,
+                 params=speaker_params(gender, age, dialect, np.random.default_rng([seed, i])))
+            for i, (gender, age, dialect) in enumerate(label_grid_order(n_speakers, seed))]
 
 
 # ---------------------------------------------------------------- utterance layout
@@ -221,8 +215,7 @@ def formant_tracks(params, phrases, n_blocks, sr):
     """F1..F5 in Hz at the centre of every BLOCK_S block -> (5, n_blocks), with CV transitions."""
     vowels = VOWELS_HZ * params["vtl_scale"]                  # (n_vowels, 5) Hz
     vowels[EO] += params["merge"] * (vowels[EU] - vowels[EO])  # ʌ towards ɯ
-    vowels[:, 0] *= params["f1"]
-    vowels[:, 1] *= params["f2"]
+    vowels[:, :2] *= [params["f1"], params["f2"]]            # F1, F2 scaled by the dialect
     times, values = [0.0], [vowels[5]]                        # start from a neutral ɯ-like tract
     for syl in (s for phrase in phrases for s in phrase):
         target = vowels[syl["vowel"]]                         # (5,) Hz
@@ -339,8 +332,7 @@ def synthesize_utterance(params, seed, sr=SR, duration_s=4.0, snr_db=None):
     if sr < 8000:
         raise ValueError(f"sr must be >= 8000 Hz, got {sr}")
     rng = np.random.default_rng(seed)
-    n = int(round(duration_s * sr))
-    block = int(round(BLOCK_S * sr))
+    n, block = int(round(duration_s * sr)), int(round(BLOCK_S * sr))  # samples: the utterance, one block
     phrases = plan_syllables(params, rng, duration_s)
     voiced = voicing_envelope(phrases, n, sr)                 # (n,) 0..1
     f0 = f0_track(params, phrases, rng, n, sr)                # (n,) Hz

@@ -12,32 +12,25 @@ Python's standard library only (http.server); matplotlib draws the figures where
                             PNG data URLs. A second call, so the page shows the answer (~0.3 s) before the
                             pictures (~seconds); the page sends the file again, the server keeps nothing.
 
-Refusals are JSON {"error": "one line"} with a 4xx status: 400 empty, silent or too short; 408 a body sent too
-slowly; 411 no Content-Length; 413 over MAX_BYTES (refused before reading), over MAX_SECONDS of audio or over
-data.MAX_DECODE_RATE samples per second (both read from the header before decoding); 415 not audio; 403 a
-cross-site upload or a foreign Host; 501 no matplotlib for figures; 503 busy. An upload is written as
-upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own tempfile.mkdtemp() folder, removed
-in `finally` once answered, and by `close` on Ctrl-C. Its body is read before it waits for one of the WORKERS, at
-MIN_BODY_RATE at least, so a client that sends slowly holds no worker; at most UPLOADS are held at once. Nothing
-from a request is executed or imported: the model is loaded once, by `main` (serve.py's command line), before the
-server starts.
+Refusals are JSON {"error": "one line"} with a 4xx status: 400 empty, silent or too short; 413 over MAX_SECONDS of
+audio or over data.MAX_DECODE_RATE samples per second (both read from the header before decoding); 415 not audio;
+501 no matplotlib for figures. How an upload arrives, waits and is removed, and the server's own refusals (408 a
+body sent too slowly; 411 no Content-Length; 413 over MAX_BYTES, refused before reading; 403 a cross-site upload
+or a foreign Host; 503 busy), is extras/web_server.py's: this module answers only an upload already saved in its
+own folder. Nothing from a request is executed or imported: the model is loaded once, by `main` (serve.py's
+command line), before the server starts.
 
     python serve.py RUN                        # then open http://127.0.0.1:8000/
     python -m pytest tests/test_web.py
 """
 import argparse
 import base64
-import dataclasses
 import http.server
 import importlib.util
 import ipaddress
-import json
-import re
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -49,75 +42,19 @@ import data
 import evaluate
 from scale import checkpoints
 import features
-import models
 from corpora.labels import first_year
 from extras import recording
-from scale import console
+from extras.web_server import (MAX_BYTES, MAX_SECONDS, SUFFIXES, App, Refused, UploadHandler, close, display_name,
+                               one_line)
+from scale import console, runs
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"), "/page.css": ("page.css", "text/css; charset=utf-8")}
-MAX_BYTES = 20 * 1024 * 1024  # bytes of request body; a larger Content-Length is refused (413) before reading
-MAX_SECONDS = 60.0  # s of audio, from the file's header (413)
-SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")  # the upload's file name ends in one of these (".wav" otherwise)
-WORKERS = 2  # uploads handled at once: this many CPU cores' worth of work
-UPLOADS = 8  # uploads held at once (being received, waiting for a worker, or answered): 8 x MAX_BYTES of disk at most
-QUEUE_WAIT_S = 60.0  # s an upload waits for a free worker (or a place among UPLOADS) before 503
-READ_TIMEOUT_S = 30.0  # s of silence from a client before its connection is dropped
-BODY_GRACE_S = 10.0  # s a body may take before MIN_BODY_RATE applies ...
-MIN_BODY_RATE = 32 * 1024  # bytes/s: ... after which it must have arrived at this average rate (20 MB: 650 s at most)
-CLOSE_S = 10.0  # s Ctrl-C waits for the uploads being answered, before their folders are removed anyway
-DRAIN_S = 2.0  # s spent reading what a refused client still sends, so that it reads the refusal, not a reset
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 FIGURE_LOCK = threading.Lock()  # pyplot keeps global state: one figure drawing at a time
-HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
-           "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' blob:"}
-
-
-class Refused(Exception):
-    """A request answered with `status` and {"error": message}; the message is one line."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclasses.dataclass
-class App:
-    """What every request reads: the model (loaded once, by serve.py), its run folder's name, the limits."""
-    config: dict
-    model: object
-    device: str = "cpu"
-    run_name: str = ""
-    max_bytes: int = MAX_BYTES
-    max_seconds: float = MAX_SECONDS
-    body_grace_s: float = BODY_GRACE_S
-    min_body_rate: float = MIN_BODY_RATE  # bytes/s
-    slots: threading.BoundedSemaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(WORKERS))
-    uploads: threading.BoundedSemaphore = dataclasses.field(default_factory=lambda: threading.BoundedSemaphore(UPLOADS))
-    folders: dict = dataclasses.field(default_factory=dict)  # upload folder -> its connection, while it exists
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # guards folders
 
 
 # ----------------------------------------------------------------------------- 1. an upload's answers
-def one_line(err):
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
-
-
-def display_name(name):
-    """A client's file name as shown in messages and figures: its last path part, printable, at most 80
-    characters ("../../etc/passwd" -> "passwd"). Never used for a path."""
-    last = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(c for c in last if c.isprintable())[:80] or "upload"
-
-
-def upload_suffix(name):
-    """The suffix of the saved upload: the client name's, if it is one of SUFFIXES, else ".wav" (libsndfile
-    recognises a format by its content; the suffix only names it)."""
-    suffix = Path(display_name(name)).suffix.lower()
-    return suffix if suffix in SUFFIXES else ".wav"
-
-
 def read_upload(path, name, max_seconds):
     """The recording in `path` -> (N,) float32 at features.SR. Refused(415) when it is not audio (the header is
     read first), 413 when it lasts over max_seconds or costs over data.MAX_DECODE_RATE samples per second to
@@ -164,7 +101,7 @@ def profile_answer(app, y, name):
 def figures_answer(y, name, lang, folder):
     """explain.py's figures of y (N,) with the labels of `lang`, drawn into `folder` and returned as PNG data URLs.
     Korean without a Hangul font draws English labels and says so in "note"; no matplotlib is Refused(501)."""
-    from extras import explain, plots
+    from extras import explain, explain_arrays, plots
     try:
         plt = plots.pyplot()
     except ValueError as err:
@@ -173,7 +110,7 @@ def figures_answer(y, name, lang, folder):
     note = None
     if lang == "ko" and font is None:
         lang, note = "en", "no font with Hangul is installed (apt-get install fonts-nanum): English labels"
-    a = explain.analyse(y)
+    a = explain_arrays.analyse(y)
     a["name"] = name if font else plots.romanize(name)
     with FIGURE_LOCK:
         paths = explain.draw_all(a, folder, lang, font, plt)
@@ -193,53 +130,10 @@ def info(app):
             "figures": can_draw, "figures_note": None if can_draw else "figures need matplotlib: pip install matplotlib"}
 
 
-# ----------------------------------------------------------------------------- 2. the HTTP handler
-class Handler(http.server.BaseHTTPRequestHandler):
-    """One request: a static file, /api/info, or an upload to /api/profile or /api/figures."""
-    server_version = "moksori"
-    timeout = READ_TIMEOUT_S  # the socket's timeout: a client that stops sending is dropped
-    unread = 0  # bytes of request body not read yet (-1: unknown), drained after the answer to a refused upload
-
-    def send_body(self, status, body, kind):
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in HEADERS.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-        if self.unread:
-            self.linger()
-
-    def send_json(self, status, obj):
-        self.send_body(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
-
-    def linger(self):
-        """Read and drop what a refused client still sends (DRAIN_S at most) after our answer: closing a socket
-        with unread data resets it, and the client would see a broken connection instead of the refusal."""
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(DRAIN_S)
-            deadline = time.monotonic() + DRAIN_S
-            while time.monotonic() < deadline and self.connection.recv(1 << 16):
-                pass
-        except OSError:  # the client closed first, or stayed silent: nothing more to do
-            pass
-
-    def check_origin(self):
-        """Refused(403) for a Host header that is not this machine when bound to it (DNS rebinding), and for a
-        POST whose Origin is another site (a page elsewhere posting to this server)."""
-        host, origin = self.headers.get("Host", ""), self.headers.get("Origin")
-        try:
-            name = urllib.parse.urlsplit("//" + host).hostname or ""  # "[::1]:8000" -> "::1"
-            origin_host = urllib.parse.urlsplit(origin).netloc if origin else host
-        except ValueError:  # "[bad": not a host name at all
-            raise Refused(400, f"malformed Host {host[:80]!r} or Origin {str(origin)[:80]!r}") from None
-        if ipaddress.ip_address(self.server.server_address[0]).is_loopback and name not in LOCAL_HOSTS:
-            raise Refused(403, f"Host {host[:80]!r} is not this machine")
-        if self.command == "POST" and origin_host != host:
-            raise Refused(403, f"uploads from another site ({origin[:80]}) are refused")
+# ----------------------------------------------------------------------------- 2. the routes
+class Handler(UploadHandler):
+    """One request: a static file, /api/info, or an upload to /api/profile or /api/figures (how it arrives and
+    where it is kept: extras/web_server.UploadHandler)."""
 
     def do_GET(self):
         try:
@@ -278,76 +172,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.log_error("%s", traceback.format_exc())
             self.send_json(500, {"error": f"internal error: {one_line(err)}"})
 
-    def check_length(self):
-        """The declared body size in bytes (self.unread), checked against the limits before anything is read: ASCII
-        digits only (str.isdigit() also takes "²", which int() refuses), one value, at most MAX_BYTES."""
-        values = self.headers.get_all("Content-Length") or []
-        self.unread = -1  # unknown until the header is read
-        if not values:
-            raise Refused(411, "send the audio file as the request body, with a Content-Length header")
-        value = values[0]
-        if not re.fullmatch(r"[0-9]{1,15}", value):
-            raise Refused(400, f"Content-Length {value[:20]!r} is not a number of bytes")
-        if len(set(values)) > 1:
-            raise Refused(400, f"{len(values)} different Content-Length headers: send one")
-        size = int(value)
-        self.unread = size
-        if size == 0:
-            raise Refused(400, "empty upload: the request body holds no audio")
-        if size > self.server.app.max_bytes:
-            raise Refused(413, f"the file is {size / 2**20:.1f} MB; the limit is {self.server.app.max_bytes / 2**20:g} MB")
-
-    def answer_upload(self, route, name, lang):
-        """Save the body in a private folder, then wait for a worker, answer, remove the folder. The body is read
-        first, so a client that sends it slowly holds no worker, only one place among UPLOADS, and not for long."""
-        app = self.server.app
-        busy = "the server is busy with other recordings; try again in a minute"
-        if not app.uploads.acquire(timeout=QUEUE_WAIT_S):
-            raise Refused(503, busy)
-        folder = Path(tempfile.mkdtemp(prefix="moksori-upload-"))  # mode 0700: this user's only
-        with app.lock:
-            app.folders[folder] = self.connection  # what close() removes on Ctrl-C, if it is still there
-        try:
-            path = folder / f"upload{upload_suffix(name)}"
-            self.receive(path)
-            if not app.slots.acquire(timeout=QUEUE_WAIT_S):
-                raise Refused(503, busy)
-            try:
-                y = read_upload(path, name, app.max_seconds)  # (N,) float32 at 16 kHz
-                if route == "/api/profile":
-                    return profile_answer(app, y, name)
-                return figures_answer(y, name, lang, folder)
-            finally:
-                app.slots.release()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-            with app.lock:
-                app.folders.pop(folder, None)
-            app.uploads.release()
-
-    def receive(self, path):
-        """Write the body (self.unread bytes) to `path`. After the first BODY_GRACE_S it must keep up MIN_BODY_RATE
-        on average (app.body_grace_s, app.min_body_rate): a client that stops, or sends a byte now and then to hold
-        the connection, is answered 408 once it falls behind, whatever its Content-Length promised."""
-        app, size, started = self.server.app, self.unread, time.monotonic()
-        with open(path, "wb") as f:
-            while self.unread:
-                received = size - self.unread
-                left = started + app.body_grace_s + received / app.min_body_rate - time.monotonic()  # s
-                try:
-                    if left <= 0:
-                        raise TimeoutError
-                    self.connection.settimeout(min(READ_TIMEOUT_S, left))
-                    chunk = self.rfile.read1(min(self.unread, 1 << 20))  # what has arrived, up to 1 MB
-                except TimeoutError:
-                    raise Refused(408, f"the body came too slowly: {received:,} of {size:,} bytes in "
-                                  f"{time.monotonic() - started:.0f} s (after the first {app.body_grace_s:g} s, at "
-                                  f"least {app.min_body_rate / 1024:g} kB/s)") from None
-                if not chunk:
-                    raise ConnectionError("the client closed before sending the whole body")
-                f.write(chunk)
-                self.unread -= len(chunk)
-        self.connection.settimeout(READ_TIMEOUT_S)
+    def answer(self, route, path, name, lang):
+        """The answer to the upload saved at `path`, in its own folder, while it holds one of the WORKERS
+        (extras/web_server.py)."""
+        y = read_upload(path, name, self.server.app.max_seconds)  # (N,) float32 at 16 kHz
+        if route == "/api/profile":
+            return profile_answer(self.server.app, y, name)
+        return figures_answer(y, name, lang, path.parent)
 
 
 # ----------------------------------------------------------------------------- 3. the server
@@ -360,30 +191,6 @@ def make_server(config, model, host="127.0.0.1", port=8000, device="cpu", run_na
     server.daemon_threads = True  # a hung client never keeps the process alive
     server.app = App(config, model, device, run_name, max_bytes, max_seconds)
     return server
-
-
-def close(server, wait_s=CLOSE_S):
-    """Stop `server` and leave no upload behind (Ctrl-C): stop listening, cut the connections of the uploads in
-    flight (a body being received ends at once), give those being answered wait_s to finish and remove their own
-    folders, then remove any folder still there. A second Ctrl-C skips the wait."""
-    app = server.app
-    server.server_close()
-    with app.lock:
-        connections = list(app.folders.values())
-    for connection in connections:
-        try:
-            connection.shutdown(socket.SHUT_RDWR)
-        except OSError:  # closed already
-            pass
-    deadline = time.monotonic() + wait_s
-    try:
-        while app.folders and time.monotonic() < deadline:
-            time.sleep(0.05)
-    except KeyboardInterrupt:
-        pass
-    with app.lock:
-        for folder in list(app.folders):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv=None):
@@ -413,7 +220,7 @@ def main(argv=None):
 def serve(args):
     """Load the model of args.run once, then serve the page until Ctrl-C (or SIGTERM), leaving no upload behind."""
     try:
-        device = models.choose_device(args.device)
+        device = runs.choose_device(args.device)
         config, model = checkpoints.load_run(args.run, device=device)
     except (OSError, ValueError) as err:  # no such folder, no checkpoint, a file that is not one
         print(f"serve.py: error: {str(err).splitlines()[0]}", file=sys.stderr)

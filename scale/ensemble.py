@@ -18,6 +18,7 @@ import numpy as np
 
 import mtl
 from scale import checkpoints, runs
+from scale.calibration import scaled
 
 
 def load_member(run_dir, device, batch_size):
@@ -33,7 +34,11 @@ def load_member(run_dir, device, batch_size):
                 raise ValueError(f"{run_dir}: {err}") from None
         return config, linear
     config, model = checkpoints.load_run(run_dir, device=device)
-    return config, lambda feats: mtl.predict(model, feats, config["input"], device, batch_size)
+
+    def calibrated(feats):  # class probabilities at the run's temperatures (scale/calibration.py): answers unchanged
+        outputs = mtl.predict(model, feats, config["input"], device, batch_size)
+        return {t: scaled(o, config["temperature"][t]) if t in config["temperature"] else o for t, o in outputs.items()}
+    return config, calibrated
 
 
 def load_members(run_dirs, device, batch_size, split, save=None):

@@ -30,7 +30,7 @@ def atomic_write(path, write):
     """Call write(binary file) on a unique temporary file next to `path`, then rename it onto `path` (atomic: a
     reader sees the old file or the new one; on any exception, a full disk or Ctrl-C, the old one stays). The
     writer holds a lock (flock) on its temporary file, so a cleaner can tell a live writer's file from a killed
-    one's (scale/store.py). A failure names the path: OSError "PATH: could not write (the system's reason)"."""
+    one's (scale/shards.py). A failure names the path: OSError "PATH: could not write (the system's reason)"."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ evaluation only) are scored by every model. The scores are the ones a profiler l
                       recorded in other rooms and on other devices, should keep its gender)
     adults as adults  share of adults' clips given an adult age group (any group whose ages start at 18 or later)
     age MAE           mean absolute error in years, beside always answering the training median
+    sure gender       accuracy of the gender answers given with calibrated p >= SURE_P (and their share), and the
+                      expected calibration error of the gender probabilities (scale/calibration.py)
 
     python -m scale.loco dev.csv --out runs/loco -- --epochs 20                      # a recipe's table
     python -m scale.loco dev.csv --out runs/loco --also korean.csv -- --augment spec,channel
@@ -29,11 +31,13 @@ import numpy as np
 
 import data
 import metrics
+from scale.calibration import expected_calibration_error
 from corpora.labels import first_year
 from scale import files, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT_YEARS = 18.0
+SURE_P = 0.9  # a gender answer given with at least this (calibrated) probability counts as "sure"
 
 
 def adult_groups(vocab):
@@ -42,16 +46,35 @@ def adult_groups(vocab):
     return [name for name in vocab or [] if first_year(name) is not None and first_year(name) >= ADULT_YEARS]
 
 
+def is_adult(row):
+    """An adult's clip: age_years 18 or more, or, where age_years is empty, an age group that starts at 18 or later
+    (RAVDESS: "adult", since only the actors' range, 21-33, is published; Common Voice's "twenties")."""
+    years = row.get("age_years")
+    return float(years) >= ADULT_YEARS if years else bool(adult_groups([row.get("age", "")]))
+
+
+def train_median(run_dir):
+    """The median age_years of a run's training clips (what "always the median" answers), NaN without ages."""
+    train = [r for r in data.read_manifest(Path(run_dir) / "manifest.csv") if r["split"] == "train"]
+    return float(np.median([float(r["age_years"]) for r in train if r.get("age_years")] or [np.nan]))
+
+
 def profiler_scores(outputs, rows, vocabs, train_median):
     """The table's numbers for one model on one corpus's rows -> dict (NaN where the corpus lacks the labels)."""
     years = np.array([float(r["age_years"]) if r.get("age_years") else np.nan for r in rows])
-    adult = years >= ADULT_YEARS
+    adult = np.array([is_adult(r) for r in rows], dtype=bool)
     scores = {"clips": len(rows), "adult_clips": int(adult.sum())}
     if "gender" in outputs:
         truth = np.array([r.get("gender", "") for r in rows])
         pred = np.array(vocabs["gender"])[outputs["gender"].argmax(axis=1)]
         known = adult & (truth != "")
         scores["gender_adults"] = float(np.mean(pred[known] == truth[known])) if known.any() else np.nan
+        known = truth != ""  # confidence, on every clip with a gender: are the sure answers right, is p what it says
+        sure = known & (outputs["gender"].max(axis=1) >= SURE_P)
+        scores["gender_sure_share"] = float(sure.sum() / known.sum()) if known.any() else np.nan
+        scores["gender_sure_acc"] = float(np.mean(pred[sure] == truth[sure])) if sure.any() else np.nan
+        codes = np.array([vocabs["gender"].index(g) if g in vocabs["gender"] else -1 for g in truth])  # -1: unknown
+        scores["gender_ece"] = expected_calibration_error(outputs["gender"][codes >= 0], codes[codes >= 0])
     if "age" in outputs:
         pred = np.array(vocabs["age"])[outputs["age"].argmax(axis=1)]
         scores["adults_as_adults"] = float(np.mean(np.isin(pred[adult], adult_groups(vocabs["age"])))) \
@@ -76,9 +99,7 @@ def score(run_dir, rows, store=True, workers=2):
     config, predictor = ensemble.load_member(run_dir, "cpu", 64)
     feats, kept, _ = features_of(rows, config["input"], config.get("denoise", False), workers, skip_bad=True,
                                  on_disk=store)
-    train = [r for r in data.read_manifest(Path(run_dir) / "manifest.csv") if r["split"] == "train"]
-    median = float(np.median([float(r["age_years"]) for r in train if r.get("age_years")] or [np.nan]))
-    return profiler_scores(predictor(feats), kept, config["vocabs"], median)
+    return profiler_scores(predictor(feats), kept, config["vocabs"], train_median(run_dir))
 
 
 def run(argv, what):
@@ -159,7 +180,7 @@ def markdown(paths, names):
     (--also), the models trained on every corpus. The classic baseline's rows come from the first file."""
     tables = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     lines = ["| scored on | trained on | model | clips | gender (adults) | adults as adults | age MAE (median) | "
-             "same gender |", "|---|---|---|---|---|---|---|---|"]
+             "same gender | gender p ≥ 0.9: right (share) | gender ECE |", "|---|---|---|---|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys(k for t in tables for k in t))
     held = {k.split(" | ")[2] for k in keys if k.split(" | ")[1] == f"without-{k.split(' | ')[2]}"}
     chosen = [k for k in keys if k.split(" | ")[1] == f"without-{k.split(' | ')[2]}" or k.split(" | ")[1] == "all"]
@@ -176,7 +197,8 @@ def markdown(paths, names):
                 "every corpus (its test split)" if scored in held else "every corpus")
             lines.append(f"| {scored} | {where} | {'classic baseline' if kind == 'baseline' else name} | "
                          f"{int(v['clips'])} | {cell('gender_adults')} | {cell('adults_as_adults')} | "
-                         f"{cell('age_mae', 1)} ({cell('median_mae', 1)}) | {cell('same_gender')} |")
+                         f"{cell('age_mae', 1)} ({cell('median_mae', 1)}) | {cell('same_gender')} | "
+                         f"{cell('gender_sure_acc')} ({cell('gender_sure_share', 2)}) | {cell('gender_ece')} |")
     return "\n".join(lines)
 
 
@@ -186,7 +208,8 @@ def fmt(s):
         v = s.get(k, np.nan)
         return f"{v:.{digits}f}" if not np.isnan(v) else "  -  "
     return (f"clips {s['clips']:5d}  gender(adults) {cell('gender_adults')}  adults-as-adults {cell('adults_as_adults')}"
-            f"  age MAE {cell('age_mae', 1)} (median {cell('median_mae', 1)})  same gender {cell('same_gender')}")
+            f"  age MAE {cell('age_mae', 1)} (median {cell('median_mae', 1)})  same gender {cell('same_gender')}"
+            f"  sure gender {cell('gender_sure_acc')} ({cell('gender_sure_share', 2)})  ECE {cell('gender_ece')}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Release a run: copy a finished run folder into a folder fit to commit -- the files every tool reads (config.json,
-best.pt, manifest.csv, history.csv, metrics.json), without last.pt (the optimiser's state: three times the size,
+best.pt, manifest.csv, history.csv, metrics.json, calibration.json), without last.pt (the optimiser's state: three times the size,
 needed only to resume), and without the paths of the machine it was trained on (audio paths are written relative to
 the corpus folders named in ROOTS, the manifest and run folders by their names).
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import data
 from scale import checkpoints, console, files, runs
 
-KEEP = ("config.json", "best.pt", "manifest.csv", "history.csv", "metrics.json")
+KEEP = ("config.json", "best.pt", "manifest.csv", "history.csv", "metrics.json", "calibration.json")
 PATH_SETTINGS = ("manifest", "out", "refit", "resume")  # config.json entries that name files of the training machine
 
 
@@ -49,7 +49,7 @@ def release(run_dir, out, roots):
     rows = data.read_manifest(run_dir / "manifest.csv")
     here = Path(out).resolve()  # written relative to the released folder: "speechocean762/WAVE/a.wav"
     files.write_manifest([dict(r, path=str(here / corpus_relative(r["path"], roots))) for r in rows], out / "manifest.csv")
-    for name in ("history.csv", "metrics.json"):
+    for name in ("history.csv", "metrics.json", "calibration.json"):
         files.atomic_write(out / name, lambda f, name=name: f.write((run_dir / name).read_bytes()))
     size = sum((out / name).stat().st_size for name in KEEP) / 1e6
     print(f"released {run_dir} into {out}: {', '.join(KEEP)} ({size:.1f} MB)")
@@ -59,7 +59,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a finished run folder (the model to release: the recipe's RUN/refit)")
     parser.add_argument("out", help="the folder to write (release/): new or empty")
-    parser.add_argument("--roots", default="speechocean762,whisper_project,timit",
+    parser.add_argument("--roots", default="speechocean762,whisper_project,rsample-100-cv-corpus-6.1-2020-12-11,RAVDESS",
                         help="comma-separated names of corpus folders: clip paths are kept from there on")
     args = parser.parse_args(argv)
     try:

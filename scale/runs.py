@@ -1,5 +1,4 @@
-"""Run folders: what a training run leaves behind, and how any tool reads it back safely.
-
+"""Run folders: what a training run leaves behind, and the machinery of the run that writes one.
 A run folder (runs/<model>-<input>-<time>/) holds
     config.json   every argument of train.py, the tasks and their label vocabularies
     manifest.csv  the manifest as trained: every clip with its resolved split (the source's hash in config.json)
@@ -7,13 +6,15 @@ A run folder (runs/<model>-<input>-<time>/) holds
     best.pt       the weights train.py keeps (the best validation score, or the last epoch of the schedule)
     last.pt       everything needed to resume (weights, optimiser, RNG states, epoch, step, ...)
     metrics.json  train/val/test scores per task, computed once at the end with best.pt
-Every file is written atomically (scale/files.py), so a Ctrl-C or a crash never leaves half a file; other
-tools read a run's checkpoints through scale/checkpoints.py, which runs no pickle. Also the machinery train.py's
-loop calls by name: the processes (processes, agree, summed), where training stands (Progress, last_pt;
---resume reads it back in scale/resume.py), Ctrl-C (CtrlC) and a diverged loss.
+    calibration.json  a temperature per class task, fitted on the validation speakers (scale/calibration.py)
+Every file is written atomically (scale/files.py), so a Ctrl-C or a crash never leaves half a file; tools read a
+run back through scale/checkpoints.py, which runs no pickle. The machinery train.py's loop calls by name: the
+processes (processes, agree, summed), where training stands (Progress, last_pt; --resume reads it back in
+scale/resume.py), Ctrl-C (CtrlC) and a diverged loss.
 
     python -m pytest tests/test_runs.py tests/test_checkpoints.py
 """
+import contextlib
 import csv
 import hashlib
 import io
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import torch
 
-import models
 from scale.files import atomic_write, atomic_write_text, fcntl, write_manifest
 
 LOCK = ".lock"  # the file a training process holds locked (flock) for its whole life, with its pid inside
@@ -93,8 +93,7 @@ def claim_run_folder(out, args, rows, ckpt=None):
 def release(out):
     """Let go of the run folder `out`, and give Ctrl-C back its meaning (the end of a run, or of a refused one)."""
     CtrlC.close()
-    fd = _HELD.pop(str(Path(out)), None)
-    if fd is not None:
+    if (fd := _HELD.pop(str(Path(out)), None)) is not None:
         os.close(fd)
 
 
@@ -166,23 +165,57 @@ def fail(message):
     sys.exit(2)
 
 
-def interrupted(out, closed_pipe=False):
+def interrupted(out, closed_pipe=False, refit=None):
     """Ctrl-C (or a closed output pipe) outside the loop: one line, how to go on -- --resume when there is a
-    last.pt, else the same command again (the folder of a run that never finished an epoch is reused)."""
+    last.pt, else the same command again (the folder of a run that never finished an epoch is reused; a refit's
+    command is --refit RUN)."""
     if closed_pipe:  # nothing more can be printed there: what is still buffered goes nowhere, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    again = f"python train.py --refit {refit}" if refit else "the same command"
     print("train.py: interrupted; " + (f"continue with: python train.py --resume {out}" if (Path(out) / "last.pt")
-                                       .is_file() else f"no epoch had ended: the same command starts again in {out}"),
+                                       .is_file() else f"no epoch had ended: {again} starts again in {out}"),
           file=sys.stderr)
     sys.exit(130)
 
 
-# ----------------------------------------------------------------------------- processes (torchrun)
+def flush_quietly():
+    """Flush stdout at the end of a run; a pipe closed meanwhile (train.py ... | head -1) takes the rest quietly."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@contextlib.contextmanager
+def one_line_failures(out, refit=None):
+    """Around one run of train.py: Ctrl-C or a closed output pipe (`train.py ... | head -1`) ends as interrupted(),
+    a full disk or a damaged checkpoint (OSError, ValueError: the file named, last.pt kept) as fail(); the run
+    folder `out` is released whatever happens."""
+    try:
+        yield
+    except (KeyboardInterrupt, BrokenPipeError) as err:
+        interrupted(out, closed_pipe=isinstance(err, BrokenPipeError), refit=refit)
+    except (OSError, ValueError) as err:
+        fail(str(err).splitlines()[0])
+    finally:
+        release(out)
+
+
+# ----------------------------------------------------------------------------- the device, processes (torchrun)
+def choose_device(name="auto", local_rank=0):
+    """torch.device for --device auto|cpu|cuda (auto: CUDA when present; torchrun: the GPU of LOCAL_RANK)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch.cuda.is_available() is False (CPU-only torch, or no GPU visible)")
+    if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank % torch.cuda.device_count())
+
+
 def processes(device_name):
     """(rank, world size, torch.device) of this process: torchrun sets RANK, WORLD_SIZE and LOCAL_RANK (one
     process: 0, 1); several processes join one process group (NCCL on GPUs, gloo on CPUs)."""
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    device = models.choose_device(device_name, int(os.environ.get("LOCAL_RANK", 0)))
+    device = choose_device(device_name, int(os.environ.get("LOCAL_RANK", 0)))
     if world > 1 and not torch.distributed.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -234,6 +267,18 @@ class Progress:
 
     def seconds(self):
         return time.perf_counter() - self.clock
+
+    def step_done(self, loss, outputs, y, tasks, vocabs):
+        """An optimiser step ended: count it, and add its batch to the epoch's running sums -- the loss, and per task
+        the correct answers (a numeric task: the absolute errors) and the known labels, on the batch as trained."""
+        self.step += 1
+        self.sums["loss"] += loss.item() * len(y)
+        self.sums["n"] += len(y)
+        for i, t in enumerate(tasks):
+            known = ~torch.isnan(y[:, i])  # (b,)
+            hit = (outputs[t].argmax(1) == y[:, i]) if vocabs[t] is not None else (outputs[t].float() - y[:, i]).abs()
+            self.sums[f"{t}_hits"] += hit[known].float().sum().item()
+            self.sums[f"{t}_known"] += known.sum().item()
 
     def next_epoch(self):
         """An epoch ended: count it, and start the next one's sums -> the ended epoch's sums over every process."""
@@ -298,7 +343,6 @@ def load_best(model, out):
     return best
 
 
-# ----------------------------------------------------------------------------- random number generators
 def rng_states():
     """torch's generators (the CPU's, every CUDA device's) as tensors: --resume repeats the same dropout and
     SpecAugment masks. Nothing else draws at random in training; batches come from (seed, epoch) alone."""

@@ -9,10 +9,11 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import data
-import models
+import features
 import mtl
 from scale import runs
 
@@ -46,7 +47,7 @@ def check(args, parser, augments):
         if wrong:
             parser.error(message)
     try:  # model, input and augmentation checked before any data is read (the tasks again once they are known)
-        models.choose_device(args.device)
+        runs.choose_device(args.device)
         mtl.check(args.model, args.input, 2, False, "spec" in args.augment, args.cmn)
         if args.tasks is not None:
             check_tasks(args.tasks.split(","), args)
@@ -55,6 +56,17 @@ def check(args, parser, augments):
     problem = "" if args.resume else runs.unfit_folder(args.out, started=True)  # again, under a lock, before writing
     if problem:
         parser.error(f"--out {problem}; continue a run with --resume {args.out}, or choose another folder")
+
+
+def default_tasks(rows):
+    """The tasks to train when none are named: those of data.TASKS and data.NUMERIC_TASKS that some training row
+    and some validation row label (speechocean762: age, gender, age_years; the built-in corpus: age, gender,
+    dialect)."""
+    usual = (*data.TASKS, *data.NUMERIC_TASKS)
+    if labelled := [t for t in usual if all(any(r.get(t) for r in rows if r["split"] == s) for s in ("train", "val"))]:
+        return labelled
+    raise ValueError(f"no clip of the train and val splits has a {', '.join(usual)} label; name the columns to "
+                     "predict with --tasks")
 
 
 def check_tasks(tasks, args):
@@ -88,6 +100,33 @@ def check_splits(rows, needed, tasks, source, adversary=False, after_reading=Fal
     if adversary and len({r.get("corpus", "") for r in by_split["train"]} - {""}) < 2:
         raise ValueError(f"{source}: --adversary needs training clips of two corpora or more (a corpus column: "
                          "python -m corpora merge)")
+
+
+def check_memory(rows, kind, sample=200, share=0.5, seed=0):
+    """Refuse, before extracting, a corpus whose features would not fit in memory: their size estimated from the
+    headers of `sample` rows (seconds x steps per second x values per step x 4 bytes, times the rows), against
+    `share` of the memory the system has available (MemAvailable). ValueError naming --store; unreadable rows and
+    systems that do not say what is available are left to the extraction."""
+    pick = np.random.default_rng(seed).permutation(len(rows))[:sample]
+    seconds = []
+    for i in pick:
+        try:
+            rate, frames, _ = data.audio_info(rows[i]["path"])
+            start, end = data.segment(rows[i])
+            seconds.append((end or frames / rate) - (start or 0.0))
+        except ValueError:
+            continue
+    per_s = features.SR if kind == "raw" else features.SR // features.HOP_LENGTH  # steps per second
+    need = np.mean(seconds or [0.0]) * len(rows) * per_s * np.prod(features.input_shape(kind)) * 4  # bytes
+    try:
+        with open("/proc/meminfo") as info:  # Linux: what can be had without swapping, in kB
+            available = next(int(line.split()[1]) * 1024 for line in info if line.startswith("MemAvailable"))
+    except (OSError, StopIteration, ValueError):
+        return
+    if need > share * available:
+        raise ValueError(f"the features of {len(rows):,} clips would take about {need / 1e9:.1f} GB in memory, over "
+                         f"half of the {available / 1e9:.1f} GB available: add --store (features on disk, "
+                         "scale/store.py)")
 
 
 def split_notes(by_split, tasks, vocabs, args):

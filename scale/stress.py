@@ -10,23 +10,24 @@ without one, an adult age group: RAVDESS's actors), adults called adults, age MA
 `--clips` clips are drawn from the split, stratified by gender, emotion and language family.
 
     clean            the clips as recorded
-    babble20/10/5    3 other talkers of the same clips (other speakers) summed (extras/augment.babble), mixed at
-                     20, 10, 5 dB SNR (augment.mix_at_snr)
+    babble20/10/5    3 other speakers' clips of the same set, summed (extras/augment.babble), at 20, 10, 5 dB SNR
     pink20/10/5      pink noise (power ~ 1/f, extras/channel.add_noise) at 20, 10, 5 dB SNR
     brown20/10/5     brown noise (power ~ 1/f^2: rumble, under F0 and the first formant) at 20, 10, 5 dB SNR
     telephone        300-3,400 Hz through an 8 kHz line (channel.telephone)
-    mp3              MP3 at 32 kbit/s, encoded and decoded (channel.codec_round_trip); where libsndfile lacks MP3,
-                     Ogg Vorbis at its lowest quality, and the cell says so
+    mp3              MP3 at 32 kbit/s and back (channel.codec_round_trip); Ogg Vorbis where libsndfile lacks MP3
     cut1s/2s/4s/8s   the first 1, 2, 4, 8 s; a clip shorter than that is left out of the cell, and counted
     groups           the clean clips by `emotion` x gender (RAVDESS) and by `language_family` (Common Voice)
-
-A cell with fewer than MIN_CELL_CLIPS adults' clips is shown, marked, and left out of the headline.
+A cell with fewer than MIN_CELL_CLIPS adults' clips is shown, marked (few), and not used for the headline.
 
     python -m scale.stress runs/a --manifest ravdess.csv --split all --out runs/a/stress.json
     python -m scale.stress --table default=runs/a/stress.json pitch=runs/b/stress.json   # a markdown table
     python -m pytest tests/test_stress.py
 """
-import argparse
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as train.py: one BLAS thread, set before numpy loads
+
+import argparse  # noqa: E402 -- after the environment line above, on purpose
 import json
 import math
 import sys
@@ -42,6 +43,7 @@ import data
 import features
 import metrics
 from extras import augment, channel
+from scale.workers import report_skipped
 from scale import loco, runs
 
 SR = features.SR  # Hz: every condition is applied at the rate the features are computed at
@@ -52,16 +54,15 @@ MP3_KBIT_S = 32  # kbit/s, constant bit rate
 CODEC = "mp3" if "MP3" in sf.available_formats() else "ogg"  # libsndfile >= 1.1 built with LAME and mpg123
 BABBLE_POOL = 40  # clips of the sample that the babble talkers are drawn from (read once, kept in memory)
 BABBLE_POOL_S = 8.0  # seconds kept of each pool clip (babble loops a short one)
+PREDICT_BATCH = 128  # versions of clips per call of the model: full batches of windows, a few MB of features
 MIN_CELL_CLIPS = 20  # adults' clips: a smaller cell is shown and marked, never the headline
 GROUPS = (("emotion", "gender"), ("language_family",))  # manifest columns whose values group the clean clips
-SCORES = ("gender_adults", "adults_as_adults")  # the headline's scores: the worst cell of each
-LABELS = {"gender_adults": "gender (adults)", "adults_as_adults": "adults as adults"}  # as the table heads them
-TOP_NUMBERS = ("seed", "of", "sampled", "scored", "min_cell_clips")  # a stress JSON's whole numbers
+SCORES = {"gender_adults": "gender (adults)", "adults_as_adults": "adults as adults"}  # the headline's, as headed
 
 CODEC_NAME = (f"MP3 at {MP3_KBIT_S} kbit/s" if CODEC == "mp3" else
               "Ogg Vorbis at its lowest quality (this libsndfile has no MP3)")
 CONDITIONS = {"clean": "clean",
-              **{f"babble{snr}": f"babble (3 talkers), {snr} dB SNR" for snr in SNRS_DB},
+              **{f"babble{snr}": f"babble ({augment.BABBLE_TALKERS} talkers), {snr} dB SNR" for snr in SNRS_DB},
               **{f"{colour}{snr}": f"{colour} noise, {snr} dB SNR" for colour in NOISES for snr in SNRS_DB},
               "telephone": "telephone band (300-3,400 Hz, 8 kHz)", "mp3": CODEC_NAME,
               **{f"cut{s}s": f"the first {s} s" for s in CUTS_S}}  # name -> what the table calls it
@@ -129,15 +130,13 @@ def babble_pool(rows, names, seed):
 def versions(y, i, speaker, names, seed, pool, config):
     """Clip i (y, (N,) at SR Hz) under each condition, as the run hears it -> {name: features (*shape, T)}; a
     condition that cannot apply (degrade gives None) is absent."""
+    from extras.denoise import denoise  # as data.clip_features, for a run trained on denoised audio (--denoise)
     heard_as = {}
     for name in names:
         rng = np.random.default_rng([seed, i, zlib.crc32(family(name).encode())])  # the same on every rerun
         z = degrade(y, name, rng, pick_talkers(pool, speaker, rng) if family(name) == "babble" else [])
-        if z is not None and config.get("denoise", False):  # as data.clip_features: trained on denoised audio
-            from extras.denoise import denoise
-            z = denoise(z, SR)
         if z is not None:
-            heard_as[name] = features.extract(z, SR, config["input"])  # (*input_shape, T)
+            heard_as[name] = features.extract(denoise(z, SR) if config.get("denoise") else z, SR, config["input"])
     return heard_as
 
 
@@ -145,17 +144,22 @@ def stress(config, predictor, median, rows, names, seed):
     """Every clip of rows under each condition of `names`, scored -> (cells {name: scores}, skipped [(path, why)]).
     config, predictor: a run's (scale/ensemble.load_member); median: its training clips' median age in years.
 
-    Per clip: read once, degraded under every condition, one call of the model on all its versions; per
-    condition, loco.profiler_scores over the clips it kept. The group cells are parts of "clean"."""
+    Per clip: read once, degraded under every condition, its features computed; the model is called on
+    PREDICT_BATCH versions at a time; per condition, loco.profiler_scores over the clips it kept. The group cells
+    are parts of "clean"."""
     pool = babble_pool(rows, names, seed)
     kept, skipped = {name: [] for name in names}, []  # name -> [(row, {task: its output on this clip})]
+    waiting = []  # [(row, condition, features)]: versions for the model's next call
     for i, row in enumerate(rows):
         y = heard(row, skipped)
-        heard_as = versions(y, i, row["speaker"], names, seed, pool, config) if y is not None else {}
-        outputs = predictor(data.Features(config["input"], heard_as.values())) if heard_as else {}  # {task: (C, ...)}
-        for c, name in enumerate(heard_as):
-            kept[name].append((row, {task: value[c] for task, value in outputs.items()}))
-    data.report_skipped(skipped, len(rows))
+        if y is not None:
+            waiting += [(row, name, x) for name, x in versions(y, i, row["speaker"], names, seed, pool, config).items()]
+        if waiting and (len(waiting) >= PREDICT_BATCH or i == len(rows) - 1):
+            outputs = predictor(data.Features(config["input"], [x for _, _, x in waiting]))  # {task: (B, K) or (B,)}
+            for b, (waited, name, _) in enumerate(waiting):
+                kept[name].append((waited, {task: value[b] for task, value in outputs.items()}))
+            waiting = []
+    report_skipped(skipped, len(rows))
     n_read = len(rows) - len(skipped)
     cells = {name: {**scored(kept[name], config["vocabs"], median), "left_out": n_read - len(kept[name])}
              for name in names}
@@ -176,31 +180,17 @@ def heard(row, skipped=None):
             warnings.simplefilter("ignore")  # a nearly silent clip is still scored
             return data.load_audio(row["path"], SR, *data.segment(row))
     except data.AudioError as err:
-        if skipped is not None:
-            skipped.append((row["path"], str(err).splitlines()[0]))
+        (skipped if skipped is not None else []).append((row["path"], str(err).splitlines()[0]))
         return None
-
-
-def is_adult(row):
-    """An adult's clip: age_years 18 or more, or, where age_years is empty, an age group that starts at 18 or later
-    (RAVDESS: "adult", since only the actors' range, 21-33, is published)."""
-    return float(row["age_years"]) >= loco.ADULT_YEARS if row.get("age_years") else bool(
-        loco.adult_groups([row.get("age", "")]))
 
 
 def scored(pairs, vocabs, median):
     """loco.profiler_scores of [(row, {task: output of one clip})] -> scores (clips 0: NaN scores). Adults known
-    by their age group alone (is_adult) count among the adults; the age MAE is over the clips with age_years."""
+    by their age group alone (loco.is_adult) count among the adults; the age MAE is over the clips with age_years."""
     if not pairs:
         return {"clips": 0, "adult_clips": 0, **{k: math.nan for k in (*SCORES, "age_mae", "median_mae")}}
     outputs = {task: np.stack([out[task] for _, out in pairs]) for task in pairs[0][1]}  # (n, K) or (n,)
-    rows = [row for row, _ in pairs]
-    scores = loco.profiler_scores(outputs, rows, vocabs, median)
-    by_group = [dict(r, age_years=str(loco.ADULT_YEARS)) if not r.get("age_years") and is_adult(r) else r for r in rows]
-    if by_group != rows:  # loco counts adults by age_years alone: these rows are adults by their group
-        adults = loco.profiler_scores(outputs, by_group, vocabs, median)
-        scores.update({k: v for k, v in adults.items() if k in ("adult_clips", *SCORES)})
-    return scores
+    return loco.profiler_scores(outputs, [row for row, _ in pairs], vocabs, median)
 
 
 def worst(cells, score):
@@ -225,10 +215,11 @@ def main(argv=None):
 
 def command(argv):
     """The command: arguments checked, clips drawn, every condition scored, the table printed (and written)."""
-    parser = argparse.ArgumentParser(prog="python -m scale.stress", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m scale.stress", description="A run's profiles on clean clips and "
+                                     "under each condition a profile meets; the headline is the worst cell.")
     flag = parser.add_argument
     flag("run", help="a run folder (train.py's, or extras/baseline.py's)")
-    flag("--manifest", required=True, help="the clips: a manifest with gender and age_years columns")
+    flag("--manifest", required=True, help="the clips: a manifest with genders, and ages (age_years or age groups)")
     flag("--split", default="test", choices=("test", "all"), help="its clips scored (default test; all: every row, "
          "for a corpus the run never trained on)")
     flag("--clips", type=int, default=400, help="clips drawn from the split, stratified by gender, emotion and "
@@ -239,23 +230,29 @@ def command(argv):
     flag("--out", help="also write the table here as JSON, for --table")
     args = parser.parse_args(argv)
     names = list(dict.fromkeys(n.strip() for n in args.conditions.split(",") if n.strip()))
-    for name in [n for n in names if n not in CONDITIONS] or ([] if names else [""]):
-        parser.error(f"unknown condition {name!r}; expected some of {', '.join(CONDITIONS)}")
-    if args.clips < 1:
-        parser.error(f"--clips must be 1 or more, got {args.clips}")
-    if args.out:
-        check_out(args.out)
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown or not names:
+        parser.error(f"{f'unknown condition {unknown[0]!r}' if unknown else '--conditions names none'}; expected "
+                     f"some of {', '.join(CONDITIONS)}")
+    if args.clips < 1 or args.seed < 0:
+        parser.error(f"--clips must be 1 or more and --seed 0 or more, got {args.clips} and {args.seed}")
+    if args.out:  # new, or a stress JSON of this command: never a run's files, a folder or a FIFO
+        from corpora.text import check_output
+        check_output(args.out, "{", "stress JSON")
+        if Path(args.out).is_file():
+            read_table(args.out, f"{args.out} exists and is not a stress JSON; it is not replaced: choose another name")
     rows = data.read_manifest(args.manifest)
     pool = [r for r in rows if args.split == "all" or r["split"] == args.split]
-    for wanted, has in (("a gender", lambda r: r.get("gender")), ("an adult's age (age_years 18 or more, or an "
-                        "adult age group)", is_adult)):  # the stress table scores gender on adults
+    needs = {"a gender": lambda r: r.get("gender"),  # what the table scores: gender, on adults
+             "an adult's age (age_years 18 or more, or an adult age group)": loco.is_adult}
+    for wanted, has in needs.items():
         if not any(has(r) for r in pool):
             raise ValueError(f"{args.manifest}: no clip of the {args.split} split has {wanted}"
                              f"{'; try --split all' if args.split != 'all' else ''}")
     from scale import ensemble  # the run: train.py's model, or the baseline's linear models
     config, predictor = ensemble.load_member(args.run, "cpu", 64)
+    median = loco.train_median(args.run)
     train = [r for r in data.read_manifest(Path(args.run) / "manifest.csv") if r["split"] == "train"]
-    median = float(np.median([float(r["age_years"]) for r in train if r.get("age_years")] or [np.nan]))  # as loco
     chosen, trained = sample(pool, args.clips, args.seed), {r["path"] for r in train}
     if any(r["path"] in trained for r in chosen):
         print(f"warning: {sum(r['path'] in trained for r in chosen)} of the {len(chosen)} clips were in {args.run}'s "
@@ -274,7 +271,7 @@ def command(argv):
         print(f"{name:24} {loco.fmt(v)}" + (f"  left out {v['left_out']}" if v["left_out"] else "") +
               (" (few)" if v["adult_clips"] < MIN_CELL_CLIPS else ""))
     for score, w in table["worst"].items():
-        print(f"worst {LABELS[score]}: " + (f"{w['value']:.3f} in {w['cell']}" if w else
+        print(f"worst {SCORES[score]}: " + (f"{w['value']:.3f} in {w['cell']}" if w else
                                            f"none (no cell has {MIN_CELL_CLIPS} adults' clips)"))
     if args.out:
         table["worst"] = {k: w and {"cell": w["cell"], "value": rounded(w["value"])} for k, w in table["worst"].items()}
@@ -283,28 +280,23 @@ def command(argv):
     return 0
 
 
-def check_out(path):
-    """--out must be new, or a stress JSON this command wrote (never a run's files, a folder or a FIFO)."""
-    from corpora.text import check_output  # a folder, a FIFO, a device: refused unread
-    check_output(path, "{", "stress JSON")
-    if Path(path).is_file():
-        read_table(path, f"{path} exists and is not a stress JSON; it is not replaced: choose another name")
-
-
 def read_table(path, problem=None):
     """A stress JSON (this command's --out) -> dict; ValueError naming the file (or saying `problem`) if not one."""
+    def number(v):
+        return v is None or isinstance(v, (int, float))
     try:
         table = json.loads(Path(path).read_text(encoding="utf-8"))
         cells, worst_of = table["cells"], table["worst"]
-        assert table["table"] == "stress" and all(isinstance(table[k], int) for k in TOP_NUMBERS)
-        assert all(isinstance(c["what"], str) and all(isinstance(c[k], int) for k in ("clips", "adult_clips"))
-                   and all(isinstance(c.get(k, 0), (int, float, type(None))) for k in (*LABELS, "left_out"))
-                   for c in cells.values())
-        assert all(w is None or (w["cell"] in cells and isinstance(w["value"], (int, float)))
-                   for w in worst_of.values())
-        return table
-    except (ValueError, KeyError, TypeError, AttributeError, AssertionError, UnicodeDecodeError) as err:
-        raise ValueError(problem or f"{path}: not a stress JSON (python -m scale.stress ... --out)") from err
+        fits = table["table"] == "stress" and all(isinstance(table[k], str) for k in ("manifest", "split")) and all(
+            isinstance(table[k], int) for k in ("seed", "of", "sampled", "scored", "min_cell_clips")) and all(
+            isinstance(c["what"], str) and isinstance(c["clips"], int) and isinstance(c["adult_clips"], int) and
+            all(number(c.get(k)) for k in (*SCORES, "age_mae", "median_mae", "left_out")) for c in cells.values()) and \
+            all(w is None or (w["cell"] in cells and number(w["value"])) for w in worst_of.values())
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):  # not JSON, or not this shape
+        fits = False
+    if not fits:
+        raise ValueError(problem or f"{path}: not a stress JSON (python -m scale.stress ... --out)")
+    return table
 
 
 def markdown(paths, names):
@@ -317,15 +309,15 @@ def markdown(paths, names):
     for cell in dict.fromkeys(c for t in tables for c in t["cells"]):
         for k, (table, name) in enumerate((t, n) for t, n in zip(tables, names) if cell in t["cells"]):
             v, bold = table["cells"][cell], {s for s, w in table["worst"].items() if w and w["cell"] == cell}
-            shown = {key: ("–" if v.get(key) is None else f"{v[key]:.{3 if key in LABELS else 1}f}")
-                     for key in (*LABELS, "age_mae", "median_mae")}  # "–": no score in this cell
+            shown = {key: ("–" if v.get(key) is None else f"{v[key]:.{3 if key in SCORES else 1}f}")
+                     for key in (*SCORES, "age_mae", "median_mae")}  # "–": no score in this cell
             shown.update({key: f"**{shown[key]}**" for key in bold})
             clips = f"{v['clips']:,}" + (f" ({v['left_out']} left out)" if v.get("left_out") else "") + \
                 (" (few)" if v["adult_clips"] < table["min_cell_clips"] else "")
             lines.append(f"| {'' if k else v['what']} |" + f" {name} |" * many + f" {clips} | {shown['gender_adults']} "
                          f"| {shown['adults_as_adults']} | {shown['age_mae']} ({shown['median_mae']}) |")
     for table, name in zip(tables, names):
-        said = "; ".join(f"{LABELS[s]} {w['value']:.3f} in {table['cells'][w['cell']]['what']}"
+        said = "; ".join(f"{SCORES[s]} {w['value']:.3f} in {table['cells'][w['cell']]['what']}"
                          for s, w in table["worst"].items() if w) or "none"
         lines.append(f"\n{name}: {table['scored']:,} clips of {Path(table['manifest']).name} ({table['split']}; "
                      f"{table['sampled']:,} drawn of {table['of']:,}, seed {table['seed']}). Worst cell: {said}. "
@@ -334,4 +326,6 @@ def markdown(paths, names):
 
 
 if __name__ == "__main__":
+    import torch  # the model's share of the work is small: one thread, not a pool spinning beside the features
+    torch.set_num_threads(1)
     sys.exit(main())

@@ -1,5 +1,6 @@
 """Worker processes: the same jobs mapped over several processes, for feature extraction (data.load_features,
-the store) -- what a student can skip, since one process gives the same numbers.
+the store) -- what a student can skip, since one process gives the same numbers -- and the one line that counts
+the clips they could not use (report_skipped).
 
 Never more processes than jobs, nor than the machine's cores (`--workers 100` on 60 clips starts at most
 min(60, cores)). Ctrl-C reaches the main process alone, which stops the pool; the workers ignore it, so one
@@ -8,6 +9,7 @@ Ctrl-C is one clean stop, not a traceback from every process.
     python -m pytest tests/test_data.py -k workers
 """
 import os
+import sys
 import signal
 from multiprocessing import Pool
 
@@ -37,3 +39,10 @@ def map_jobs(function, jobs, workers, chunksize=8):
         return workers_pool.map(function, jobs, chunksize=chunksize)
     finally:
         workers_pool.terminate()
+
+
+def report_skipped(skipped, total):
+    """One line on stderr: how many clips were skipped, and the first three with their reasons."""
+    if skipped:
+        shown = "; ".join(why if why.startswith(str(p)) else f"{p}: {why}" for p, why in skipped[:3])  # path: reason
+        print(f"skipped {len(skipped)} of {total} clips: {shown}{'; ...' if len(skipped) > 3 else ''}", file=sys.stderr)

@@ -73,3 +73,29 @@ def test_nearly_silent_clip_warns_but_loads(tmp_path):
     with pytest.warns(UserWarning, match=r"quiet.wav: nearly silent \(peak -100 dBFS\)"):
         y = audio.load_audio(tmp_path / "quiet.wav")
     assert len(y) == SR
+
+
+def test_a_span_too_short_inside_the_file_says_too_short_not_outside(tmp_path):
+    """Issue 30, case 23: the span 1-1.00001 s of a 4 s file lies inside it; it was reported as "lies outside the
+    file (0-4.00 s)". It is 0.16 samples long at 16 kHz: too short, and said so."""
+    sf.write(tmp_path / "four.wav", np.full(4 * SR, 0.1, np.float32), SR)
+    with pytest.raises(AudioError) as info:
+        audio.load_audio(tmp_path / "four.wav", SR, 1.0, 1.00001)
+    assert str(info.value) == f"{tmp_path / 'four.wav'}: span 1.0-1.00001 s is too short (0.000 s < 0.1 s)"
+
+
+def test_a_header_that_overstates_the_frames_adds_no_samples(tmp_path, monkeypatch):
+    """An MP3's header may promise more frames than its decoder gives (Common Voice: 164,976 against 164,736): the
+    clip is what the decoder gives, no tail of zeros or of whatever memory held (it showed as "1 NaN/inf sample")."""
+    y = (0.3 * np.sin(2 * np.pi * 200 * np.arange(SR) / SR)).astype(np.float32)  # 1 s
+    sf.write(tmp_path / "a.wav", np.stack([y, -y / 2], axis=1), SR)  # stereo
+    real_info = sf.info
+
+    class Overstated:
+        def __init__(self, file):
+            info = real_info(file)
+            self.samplerate, self.channels, self.frames = info.samplerate, info.channels, info.frames + 240
+    monkeypatch.setattr(audio.sf, "info", Overstated)
+    loaded = audio.load_audio(tmp_path / "a.wav")  # (N,) the mean of the channels: y / 4
+    assert loaded.shape == (SR,), loaded.shape
+    assert np.abs(loaded - y / 4).max() < 1e-4

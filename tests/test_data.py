@@ -307,3 +307,53 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
     assert corpora_cli.main(["timit", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.csv")]) == 2
     assert "nowhere: corpus folder not found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- worker processes (issue 30, case 9)
+def test_workers_never_outnumber_the_jobs_or_the_cores():
+    """--workers 100 on 60 clips started 100 processes: now at most one per job and one per core, and at least one."""
+    from scale import workers
+    cores = os.cpu_count() or 1
+    assert workers.processes(100, 60) == min(60, cores)
+    assert workers.processes(100, 3) == min(3, cores)
+    assert workers.processes(2, 1) == 1 and workers.processes(0, 10) == 1 and workers.processes(4, 0) == 1
+
+
+def test_load_features_with_100_workers_on_3_clips_starts_at_most_3_processes(tmp_path, monkeypatch):
+    """Every process a pool starts is counted (multiprocessing's Process.start), whatever module makes the pool."""
+    import multiprocessing.process
+    started, real_start = [], multiprocessing.process.BaseProcess.start
+
+    def counted(self):
+        started.append(self)
+        return real_start(self)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", counted)
+    t = np.arange(SR) / SR
+    rows = []
+    for k in range(3):
+        sf.write(tmp_path / f"{k}.wav", (0.3 * np.sin(2 * np.pi * (120 + 40 * k) * t)).astype(np.float32), SR)
+        rows.append({"path": str(tmp_path / f"{k}.wav"), "speaker": f"s{k}", "split": "train"})
+    feats, kept, _ = data.load_features(rows, "mfcc", workers=100)
+    assert len(kept) == 3 and len(feats) == 3
+    assert 1 <= len(started) <= min(3, os.cpu_count() or 1), f"{len(started)} processes for 3 clips"
+
+
+# ---------------------------------------------------------------- a long span, a block at a time (scale/blocks.py)
+def test_a_long_segment_is_featurised_in_blocks_like_the_span_read_whole(tmp_path):
+    """A 66 s segment (5-71 s of a 75 s file) is longer than data.LONG_S, so clip_features reads it 30 s at a time:
+    its frame count is the span's, and frames at least 2 s from a block edge are those of the span read whole and
+    extracted at once, within 0.01 dB (only power_to_db's 80 dB floor is per block)."""
+    import features
+    rng = np.random.default_rng(5)
+    t = np.arange(75 * SR) / SR
+    y = (0.3 * np.sin(2 * np.pi * (140 + 30 * np.sin(0.7 * t)) * t) * ((t % 0.6) < 0.4)
+         + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    sf.write(tmp_path / "long.wav", y, SR, subtype="FLOAT")
+    row = {"path": str(tmp_path / "long.wav"), "speaker": "s", "start_s": "5", "end_s": "71"}
+    assert 71 - 5 > data.LONG_S
+    x = data.clip_features(row, "mfcc")
+    whole = features.extract(y[5 * SR:71 * SR], SR, "mfcc")  # (3, 13, T) the span at once
+    assert abs(x.shape[-1] - whole.shape[-1]) <= 1, (x.shape, whole.shape)
+    inner = np.r_[200:2800, 3200:5800]  # frames >= 2 s from the block edges at 3000 and 6000 frames
+    worst = np.abs(x[..., inner] - whole[..., inner]).max()
+    assert worst < 0.01, f"largest difference {worst:.3g}"

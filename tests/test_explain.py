@@ -1,6 +1,6 @@
-"""explain.py: every figure is written as a real picture, the numbers it annotates are those of the project's
-own functions (checked on signals with a known answer: a tone's period, a synthetic vowel's formants and tube
-length), and the command line fails in one line.
+"""explain.py (the figures) and explain_arrays.py (their numbers): every figure is written as a real picture, the
+numbers it annotates are those of the project's own functions (checked on signals with a known answer: a tone's
+period, a synthetic vowel's formants and tube length), and the command line fails in one line.
 
 The drawing tests skip where matplotlib is not installed; the command-line error tests run everywhere.
 Run: python -m pytest tests/test_explain.py
@@ -12,7 +12,7 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from extras import explain
+from extras import explain, explain_arrays
 import f0
 import features
 import formants
@@ -141,7 +141,7 @@ def test_matplotlibs_placeholder_font_does_not_count_as_hangul():
 @pytest.mark.parametrize("f0_hz", [100.0, 201.7, 333.3])
 def test_yin_lag_of_a_tone_is_its_period(f0_hz):
     """The lag marked in figure 5 is the tone's period, SR / f0 samples, to a tenth of a sample."""
-    a = explain.analyse(tone(f0_hz))
+    a = explain_arrays.analyse(tone(f0_hz))
     assert a["yin"]["voiced"]
     error = a["yin"]["lag"] - SR / f0_hz
     assert abs(error) < 0.1, f"{f0_hz} Hz: lag {a['yin']['lag']:.3f}, period {SR / f0_hz:.3f} samples ({error:+.3f})"
@@ -151,7 +151,7 @@ def test_yin_lag_of_a_tone_is_its_period(f0_hz):
 def test_yin_lag_is_the_period_f0_yin_reports():
     """On speech, the lag of the shown frame is sr / f0 from f0.yin (pinned settings) within one sample."""
     y = voice()
-    a = explain.analyse(y, frame_s=0.9)
+    a = explain_arrays.analyse(y, frame_s=0.9)
     hz, voiced = f0.yin(y, SR, fmin=features.F0_FMIN, fmax=features.F0_FMAX, frame_length=features.YIN_FRAME_LENGTH,
                         hop_length=HOP_LENGTH, threshold=features.YIN_THRESHOLD)  # the pinned settings
     t = a["t"]
@@ -163,8 +163,8 @@ def test_yin_lag_is_the_period_f0_yin_reports():
 def test_the_shown_frame_is_centred_on_its_sample():
     """A ramp y[n] = n / N shows which samples frame t holds: centre sample t * hop (centred frames)."""
     n = 8000
-    a = explain.analyse((np.arange(n) / n).astype(np.float32), frame_s=0.2)  # frame 20 is centred on sample 3200
-    centre = explain.N_FFT // 2  # index of the centre sample within the frame
+    a = explain_arrays.analyse((np.arange(n) / n).astype(np.float32), frame_s=0.2)  # frame 20: centred on sample 3200
+    centre = features.N_FFT // 2  # index of the centre sample within the frame
     assert a["t"] == 20
     assert a["segment"][centre] == pytest.approx(20 * HOP_LENGTH / n)
     assert a["segment"][0] == pytest.approx((20 * HOP_LENGTH - centre) / n)
@@ -173,7 +173,7 @@ def test_the_shown_frame_is_centred_on_its_sample():
 def test_the_model_window_is_the_models_input():
     """Figure 7 draws the first 400 frames of features.extract, zero-padded for a clip shorter than 4 s."""
     y = voice()  # 1.5 s: 151 frames
-    a = explain.analyse(y)
+    a = explain_arrays.analyse(y)
     x = features.extract(y)  # (3, 14, 151)
     assert a["model_window"].shape == (3, 14, 400)
     assert close(a["model_window"][..., :151], x)
@@ -181,14 +181,14 @@ def test_the_model_window_is_the_models_input():
 
 
 def test_default_frame_is_the_first_voiced_one_after_half_a_second():
-    first = int(explain.FIRST_FRAME_S * SR / HOP_LENGTH)  # frame 50
+    first = int(explain_arrays.FIRST_FRAME_S * SR / HOP_LENGTH)  # frame 50
     voiced = np.zeros(100, dtype=bool)
     voiced[[10, first + 7, first + 20]] = True
-    assert explain.pick_frame(voiced, None) == first + 7
+    assert explain_arrays.pick_frame(voiced, None) == first + 7
     voiced[first:] = False
-    assert explain.pick_frame(voiced, None) == 10  # none after 0.5 s: the first voiced one
-    assert explain.pick_frame(np.zeros(100, dtype=bool), None) == 50  # none at all: the middle frame
-    assert explain.pick_frame(voiced, 0.123) == 12  # --frame-s: the nearest frame
+    assert explain_arrays.pick_frame(voiced, None) == 10  # none after 0.5 s: the first voiced one
+    assert explain_arrays.pick_frame(np.zeros(100, dtype=bool), None) == 50  # none at all: the middle frame
+    assert explain_arrays.pick_frame(voiced, 0.123) == 12  # --frame-s: the nearest frame
 
 
 # ---------------------------------------------------------------- the vocal tract (figures 8 and 9)
@@ -210,7 +210,7 @@ def test_the_marked_formants_are_formants_py_values_on_that_frame():
     """Figure 8 marks, on the frame of figures 2, 3 and 5, the F1..F4 that formants.formants gives that frame, and
     its title names the prediction order and the ceiling formants.formant_ceiling chose."""
     y = voice()
-    a = explain.analyse(y, frame_s=0.3)  # frame 30: voiced, F1..F4 all found
+    a = explain_arrays.analyse(y, frame_s=0.3)  # frame 30: voiced, F1..F4 all found
     expected = formants.formants(y, SR)[:, 30]  # (4,) Hz
     assert a["t"] == 30 and np.isfinite(expected).all(), expected
     ax = drawn("8_lpc_envelope", a)[0]
@@ -228,7 +228,7 @@ def test_the_marked_formants_are_formants_py_values_on_that_frame():
 def test_an_unvoiced_frame_marks_no_formants():
     """Frame 90 of the test voice is unvoiced: formants.formants gives NaN, and figure 8 marks nothing."""
     y = voice()
-    a = explain.analyse(y, frame_s=0.9)
+    a = explain_arrays.analyse(y, frame_s=0.9)
     assert np.isnan(formants.formants(y, SR)[:, 90]).all()
     ax = drawn("8_lpc_envelope", a)[0]
     assert marked_lines(ax) == []
@@ -240,7 +240,7 @@ def test_the_envelope_peaks_at_a_vowels_formants():
     has a local maximum near each (its peaks are the formants): within 3 % for F1..F3, 5 % for F4, whose wide peak
     sits near the ceiling, where the envelope falls and pulls a peak's top below its pole's frequency."""
     true_hz = np.array([500.0, 1500.0, 2500.0, 3500.0])
-    a = explain.analyse(vowel(tuple(true_hz)), frame_s=0.5)
+    a = explain_arrays.analyse(vowel(tuple(true_hz)), frame_s=0.5)
     marked = a["formants_hz"][:, a["t"]]  # (4,) Hz
     error = np.abs(marked / true_hz - 1)
     assert error.max() < 0.03, f"marked {np.round(marked)} Hz, true {true_hz}: off by up to {100 * error.max():.1f} %"
@@ -256,10 +256,10 @@ def test_the_envelope_is_the_all_pole_model_of_the_spectrum_drawn():
     """Autocorrelation matching (Makhoul 1975, Proc. IEEE 63: 561-580): the LPC model E / |A|² has the same first
     p + 1 autocorrelation lags as the frame it models. Both curves of figure 8, taken back to lags by the inverse
     FFT, must agree there -- so the envelope is drawn at the spectrum's level, in the same units."""
-    a = explain.analyse(voice(), frame_s=0.3)
+    a = explain_arrays.analyse(voice(), frame_s=0.3)
     p = formants.ORDER
-    r_frame = np.fft.irfft(a["lpc"]["spectrum"], explain.LPC_N_FFT)[:p + 1]  # (p + 1,) the frame's r(0..p)
-    r_model = np.fft.irfft(a["lpc"]["envelope"], explain.LPC_N_FFT)[:p + 1]  # (p + 1,) the model's
+    r_frame = np.fft.irfft(a["lpc"]["spectrum"], explain_arrays.LPC_N_FFT)[:p + 1]  # (p + 1,) the frame's r(0..p)
+    r_model = np.fft.irfft(a["lpc"]["envelope"], explain_arrays.LPC_N_FFT)[:p + 1]  # (p + 1,) the model's
     error = np.abs(r_model - r_frame).max() / r_frame[0]
     assert error < 1e-3, f"autocorrelations differ by up to {error:.2e} of r(0)"
 
@@ -268,7 +268,7 @@ def test_the_tracks_figure_draws_formants_py_tracks_and_the_tube_length():
     """Figure 9 draws formants.formants' F1..F4 (NaN gaps kept), each frame's length (formants.vocal_tract_length)
     and gives in its title the clip's vocal-tract length; on a 17.5 cm tube's vowel that is 17.5 cm within 5 %."""
     y = vowel()  # F_i = (2i − 1) c / 4L with L = 17.5 cm
-    a = explain.analyse(y)
+    a = explain_arrays.analyse(y)
     tracks = formants.formants(y, SR)  # (4, T) Hz
     top, bottom = drawn("9_formant_tracks", a)[:2]
     lines = [line.get_ydata() for line in top.get_lines() if len(line.get_ydata()) == a["T"]]
@@ -287,7 +287,7 @@ def test_the_tracks_figure_draws_formants_py_tracks_and_the_tube_length():
 def test_vocal_tract_figures_of_a_clip_without_voice():
     """Noise has no voiced frame: no formant, no length -- the figures say so instead of failing."""
     noise = (0.1 * np.random.default_rng(0).standard_normal(SR)).astype(np.float32)  # 1 s
-    a = explain.analyse(noise)
+    a = explain_arrays.analyse(noise)
     assert np.isnan(a["formants_hz"]).all() and np.isnan(a["vtl_clip_cm"])
     ax = drawn("8_lpc_envelope", a)[0]
     assert marked_lines(ax) == []

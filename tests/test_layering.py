@@ -29,9 +29,10 @@ ROOMS = ("corpora", "scale", "extras")
 SEAMS = {
     ("data", "corpora.archive"): "a manifest path may name a zip member (AI Hub's archives)",
     ("data", "corpora.text"): "manifests in encodings other than UTF-8 (UTF-16, CP949 from Korean Excel)",
-    ("data", "corpora.speakers"): "one set of labels per speaker (majority vote)",
+    ("data", "corpora.speakers"): "one set of labels per speaker (majority vote); speakers dealt to splits, stratified",
     ("data", "extras.denoise"): "--denoise",
-    ("data", "scale.workers"): "--workers: features extracted in several processes",
+    ("data", "scale.workers"): "--workers: features extracted in several processes (one: a plain map)",
+    ("data", "scale.blocks"): "a span longer than data.LONG_S featurised 30 s at a time (also evaluate.py --wav's)",
     ("mtl", "extras.robust"): "the options that make a profile travel: CMN, SpecAugment, F0 statistics, the adversary",
     ("mtl", "extras.cascade"): "--cascade: the original project's \"model connection\", each head reading the earlier ones",
     ("train", "extras.synth_corpus"): "the built-in corpus, when no --manifest is given",
@@ -42,7 +43,9 @@ SEAMS = {
     ("train", "scale.checkpoints"): "--resume: the run's own manifest, its splits as drawn",
     ("evaluate", "scale.checkpoints"): "a run's model, its checkpoint read without running its pickle; its manifest as trained",
     ("evaluate", "scale.store"): "--store",
-    ("evaluate", "corpora.text"): "--out never replaces a file that is not a profiles CSV",
+    ("evaluate", "scale.evaluate_flags"): "every flag against the others, one line each; --wav's released model; --out "
+                                          "never replaces a file that is not a profiles CSV",
+    ("evaluate", "scale.runs"): "--device: the device train.py would choose (auto: CUDA when present)",
     ("evaluate", "scale.ensemble"): "several runs, a baseline run folder, --save",
     ("evaluate", "scale.tables"): "--compare",
     ("evaluate", "extras.plots"): "--plot",

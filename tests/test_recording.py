@@ -9,6 +9,7 @@ whose answer is known: low-passed at 3.4 kHz, scaled into clipping, drowned in n
 import numpy as np
 import pytest
 import scipy.signal
+import soundfile as sf
 
 from extras import recording
 
@@ -85,3 +86,60 @@ def test_unfamiliarity_is_the_mean_z_of_the_static_cepstra():
     x[0, 13] = 100.0  # the F0 row: not a cepstral row
     x[1:] = 50.0  # deltas: not counted
     assert recording.unfamiliarity(x, mean, std) == pytest.approx(2.0, abs=1e-9)
+
+
+# ---------------------------------------------------------------- issue 30, case 11: no voice, and ages out of range
+def test_a_recording_of_dither_alone_gets_no_answer_only_its_warning(tiny, tmp_path):
+    """10 s of 16-bit dither (triangular, +-1 LSB) was profiled as a person (an age of -191 years on the issue's
+    2-hour file), with only a 'quiet' warning. YIN, even at its lenient 0.4, finds no voiced frame: no answer."""
+    import csv
+    from conftest import evaluate_cli
+    rng = np.random.default_rng(0)
+    lsb = np.round(rng.uniform(-0.5, 0.5, 10 * SR) + rng.uniform(-0.5, 0.5, 10 * SR))  # (N,) in {-1, 0, 1}
+    path = tmp_path / "dither.wav"
+    sf.write(path, lsb.astype(np.int16), SR, subtype="PCM_16")
+    code, out, err = evaluate_cli(tiny, tiny["run"], "--wav", path, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"{path}: 10.0 s"), out
+    assert "  warning: no voice: 0.0 % of the frames voiced" in out, out
+    assert not any(line.split()[0] in ("age", "gender", "dialect") for line in out.splitlines()[1:]), out
+    row = next(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8", newline="")))
+    assert (row["age"], row["gender"], row["dialect"]) == ("", "", ""), row
+    assert "no voice: 0.0 % of the frames voiced, so no profile" in row["warnings"], row
+
+
+def test_an_age_outside_the_trained_range_is_shown_at_its_edge_and_said(tiny, tmp_path, monkeypatch, capsys):
+    """A run trained on ages in years (the tiny corpus's age groups as years: 25-65), whose model is made to say
+    -191.2 years (mtl.predict monkeypatched): the profile shows the youngest age it learnt, and says why."""
+    import csv
+    import data
+    import mtl
+    from conftest import TINY, evaluate_cli, with_rows
+    from test_train import train_here
+    manifest = with_rows(tiny, tmp_path, lambda rows: [r.update(age_years=str(int(r["age"][:2]) + 5)) for r in rows])
+    run = tmp_path / "run"
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", str(manifest), *TINY, "--epochs", "1",
+                                "--tasks", "gender,age_years", "--out", str(run))
+    assert code == 0, err
+    trained = [float(r["age_years"]) for r in data.read_manifest(manifest) if r["split"] == "train"]
+    low, high = min(trained), max(trained)
+    real_predict = mtl.predict
+    monkeypatch.setattr(mtl, "predict", lambda *a, **k: {**real_predict(*a, **k), "age_years": np.array([-191.2])})
+    voice = data.read_manifest(manifest)[0]["path"]
+    code, out, err = evaluate_cli(tiny, run, "--wav", voice, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    row = next(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8", newline="")))
+    assert row["age_years"] == f"{low:.1f}" and f"  age_years  {low:>6.1f} years" in out, (row, out)
+    said = f"outside: age_years -191.2 lies outside what the model learnt ({low:g}-{high:g})"
+    assert said in row["warnings"] and f"warning: {said}" in out, (row, out)
+
+
+def test_a_run_without_ranges_keeps_ages_in_0_to_130():
+    """An older run's config has no 'ranges': data.NUMERIC_TASKS' 0-130 years bound the answer instead; an answer
+    inside the range is shown as it is, without a warning."""
+    config = {"tasks": ["age_years"], "vocabs": {"age_years": None}}
+    row = recording.profile_row("a.wav", config, {"age_years": 150.0}, [], 3.0)
+    assert row["age_years"] == "130.0" and row["warnings"].startswith("outside: age_years 150.0") and "(0-130)" in \
+        row["warnings"], row
+    row = recording.profile_row("a.wav", config, {"age_years": 42.04}, [], 3.0)
+    assert (row["age_years"], row["warnings"]) == ("42.0", ""), row

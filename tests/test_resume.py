@@ -140,3 +140,51 @@ def test_resume_with_bad_saved_settings_or_no_best_pt_is_one_line_before_any_wor
     code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run), "--workers", "0", "--epochs", "3")
     assert code == 2 and "epoch" not in out, out  # --workers may override a saved 40; best.pt is missing
     one_line_error(err, "best.pt is missing")
+
+
+def test_resume_of_a_run_stopped_before_its_first_epoch_says_to_start_it_again(tiny, tmp_path, monkeypatch, capsys):
+    """Issue 30, case 13: a folder left by a run stopped before epoch 1 (its lock, config.json, manifest.csv, no
+    last.pt): --resume said only "no last.pt there", while a new run said "not empty ... continue with --resume".
+    Now --resume says the run never finished an epoch and to start it again with --out, which reuses the folder."""
+    run = tmp_path / "stopped"
+    run.mkdir()
+    (run / runs.LOCK).write_text("4242\n", encoding="ascii")
+    for name in ("config.json", "manifest.csv"):
+        shutil.copy(tiny["run"] / name, run / name)
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
+    assert code == 2 and "epoch" not in out, out
+    one_line_error(err, f"--resume {run}: no last.pt there to continue from",
+                   "stopped before its first epoch ended: start it again with --out")
+
+
+def damaged(last, how):
+    """A copy of a last.pt checkpoint (dict) damaged the way `how` says."""
+    config = dict(last["config"])
+    if how.startswith("no "):
+        config.pop(how[3:])
+    elif how == "refit_epochs '3'":
+        config["refit_epochs"] = "3"
+    elif how == "lr inf":
+        config["lr"] = float("inf")
+    return dict(last, config=config)
+
+
+@pytest.mark.parametrize("how, words", [
+    ("best.pt copied over last.pt", ["not a last.pt this run can go on from (no optimizer, scaler, step"]),
+    ("no epochs", ["not a last.pt this run can go on from (no epochs)"]),
+    ("no manifest", ["not a last.pt this run can go on from (no manifest)"]),
+    ("refit_epochs '3'", ["saved setting refit_epochs='3' is not a whole number"]),
+    ("lr inf", ["saved setting lr=inf", "inf is outside (0, 1]"])])
+def test_a_damaged_last_pt_is_one_line_before_any_work(tiny, tmp_path, monkeypatch, capsys, how, words):
+    """Issue 30, case 16: `cp best.pt last.pt; --resume` was KeyError 'optimizer'; a config without epochs or
+    manifest a KeyError; refit_epochs "3" a TypeError; a saved lr of inf trained a NaN model. Each is now one line
+    naming last.pt, exit code 2, before any data is read."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny["run"], run)
+    if how == "best.pt copied over last.pt":
+        shutil.copy(run / "best.pt", run / "last.pt")  # weights, but not where training stood
+    else:
+        torch.save(damaged(checkpoints.load_checkpoint(run / "last.pt"), how), run / "last.pt")
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--resume", str(run))
+    assert code == 2 and "epoch" not in out and "data " not in out, out
+    one_line_error(err, f"train.py: error: {run / 'last.pt'}: ", *words)

@@ -1,5 +1,6 @@
-"""The feature store (store.py): what it returns is what extraction gives, it is built once, it never serves a
-truncated or stale shard, it keeps finished shards after a kill, and two writers at once do not break it.
+"""The feature store (scale/store.py; its shards on disk: scale/shards.py): what it returns is what extraction
+gives, it is built once, it never serves a truncated or stale shard, it keeps finished shards after a kill, and two
+writers at once do not break it.
 
     python -m pytest tests/test_store.py
 """
@@ -11,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from scale import cache
-from scale import files, store
+from scale import files, shards, store
 from data import AudioError
 from conftest import close
 
@@ -172,7 +173,7 @@ def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_pat
     held = root / "shard-stopped.bin.x3.tmp"  # a writer stopped for hours (Ctrl-Z) still holds its lock
     for path in old + fresh + [held]:
         path.write_bytes(b"\0" * 500_000)
-    long_ago = os.stat(finished[0]).st_mtime - store.LEFTOVER_S - 10
+    long_ago = os.stat(finished[0]).st_mtime - shards.LEFTOVER_S - 10
     for path in old + finished + [held]:  # the finished shard is as old as the leftovers: age alone removes nothing
         os.utime(path, (long_ago, long_ago))
     with open(held, "rb") as writer:
@@ -182,7 +183,7 @@ def test_what_a_hard_kill_leaves_is_removed_once_old_and_only_then(rows, tmp_pat
         assert not any(p.exists() for p in old) and all(p.exists() for p in fresh + finished + [held])
         assert len(found) == 5
     with pytest.warns(UserWarning, match="removed 3 file"):  # later, and once the stopped writer has died
-        assert store._sweep(root, now=os.stat(fresh[0]).st_mtime + store.LEFTOVER_S + 1) == 3
+        assert shards._sweep(root, now=os.stat(fresh[0]).st_mtime + shards.LEFTOVER_S + 1) == 3
 
 
 def test_atomic_write_holds_its_temporary_file_locked_until_the_rename(tmp_path):
@@ -193,7 +194,7 @@ def test_atomic_write_holds_its_temporary_file_locked_until_the_rename(tmp_path)
     def write(f):
         f.write(b"frames")
         tmp = next(tmp_path.glob("shard.bin.*.tmp"))
-        seen.append(store.remove_if_abandoned(tmp))
+        seen.append(shards.remove_if_abandoned(tmp))
         seen.append(tmp.exists())
 
     files.atomic_write(tmp_path / "shard.bin", write)

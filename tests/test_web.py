@@ -1,4 +1,5 @@
-"""extras/web.py and serve.py: the HTTP API of the page, in-process with urllib, on the tiny run.
+"""extras/web.py (the page's answers), extras/web_server.py (its HTTP machinery) and serve.py: the HTTP API of the
+page, in-process with urllib, on the tiny run.
 
 A real recording gets the answer `evaluate.py --wav` writes (run in its own process, the reference); bad input
 of every kind gets a 4xx status and one line; an oversized body is refused before it is read; a client's file
@@ -30,10 +31,10 @@ from scipy.signal import resample_poly
 
 import data
 import evaluate
-from scale import checkpoints, runs
+from scale import checkpoints
 import serve
 from conftest import ROOT, evaluate_cli
-from extras import synth, web
+from extras import synth, web, web_server
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -65,8 +66,8 @@ def server(tiny):
 
 @contextlib.contextmanager
 def serving(tiny, vocabs=None, **app):
-    """A server of its own on the tiny run (its classes renamed by `vocabs`), its App's fields (extras/web.App) set
-    from `app` -> its base URL."""
+    """A server of its own on the tiny run (its classes renamed by `vocabs`), its App's fields
+    (extras/web_server.App) set from `app` -> its base URL."""
     config, model = checkpoints.load_run(tiny["run"])
     config["vocabs"] = {**config["vocabs"], **(vocabs or {})}
     httpd = web.make_server(config, model, port=0, run_name="tiny")
@@ -77,7 +78,7 @@ def serving(tiny, vocabs=None, **app):
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
-        web.close(httpd, wait_s=60)
+        web_server.close(httpd, wait_s=60)
 
 
 @pytest.fixture
@@ -212,7 +213,7 @@ def test_a_path_traversal_name_is_only_a_label(server, private_tmp, monkeypatch,
 
 def test_concurrent_requests_each_get_their_own_answer(server, private_tmp, monkeypatch):
     """Six clips at once: each answer is that clip's (its length, its probabilities when sent alone), and no
-    more than web.WORKERS are profiled at a time."""
+    more than web_server.WORKERS are profiled at a time."""
     clips = [encode(voice(seed=k, duration_s=1.5 + 0.5 * k), subtype="PCM_16") for k in range(6)]
     alone = [request(server + "/api/profile", body)[1] for body in clips]
     busy, most, lock = [0], [0], threading.Lock()
@@ -246,7 +247,7 @@ def test_concurrent_requests_each_get_their_own_answer(server, private_tmp, monk
         for task, p in answer["probabilities"].items():
             worst = max(abs(p[c] - alone[k]["probabilities"][task][c]) for c in p)
             assert worst < 1e-3, f"clip {k}, {task}: largest difference {worst:.2g}"
-    assert 1 <= most[0] <= web.WORKERS, most[0]
+    assert 1 <= most[0] <= web_server.WORKERS, most[0]
     assert list(private_tmp.iterdir()) == []
 
 

@@ -1,6 +1,7 @@
 """The page of serve.py in a real headless browser (Debian's Chromium through chromedriver, extras/browser.py):
 a bad file gets its one line; the fake microphone is recorded, encoded as WAV by the page, profiled, and the
-profile and the seven pictures appear. Skips where Chromium or chromedriver is not installed.
+profile and every picture of explain.py (explain.FIGURES, nine) appear. Skips where Chromium or chromedriver is
+not installed.
 
 The fake microphone plays a buzz of known pitch (F0_HZ with its harmonics), so the WAV the page wrote can be
 checked against it: its F0 (YIN, features.f0_track) must be F0_HZ within PITCH_CENTS.
@@ -20,7 +21,7 @@ import data
 import evaluate
 from scale import checkpoints, runs
 import features
-from extras import browser, web
+from extras import browser, explain, web
 
 FOUND, REASON = browser.find_browser()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(FOUND is None, reason=str(REASON))]
@@ -100,7 +101,7 @@ def test_the_microphone_is_recorded_profiled_and_drawn(page, tmp_path):
         note = browser.wait_for(session, "return document.getElementById('figures-note').textContent;", 60.0)
         assert "pip install matplotlib" in note, note
         return
-    shown = browser.wait_for(session, browser.FIGURES_SHOWN, 300.0)
-    assert shown == 7
+    shown = browser.wait_for(session, browser.figures_shown(), 300.0)
+    assert shown == len(explain.FIGURES)  # nine: waveform ... formant tracks
     captions = browser.script(session, "return [...document.querySelectorAll('figcaption')].map(c => c.textContent);")
-    assert len(captions) == 7 and all(captions), captions
+    assert len(captions) == len(explain.FIGURES) and all(captions), captions

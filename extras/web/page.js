@@ -14,6 +14,7 @@ const TEXT = {
     profiling: "Profiling…", drawing: "Drawing the pipeline…", done: "Done.",
     too_big: (mb) => `The file is larger than ${mb} MB.`, no_mic: "No microphone: ",
     then: "then", years: "years", duration: "Recording", no_warnings: "No warnings: a clean recording.",
+    unsure: (name, p) => `unsure; next: ${name} (${p}%)`, not_profiled: "not profiled",
     timing: (answer, figures) => `Answer in ${answer} s` + (figures ? `, pictures in ${figures} s` : "") +
       " (upload to answer, measured in this browser).",
     model: (i) => `Model: ${i.model} on ${i.input}${i.run ? ` (run ${i.run})` : ""}; tasks: ${i.tasks.join(", ")}.`,
@@ -41,6 +42,7 @@ const TEXT = {
     profiling: "분석 중…", drawing: "처리 과정을 그리는 중…", done: "완료.",
     too_big: (mb) => `파일이 ${mb} MB보다 큽니다.`, no_mic: "마이크를 쓸 수 없습니다: ",
     then: "다음", years: "세", duration: "녹음 길이", no_warnings: "경고 없음: 깨끗한 녹음입니다.",
+    unsure: (name, p) => `불확실; 다음: ${name} (${p}%)`, not_profiled: "프로필 없음",
     timing: (answer, figures) => `답까지 ${answer}초` + (figures ? `, 그림까지 ${figures}초` : "") +
       " (업로드부터 답까지, 이 브라우저에서 잰 시간).",
     model: (i) => `모델: ${i.model}, 입력 ${i.input}${i.run ? ` (실행 ${i.run})` : ""}; 과제: ${i.tasks.join(", ")}.`,
@@ -69,6 +71,8 @@ const TEXT = {
       noisy: (n) => `잡음: 큰 프레임과 작은 프레임의 차이가 ${n[0]} dB뿐 (잡음이 말 사이를 채움)`,
       "little voice": (n) => `목소리 적음: 프레임의 ${n[0]}%만 유성음`,
       "unfamiliar channel": (n) => `낯선 채널: 평균 켑스트럼이 학습 녹음에서 표준편차 ${n[0]}배 떨어져 있음`,
+      "no voice": (n) => `목소리 없음: 프레임의 ${n[0]}%만 유성음이라 프로필을 내지 않습니다`,
+      outside: (n) => `범위 밖: 모델의 답 ${n[0]}이(가) 학습한 범위(${n[1]}–${n[2]}) 밖에 있습니다`,
     },
   },
 };
@@ -266,11 +270,17 @@ function showProfile(answer, seconds) {
     main.className = "answer";
     cell.append(main);
     const probabilities = answer.probabilities[task];
+    if (answer[task] === undefined || answer[task] === null) {  // a recording with no voice: no answer
+      main.textContent = t("not_profiled");
+      continue;
+    }
     if (!probabilities) {  // a numeric task: one value
       main.textContent = `${answer[task].toFixed(1)} ${t("years")}`;
       continue;
     }
-    main.textContent = `${translateClass(answer[task])} (${Math.round(100 * answer[task + "_p"])}%)`;
+    main.textContent = `${translateClass(answer[task])} (${Math.round(100 * answer[task + "_p"])}%)` +
+      (answer[task + "_unsure"] ? ` — ${t("unsure")(translateClass(answer[task + "_next"]),
+                                                   Math.round(100 * answer[task + "_next_p"]))}` : "");
     const bars = document.createElement("div");
     bars.className = "bars";
     for (const [name, p] of Object.entries(probabilities)) {
