@@ -65,8 +65,7 @@ def _open(path):
     return os.fsencode(path)  # libsndfile takes the name's bytes as they are
 
 
-def _reason(err):
-    """libsndfile's own words for a failed read, one line."""
+def _reason(err):  # libsndfile's own words for a failed read, one line
     return getattr(err, "error_string", None) or (str(err).splitlines() or [type(err).__name__])[0]
 
 
@@ -107,14 +106,12 @@ def load_audio(path, sr=features.SR, start_s=None, end_s=None):
     try:
         with sf.SoundFile(_open(path)) as f:
             f.seek(first)
-            while (n := sum(map(len, parts))) < want:  # only what the decoder really gives, a block at a time
+            while (n := sum(map(len, parts))) < want and (parts == [] or len(parts[-1])):  # what it really gives
                 block = f.read(min(max(DECODE_BLOCK // channels, 1), want - n), dtype="float32", always_2d=True)
-                if not len(block):
-                    break
-                parts.append(block.mean(axis=1))  # (b, channels) -> (b,) mono
+                parts.append(block.mean(axis=1))  # (b, channels) -> (b,) mono; b = 0 at the end of the data
     except (sf.SoundFileError, RuntimeError, TypeError, OSError, ValueError) as err:
         raise AudioError(f"{path}: unreadable audio ({_reason(err)})") from None
-    y = np.concatenate(parts) if parts else np.zeros(0, np.float32)  # (N,) mono at the file's rate
+    y = np.concatenate(parts or [np.zeros(0, np.float32)])  # (N,) mono at the file's rate
     n = len(y)
     if n == 0:
         raise AudioError(f"{path}: empty audio (0 samples)")

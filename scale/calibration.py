@@ -13,6 +13,7 @@ whose top answer stays below UNSURE_P after scaling is marked unsure (extras/rec
     expected_calibration_error(p, y)   ECE over 10 equal-width confidence bins (Naeini et al. 2015)
     coverage(p, y)                     accuracy of the answers kept at each confidence threshold
 
+    python -m scale.coverage RUN corpus.csv [--task gender]   # accuracy against coverage, the ECE
     python -m pytest tests/test_calibration.py
 """
 import json

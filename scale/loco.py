@@ -143,8 +143,10 @@ def main(argv=None):
     if only - {*corpora, "all"}:
         raise SystemExit(f"loco: --only {args.only}: no corpus {', '.join(sorted(only - {*corpora, 'all'}))} in "
                          f"{args.manifest} (it has {', '.join(corpora)})")
-    plans = [p for p in plans if not only or p[0].removeprefix("without-") in only]
     own = {name for name, _, _ in plans} | {"loco.json"}  # a loco folder of these corpora goes on where it stopped
+    plans = [p for p in plans if not only or p[0].removeprefix("without-") in only]
+    if (out / "loco.json").is_file():  # an earlier --only's rows stay in the table beside this run's
+        table.update(json.loads((out / "loco.json").read_text(encoding="utf-8")))
     problem = "" if out.is_dir() and {p.name for p in out.iterdir()} <= own else runs.unfit_folder(out)
     if problem:
         raise SystemExit(f"loco: --out {problem}; choose another folder (one of loco's own goes on where it stopped)")

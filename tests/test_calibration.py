@@ -71,3 +71,14 @@ def test_a_run_writes_its_temperatures_and_wav_profiles_are_calibrated(tiny, tmp
     row = next(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8")))
     for t in temperature:
         assert (row[f"{t}_unsure"] == "unsure") == (float(row[f"{t}_p"]) < calibration.UNSURE_P), row
+
+
+@pytest.mark.slow
+def test_accuracy_against_coverage_of_a_run(tiny, capsys):
+    """python -m scale.coverage RUN M.csv: a row per threshold, the share of clips falling as the threshold rises."""
+    from scale import coverage
+    assert coverage.main([str(tiny["run"]), tiny["manifest"], "--task", "gender"]) == 0
+    out = capsys.readouterr().out
+    shares = [float(line.split("|")[2]) for line in out.splitlines() if line.startswith("| 0.")]
+    assert len(shares) == 6 and shares == sorted(shares, reverse=True) and shares[0] == pytest.approx(1.0), out
+    assert coverage.main([str(tiny["run"]), tiny["manifest"], "--task", "nope"]) == 2

@@ -7,6 +7,7 @@ Run: python -m pytest tests/test_features.py
 from pathlib import Path
 
 import numpy as np
+import scipy.signal
 import pytest
 
 import features
@@ -14,7 +15,7 @@ from features import HOP_LENGTH, INPUTS, SR, extract, window_length, input_shape
 from conftest import close
 
 REF = np.load(Path(__file__).resolve().parent / "data" / "ref_features.npz")
-SHAPES = {"mfcc": (3, 13), "mfcc_f0": (3, 14), "mel": (1, 64), "raw": (1,)}  # the non-time dimensions, by hand
+SHAPES = {"mfcc": (3, 13), "mfcc_f0": (3, 14), "mel": (1, 64), "raw": (1,), "mfcc_f0_vt": (3, 19)}  # by hand
 
 
 def htk_delta(x, N=2):
@@ -45,7 +46,8 @@ def test_shapes_and_dtype(kind):
 
 
 def test_window_sizes():
-    assert {k: window_length(k) for k in INPUTS} == {"mfcc": 400, "mfcc_f0": 400, "mel": 400, "raw": 64000}
+    assert {k: window_length(k) for k in INPUTS} == {"mfcc": 400, "mfcc_f0": 400, "mel": 400, "raw": 64000,
+                                                     "mfcc_f0_vt": 400}
     assert {k: input_shape(k) for k in INPUTS} == SHAPES
 
 
@@ -148,3 +150,23 @@ def test_unknown_kind_in_shape_helpers():
         input_shape("spectrogram")
     with pytest.raises(ValueError, match="expected one of"):
         window_length("spectrogram")
+
+
+def test_the_vocal_tract_rows_are_the_formants_and_the_tube_length():
+    """mfcc_f0_vt = mfcc_f0 and five rows more: F1..F4 as 12 log2(F / 50 Hz) and the uniform tube's length in cm,
+    formants.py's own numbers where a frame has all four formants, 0 where it has none."""
+    import formants
+    sr = SR  # 1 s of a 100 Hz voice (pulses and the source's -12 dB/octave) through a 17.5 cm tube's F1..F4
+    y = scipy.signal.lfilter([1.0], [1.0, -1.9, 0.9025], (np.arange(sr) % 160 == 0).astype(float))
+    for f_hz, b_hz in [(500, 60), (1500, 90), (2500, 120), (3500, 180)]:
+        r = np.exp(-np.pi * b_hz / sr)
+        y = scipy.signal.lfilter([1.0], [1.0, -2 * r * np.cos(2 * np.pi * f_hz / sr), r * r], y)
+    y = (0.5 * y / np.abs(y).max()).astype(np.float32)
+    x, plain = extract(y, sr, "mfcc_f0_vt"), extract(y, sr, "mfcc_f0")
+    assert np.abs(x[:, :14] - plain).max() < 1e-4, "the first 14 rows are mfcc_f0's"
+    F = formants.formants(y, sr)  # (4, T) Hz
+    have = np.isfinite(F).all(axis=0)  # frames with four formants
+    assert have.mean() > 0.5, have.mean()
+    assert np.abs(x[0, 14:18, have] - 12 * np.log2(F[:, have].T / 50.0)).max() < 1e-3
+    assert np.abs(x[0, 18, have] - formants.vocal_tract_length(F[:, have])).max() < 1e-3
+    assert abs(np.median(x[0, 18, have]) - 17.5) < 0.9, np.median(x[0, 18, have])  # within 5 %
