@@ -92,14 +92,14 @@ def load_audio(path, sr=features.SR, start_s=None, end_s=None):
     soundfile decodes (WAV, FLAC, OGG, MP3, SPHERE; a span by seeking) DECODE_BLOCK samples at a time, each block
     averaged over its channels at once; resample_poly(up, down), up/down = sr/file_sr in lowest terms, converts
     the rate (a polyphase low-pass: no aliasing).
-    AudioError naming the file: missing, unreadable, a rate outside SR_RANGE, empty, NaN/inf, all zeros, shorter
-    than MIN_CLIP_S, or a span outside it; a nearly silent clip (peak < -80 dBFS) only warns."""
+    AudioError naming the file: missing, unreadable, rate outside SR_RANGE, empty, NaN/inf, all zeros, under
+    MIN_CLIP_S, a span outside it (10 ms of slack past its end); a nearly silent clip (peak < -80 dBFS) only warns."""
     file_sr, frames, channels = audio_info(path)
     first = 0 if start_s is None else int(round(start_s * file_sr))
     last = frames if end_s is None else int(round(end_s * file_sr))
     if (start_s, end_s) != (None, None) and not (0 <= first < frames and last <= frames + file_sr // 100):
         raise AudioError(f"{path}: span {start_s}-{end_s} s lies outside the file (0-{frames / file_sr:.2f} s)")
-    if (start_s, end_s) != (None, None) and last - first < MIN_CLIP_S * file_sr:  # 10 ms of slack above
+    if (start_s, end_s) != (None, None) and last - first < MIN_CLIP_S * file_sr:
         raise AudioError(f"{path}: span {start_s}-{end_s} s is too short ({(last - first) / file_sr:.3f} s < "
                          f"{MIN_CLIP_S} s)")
     want, parts = min(last, frames) - first, []  # frames: the header's count, which an MP3's may overstate

@@ -22,7 +22,7 @@ import mel
 import mfcc
 
 # ---- pinned constants (other modules import these; change them here only) ----
-FEATURE_VERSION = 4  # bump by hand when a change to the feature code (here, mel, mfcc, f0, data.load_audio)
+FEATURE_VERSION = 4  # bump by hand when a change to the feature code (here, mel, mfcc, f0, formants, data.load_audio)
 #                      changes any number: scale/cache.py keys stored features on it, never on source text
 SR = 16000  # Hz: every input is resampled to this rate before feature extraction
 N_FFT = 512  # samples = 32 ms: FFT size (window zero-padded to it)

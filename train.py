@@ -252,7 +252,7 @@ def train(args, ckpt=None):
     # ------------------------------------------------------------------------- 6. the loop
     say("epoch   loss" + "".join(f" | {t[:9]:>9} " + ("t_mae v_mae skill" if vocabs[t] is None else "train   val   bal")
                             for t in tasks) + (" | val score by corpus" if by_corpus else "") + " |    sec   ex/s")
-    stop = runs.CtrlC(say)  # from now until stop.close(): Ctrl-C finishes the step, saves last.pt and exits
+    stop, lr = runs.CtrlC(say), math.nan  # Ctrl-C, until stop.close(): finish the step, save last.pt, exit
     while at.epoch < (args.refit_epochs or args.epochs) and not at.stopped(args.patience):
         t0 = time.perf_counter()
         model.train()
@@ -284,9 +284,9 @@ def train(args, ckpt=None):
                                                  corpus_of["val"]) if by_corpus else {}
         row, cells = epoch_row(at.epoch, sums, val, tasks, vocabs, corpus_scores)
         row.update(lr=lr, seconds=time.perf_counter() - t0, examples_per_s=sums["n"] / max(seconds, 1e-9))
+        runs.end_epoch(last_pt, row, out)  # last.pt and history.csv (the first process writes them)
         say(f"{at.epoch:5d} {row['loss']:6.3f}{cells} | {row['seconds']:6.1f} {row['examples_per_s']:6.0f}"
             + (" *" if at.bad_epochs == 0 else ""))  # * = a new best.pt
-        runs.end_epoch(last_pt, row, out)  # last.pt and history.csv (the first process writes them)
         stop.save_if_asked(last_pt, at, out, device)
     stop.close()  # from here on Ctrl-C simply stops
     elapsed = at.seconds()

@@ -11,7 +11,7 @@ modality 03); song files are skipped and counted, and so is a name that breaks t
 Speaker labels: gender from the actor number; age = the --age-bins bin that holds all of 21-33 ("adult" with
 child:0-12,teen:13-17,adult:18-59,senior:60-; unknown when the range straddles bins, as with decades); age_years is
 empty, since per-actor ages are not published. Per-clip columns, never voted on as speaker labels
-(rows.CLIP_COLUMNS): `emotion`, `intensity` (neutral has no strong take), `statement` ("kids", "dogs"; the sentence
+(data.PER_CLIP_COLUMNS): `emotion`, `intensity` (neutral has no strong take), `statement` ("kids", "dogs"; the sentence
 is in `text`), `repetition` ("1", "2"), so that a model can be scored per condition.
 
     python -m corpora ravdess --root RAVDESS/Audio_Speech_Actors_01-24 --out ravdess.csv \

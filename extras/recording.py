@@ -66,19 +66,20 @@ def frame_energy_range_db(y, frame=400):
     return float(np.percentile(energy, 95) - np.percentile(energy, 10))
 
 
-def unfamiliarity(x, mean, std):
-    """Mean |z| over the static cepstral rows of a clip's features x (C, F, T): z = (clip mean - training mean) /
-    training std, per row -- how many standard deviations the recording's channel sits from the training frames."""
+def unfamiliarity(x, mean, std, kind="mfcc_f0"):
+    """Mean |z| over the static cepstral rows of a clip's `kind` features x (C, F, T): z = (clip mean - training
+    mean) / training std, per row -- how many standard deviations the recording's channel sits from the training
+    frames."""
     from extras.robust import cepstral_rows  # the rows a fixed channel moves (torch: a model is answering anyway)
-    rows = cepstral_rows("mfcc" if x.shape[1] == features.N_MFCC else "mfcc_f0")  # (C, F) bool
+    rows = cepstral_rows(kind)  # (C, F) bool
     clip_mean = x.mean(axis=-1)  # (C, F)
     return float(np.mean(np.abs(clip_mean[rows] - mean[rows]) / np.maximum(std[rows], 1e-3)))
 
 
-def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
+def warnings_of(y, sr=features.SR, x=None, mean=None, std=None, kind="mfcc_f0"):
     """The checks above on a waveform y (N,) float at sr Hz -> a list of short sentences (empty: nothing found).
-    x (C, F, T), mean, std (C, F): the clip's mfcc/mfcc_f0 features and the model's InputNorm statistics, for
-    the unfamiliar-channel check."""
+    x (C, F, T), mean, std (C, F): the clip's `kind` features (mfcc, mfcc_f0, mfcc_f0_vt) and the model's InputNorm
+    statistics, for the unfamiliar-channel check."""
     found, seconds = [], len(y) / sr  # "kind: detail": extras/web/page.js translates by the kind and the numbers
     if seconds < MIN_SPEECH_S:
         found.append(f"short: {seconds:.1f} s of audio (profiles are surer from {MIN_SPEECH_S:.0f} s up)")
@@ -103,8 +104,8 @@ def warnings_of(y, sr=features.SR, x=None, mean=None, std=None):
     _, voiced = features.f0_track(y)  # YIN with the features' threshold: (T,) bool
     if voiced.mean() < VOICED_SHARE:
         found.append(f"little voice: {100 * voiced.mean():.0f} % of the frames voiced")
-    if x is not None and mean is not None and x.ndim == 3 and x.shape[0] == 3:
-        z = unfamiliarity(x, mean, std)
+    if x is not None and mean is not None and kind in ("mfcc", "mfcc_f0", "mfcc_f0_vt"):
+        z = unfamiliarity(x, mean, std, kind)
         if z > UNFAMILIAR_Z:
             found.append(f"unfamiliar channel: its mean cepstrum is {z:.1f} standard deviations from the training "
                          "recordings'")
@@ -121,7 +122,7 @@ def analyse(y, config, stats=(None, None)):
         from extras.denoise import denoise
         y = denoise(y, features.SR)
     x = features.extract(y, features.SR, config["input"])  # (*input_shape, T)
-    found = warnings_of(y, features.SR, x, *stats)
+    found = warnings_of(y, features.SR, x, *stats, kind=config["input"])
     if config.get("corpora") == ["synthetic"]:  # the built-in corpus's model has never heard a real voice
         found.insert(0, "synthetic: this model learnt from the built-in synthetic voices only; on a real voice its "
                         "answer is a demonstration, not a profile (evaluate.py --wav without a run folder uses the "
@@ -133,7 +134,9 @@ def read(path, config, stats=(None, None)):
     """An audio file of any length -> (features (*input_shape, T), warnings, seconds): data.clip_features reads
     it -- whole up to data.LONG_S (32 s), else 30 s at a time (scale/blocks.py), so memory holds one block of audio
     and the features of the whole (60 MB an hour for mfcc_f0) -- and every block is heard as the run hears it
-    (analyse). A warning is kept when it fires in at least half of the blocks. data.AudioError names the file."""
+    (analyse). A warning is kept when it fires in at least half of the blocks, "no voice" only when it fires in
+    all of them (a long recording with a minute of speech is profiled on that minute). data.AudioError names the
+    file."""
     rate, frames, _ = data.audio_info(path)  # also refuses, unread, a file that costs too much to decode
     heard = []  # every block's warnings
 
@@ -150,7 +153,7 @@ def read(path, config, stats=(None, None)):
             counts[warning.split(":")[0]] = counts.get(warning.split(":")[0], 0) + 1
             first_words.setdefault(warning.split(":")[0], warning)
     return x, [f"{first_words[k]} (in {n} of {len(heard)} blocks of {BLOCK_S:.0f} s)" for k, n in counts.items()
-               if 2 * n >= len(heard)], frames / rate
+               if n == len(heard) or (2 * n >= len(heard) and k != "no voice")], frames / rate
 
 
 def profile(model, config, y, device="cpu", batch_size=64):
@@ -158,25 +161,35 @@ def profile(model, config, y, device="cpu", batch_size=64):
     or a value}, [warnings]): its features, every 4 s window, the windows' outputs averaged (mtl.predict),
     and what makes the answer unsure (analyse: short, quiet, clipped, band-limited, noisy, unfamiliar)."""
     x, found = analyse(y, config, norm_statistics(model))
-    return outputs_of(model, config, x, device, batch_size), found
+    return in_range(config, outputs_of(model, config, x, device, batch_size), found)
 
 
 def profile_file(model, config, path, device="cpu", batch_size=64):
     """profile() of an audio file of any length -> (outputs, warnings, seconds); a file over half a minute is
     decoded and featurised a block at a time (read), so memory stays bounded. Any file name will do."""
     x, found, seconds = read(path, config, norm_statistics(model))
-    return outputs_of(model, config, x, device, batch_size), found, seconds
+    return *in_range(config, outputs_of(model, config, x, device, batch_size), found), seconds
 
 
 def outputs_of(model, config, x, device="cpu", batch_size=64):
     """The model's utterance-level outputs for one recording's features x (*input_shape, T) -> {task: output}:
     class probabilities calibrated by the run's temperatures (scale/calibration.py), numbers as the model says."""
     import mtl  # torch: only once a model answers
-    from scale.calibration import scaled
-    outputs = {t: out[0] for t, out in mtl.predict(model, data.Features(config["input"], [x]), config["input"],
-                                                   device, batch_size).items()}
-    return {t: scaled(p[None], config.get("temperature", {})[t])[0] if t in config.get("temperature", {}) else p
-            for t, p in outputs.items()}
+    from scale import calibration
+    outputs = mtl.predict(model, data.Features(config["input"], [x]), config["input"], device, batch_size)
+    return {t: out[0] for t, out in calibration.apply(outputs, config.get("temperature", {})).items()}
+
+
+def in_range(config, outputs, found):
+    """(outputs, warnings) with every number kept inside what the run learnt (config["ranges"], else
+    data.NUMERIC_TASKS): a number outside is shown at the edge and said, as an "outside" warning."""
+    outputs, found = dict(outputs), list(found)
+    for t in [t for t in config["tasks"] if config["vocabs"][t] is None and not unanswered(found)]:
+        low, high = config.get("ranges", {}).get(t) or data.NUMERIC_TASKS.get(t, (-np.inf, np.inf))
+        if not low <= outputs[t] <= high:
+            found.append(f"outside: {t} {outputs[t]:.1f} lies outside what the model learnt ({low:g} to {high:g})")
+            outputs[t] = float(min(max(outputs[t], low), high))
+    return outputs, found
 
 
 def norm_statistics(model):
@@ -206,21 +219,22 @@ def shown(path):
     return (raw.replace(b"\\", b"\\\\") if os.sep == "/" else raw).decode("utf-8", "backslashreplace")
 
 
+def unanswered(warnings):
+    """True where a recording's warnings say it holds no voice: the model's answer would be about noise."""
+    return any(w.startswith("no voice:") for w in warnings)
+
+
 def profile_row(path, config, outputs, warnings, seconds):
     """One CSV row of a profile: per task the top class, its calibrated probability, "unsure" below UNSURE_P, and
-    the runner-up (or the value, kept inside the ages the run learnt from, or said to be outside), and the
-    recording's warnings. A recording with no voice gets no answer, only its warnings."""
+    the runner-up (or the value: in_range has kept it inside the ages the run learnt from), and the recording's
+    warnings. A recording with no voice gets no answer, only its warnings."""
     from scale.calibration import UNSURE_P
     row = {"path": shown(path), "duration_s": f"{seconds:.2f}", "warnings": "; ".join(warnings)}
-    if any(w.startswith("no voice:") for w in warnings):
+    if unanswered(warnings):
         return row
     for t in config["tasks"]:
         if config["vocabs"][t] is None:
-            low, high = config.get("ranges", {}).get(t) or data.NUMERIC_TASKS.get(t, (-np.inf, np.inf))
-            row[t] = f"{min(max(outputs[t], low), high):.1f}"
-            if not low <= outputs[t] <= high:  # a number the run never learnt: shown at the edge, and said
-                row["warnings"] = "; ".join(filter(None, [row["warnings"], f"outside: {t} {outputs[t]:.1f} lies "
-                                                          f"outside what the model learnt ({low:g}-{high:g})"]))
+            row[t] = f"{float(outputs[t]):.1f}"
             continue
         p, names = outputs[t], config["vocabs"][t]  # (n_classes,)
         first, second = (list(np.argsort(-p)[:2]) + [None])[:2]

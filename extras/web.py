@@ -94,7 +94,7 @@ def profile_answer(app, y, name):
     answer = {k: (float(v) if v != "" else None) if k in numeric else v for k, v in row.items()}
     answer["warnings"] = list(notes)
     answer["probabilities"] = {t: {c: round(float(outputs[t][vocabs[t].index(c)]), 4) for c in in_age_order(vocabs[t])}
-                               for t in tasks if vocabs[t] is not None}  # age groups in age order, not the alphabet's
+                               for t in tasks if vocabs[t] is not None and t in row}  # age groups in age order
     return answer
 
 

@@ -22,7 +22,8 @@ def features_in_blocks(load, start, end, kind, featurise):
     load(lo, hi) -> (N,) float32 at features.SR: the recording from lo to hi seconds (data.load_audio);
     featurise(y) -> (*shape, T): one block's features (features.extract, or a run's own chain).
     A frame inside a block is the whole span's, but for power_to_db's 80 dB floor (the block's loudest, not the
-    span's). The span is longer than one block (data.clip_features reads shorter ones whole) and every later
+    span's) and, for mfcc_f0_vt, the formant ceiling (formants.formant_ceiling: from the block's median F0, not
+    the span's). The span is longer than one block (data.clip_features reads shorter ones whole) and every later
     block starts MARGIN_S early, so none is shorter than what load_audio reads (data.MIN_CLIP_S).
     -> float32 (*shape, T)."""
     per_s = features.SR if kind == "raw" else features.SR // features.HOP_LENGTH  # steps per second

@@ -7,7 +7,8 @@ number), the denoise flag with extras/denoise.py's VERSION, the augmentation ver
 VERSION (and, for babble, the other clips mixed in), and the versions of numpy, scipy, soundfile and
 libsndfile. Touch a file or change a setting and the key changes, so stale features are never reused; edit a
 comment or add a print() and nothing is extracted again. An augmented copy's random draws are seeded from the
-clip's identity (draw_seed), never from code, so they stay the same from one run, machine or edit to the next.
+clip's identity (draw_seed: absolute path, size, segment), never from code, so they stay the same on every run
+of a machine whose corpus stays where it is, and from one edit of the code to the next.
 store.py keeps the features under these keys.
 
     python -m pytest tests/test_cache.py
@@ -23,7 +24,7 @@ import soundfile as sf
 
 import features
 from corpora import archive
-from data import AudioError, load_audio, segment
+from data import LONG_S, AudioError, audio_info, clip_features, load_audio, segment
 from scale.files import cache_root
 from extras import augment, denoise as wiener
 
@@ -90,25 +91,30 @@ def draw_seed(row, version, others=()):
 
 
 def compute_features(row, kind, denoise=False, version="orig", others=()):
-    """load_audio -> (denoise) -> augment.version_of -> features.extract: float32 (*input_shape(kind), T).
+    """load_audio -> (denoise) -> augment.version_of -> features.extract: float32 (*input_shape(kind), T); a row
+    longer than data.LONG_S goes a block at a time (data.clip_features), each block heard the same way.
 
     An augmented version draws from a generator seeded by draw_seed: the same clip always gets the same copy
-    (babble mixes the clips `others` (paths) in at an SNR drawn from it).
+    (babble mixes the clips `others` (paths), their first LONG_S seconds, in at an SNR drawn from it).
     """
     row = row if isinstance(row, dict) else {"path": str(row)}  # a manifest row, or a path
-    y = load_audio(row["path"], features.SR, *segment(row))  # (N,) float32 at features.SR
-    if denoise:
-        y = wiener.denoise(y, features.SR)  # (N,) same length
-    if version != "orig":
-        rng = np.random.default_rng(draw_seed(row, version, others))
-        y = augment.version_of(y, version, [x for x in map(_readable, others) if x is not None], rng)
-    return features.extract(y, features.SR, kind)
+    partners = [x for x in map(_readable, others) if x is not None]
+
+    def featurise(y):  # (N,) float32 at features.SR -> (*input_shape(kind), T)
+        if denoise:
+            y = wiener.denoise(y, features.SR)  # (N,) same length
+        if version != "orig":
+            y = augment.version_of(y, version, partners, np.random.default_rng(draw_seed(row, version, others)))
+        return features.extract(y, features.SR, kind)
+    return clip_features(row, kind, featurise=featurise)
 
 
 def _readable(path):
-    """load_audio(path), or None for a clip that cannot be read (a babble partner is simply left out)."""
+    """load_audio(path) up to LONG_S seconds, or None for a clip that cannot be read (a babble partner is simply
+    left out)."""
     try:
-        return load_audio(path)
+        rate, frames, _ = audio_info(path)
+        return load_audio(path, features.SR, None, None if frames / rate <= LONG_S else LONG_S)
     except AudioError:
         return None
 

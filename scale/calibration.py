@@ -36,6 +36,11 @@ def scaled(p, T):
     return q / q.sum(axis=-1, keepdims=True)
 
 
+def apply(outputs, temperatures):
+    """{task: (n, K) probabilities or (n,) numbers} -> the same with every task in temperatures scaled (scaled)."""
+    return {t: scaled(o, temperatures[t]) if t in temperatures else o for t, o in outputs.items()}
+
+
 def nll(p, y):
     """Mean negative log-likelihood of the true classes y (n,) under p (n, K), in nats."""
     return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))

@@ -5,8 +5,9 @@
     any_terminal()       stdout and stderr write what their encoding cannot hold (Korean labels under LANG=C, where
                          it is ASCII) as \\u escapes instead of stopping the command with UnicodeEncodeError
 
-The front doors call them: `python -m corpora`'s commands (corpora/cli.py), extras/baseline.py, scale/release.py,
-serve.py's page (extras/web.py), and evaluate.py --wav's printing (extras/recording.py).
+The front doors call them: train.py, evaluate.py, `python -m corpora`'s commands (corpora/cli.py),
+extras/baseline.py, scale/release.py, serve.py's page (extras/web.py), and evaluate.py --wav's printing
+(extras/recording.py).
 
     python -m pytest tests/test_hostile.py
 """

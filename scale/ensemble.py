@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import mtl
-from scale import checkpoints, runs
-from scale.calibration import scaled
+from scale import calibration, checkpoints, runs
 
 
 def load_member(run_dir, device, batch_size):
@@ -37,7 +36,7 @@ def load_member(run_dir, device, batch_size):
 
     def calibrated(feats):  # class probabilities at the run's temperatures (scale/calibration.py): answers unchanged
         outputs = mtl.predict(model, feats, config["input"], device, batch_size)
-        return {t: scaled(o, config["temperature"][t]) if t in config["temperature"] else o for t, o in outputs.items()}
+        return calibration.apply(outputs, config["temperature"])
     return config, calibrated
 
 

@@ -146,7 +146,7 @@ def main(argv=None):
     own = {name for name, _, _ in plans} | {"loco.json"}  # a loco folder of these corpora goes on where it stopped
     plans = [p for p in plans if not only or p[0].removeprefix("without-") in only]
     if (out / "loco.json").is_file():  # an earlier --only's rows stay in the table beside this run's
-        table.update(json.loads((out / "loco.json").read_text(encoding="utf-8")))
+        table.update(read_table(out / "loco.json"))
     problem = "" if out.is_dir() and {p.name for p in out.iterdir()} <= own else runs.unfit_folder(out)
     if problem:
         raise SystemExit(f"loco: --out {problem}; choose another folder (one of loco's own goes on where it stopped)")
@@ -162,7 +162,8 @@ def main(argv=None):
         for kind, command in kinds:
             if not (folder / kind / "metrics.json").is_file():
                 print(f"{name}: training the {kind}", flush=True)
-                run(command, f"{name} {kind}")
+                stopped = kind == "model" and (folder / kind / "last.pt").is_file()  # an interrupted run goes on
+                run(["train.py", "--resume", str(folder / kind)] if stopped else command, f"{name} {kind}")
             targets = {c: [r for r in rows if r["corpus"] == c and (name != "all" or r["split"] == "test")]
                        for c in scored}
             targets.update(also)
@@ -170,10 +171,20 @@ def main(argv=None):
                 if target:
                     table[f"{kind} | {name} | {c}"] = score(folder / kind, target)
                     print(f"{kind:8} {name:16} on {c:14} {fmt(table[f'{kind} | {name} | {c}'])}", flush=True)
-    runs.save_json({k: metrics.rounded({kk: float(vv) for kk, vv in v.items()}) for k, v in table.items()},
-                   out / "loco.json")
+    write_table(table, out / "loco.json")
     print(f"wrote {out / 'loco.json'}")
     return 0
+
+
+def write_table(table, path):
+    """{key: scores} -> path, atomically; a NaN (no clip to score) is written as null."""
+    runs.save_json({k: metrics.rounded({kk: float(vv) for kk, vv in v.items()}) for k, v in table.items()}, path)
+
+
+def read_table(path):
+    """write_table's file -> {key: scores}, null back to NaN."""
+    return {k: {kk: np.nan if vv is None else vv for kk, vv in v.items()}
+            for k, v in json.loads(Path(path).read_text(encoding="utf-8")).items()}
 
 
 def markdown(paths, names):
@@ -209,7 +220,7 @@ def fmt(s):
     def cell(k, digits=3):
         v = s.get(k, np.nan)
         return f"{v:.{digits}f}" if not np.isnan(v) else "  -  "
-    return (f"clips {s['clips']:5d}  gender(adults) {cell('gender_adults')}  adults-as-adults {cell('adults_as_adults')}"
+    return (f"clips {int(s['clips']):5d}  gender(adults) {cell('gender_adults')}  adults-as-adults {cell('adults_as_adults')}"
             f"  age MAE {cell('age_mae', 1)} (median {cell('median_mae', 1)})  same gender {cell('same_gender')}"
             f"  sure gender {cell('gender_sure_acc')} ({cell('gender_sure_share', 2)})  ECE {cell('gender_ece')}")
 

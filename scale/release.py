@@ -1,7 +1,8 @@
 """Release a run: copy a finished run folder into a folder fit to commit -- the files every tool reads (config.json,
-best.pt, manifest.csv, history.csv, metrics.json, calibration.json), without last.pt (the optimiser's state: three times the size,
-needed only to resume), and without the paths of the machine it was trained on (audio paths are written relative to
-the corpus folders named in ROOTS, the manifest and run folders by their names).
+best.pt, manifest.csv, history.csv, metrics.json, and calibration.json where the run has one), without last.pt (the
+optimiser's state: three times the size, needed only to resume), and without the paths of the machine it was
+trained on (audio paths are written relative to the corpus folders named in ROOTS, the manifest and run folders by
+their names).
 
     python -m scale.release runs/release/refit release/      # release/ new or empty; then write release/MODEL_CARD.md
     python -m pytest tests/test_release.py
@@ -13,7 +14,8 @@ from pathlib import Path
 import data
 from scale import checkpoints, console, files, runs
 
-KEEP = ("config.json", "best.pt", "manifest.csv", "history.csv", "metrics.json", "calibration.json")
+KEEP = ("config.json", "best.pt", "manifest.csv", "history.csv", "metrics.json")
+OPTIONAL = ("calibration.json",)  # kept where the run has it (a run older than temperature scaling has not)
 PATH_SETTINGS = ("manifest", "out", "refit", "resume")  # config.json entries that name files of the training machine
 
 
@@ -49,10 +51,11 @@ def release(run_dir, out, roots):
     rows = data.read_manifest(run_dir / "manifest.csv")
     here = Path(out).resolve()  # written relative to the released folder: "speechocean762/WAVE/a.wav"
     files.write_manifest([dict(r, path=str(here / corpus_relative(r["path"], roots))) for r in rows], out / "manifest.csv")
-    for name in ("history.csv", "metrics.json", "calibration.json"):
+    kept = list(KEEP) + [name for name in OPTIONAL if (run_dir / name).is_file()]
+    for name in kept[3:]:  # history.csv, metrics.json, calibration.json: as they are
         files.atomic_write(out / name, lambda f, name=name: f.write((run_dir / name).read_bytes()))
-    size = sum((out / name).stat().st_size for name in KEEP) / 1e6
-    print(f"released {run_dir} into {out}: {', '.join(KEEP)} ({size:.1f} MB)")
+    size = sum((out / name).stat().st_size for name in kept) / 1e6
+    print(f"released {run_dir} into {out}: {', '.join(kept)} ({size:.1f} MB)")
 
 
 def main(argv=None):

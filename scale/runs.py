@@ -44,8 +44,9 @@ def unfit_folder(out, started=False):
     if out.exists() and not out.is_dir():
         return f"{out} is a file, not a folder"
     held = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.is_dir() else []
-    if started and (out / LOCK).is_file() and set(held) <= {"config.json", "manifest.csv"}:
-        return ""  # only train.py leaves a lock: these are its own files, and the new run writes them anew
+    if started and (out / LOCK).is_file() and set(held) <= {"config.json", "manifest.csv"} and (
+            "config.json" not in held or '"loss_weights"' in (out / "config.json").read_text(errors="replace")):
+        return ""  # a lock and train.py's own config.json (its loss weights): the new run writes them anew
     if held:
         return f"{out} is not empty ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}): a new run needs a " \
                "new or empty folder"
@@ -171,7 +172,7 @@ def interrupted(out, closed_pipe=False, refit=None):
     command is --refit RUN)."""
     if closed_pipe:  # nothing more can be printed there: what is still buffered goes nowhere, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    again = f"python train.py --refit {refit}" if refit else "the same command"
+    again = f"python train.py --refit {refit}" if refit else f"the same command with --out {out}"
     print("train.py: interrupted; " + (f"continue with: python train.py --resume {out}" if (Path(out) / "last.pt")
                                        .is_file() else f"no epoch had ended: {again} starts again in {out}"),
           file=sys.stderr)

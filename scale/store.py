@@ -71,13 +71,6 @@ class Store:
         x = np.array(self.shards[self.shard_of[i, v]].data[offset + start:offset + stop], dtype=np.float32)  # (n, R)
         return x.T.reshape(*self.shape, len(x))  # (*shape, n): a copy of one slice of the file
 
-    def for_epoch(self, seed, epoch):
-        """The clips as one epoch of training sees them: one version of each (the original or an augmented copy),
-        drawn uniformly from a generator seeded with (seed, epoch, 1) alone, so a resumed run draws the same."""
-        if len(self.versions) == 1:
-            return self
-        return EpochView(self, np.random.default_rng([seed, epoch, 1]).integers(0, len(self.versions), len(self)))
-
     def statistics(self):
         """Mean and standard deviation of every feature row over all real frames of the original clips,
         each (*shape,) -- what models.InputNorm standardises with."""
@@ -86,23 +79,18 @@ class Store:
         return mean.reshape(self.shape), std.reshape(self.shape)
 
 
-class EpochView:
-    """A store seen through one version per clip (Store.for_epoch): the four methods of data.Features."""
+class Versions:
+    """A store's clips and their stored versions as one list, for sampling.Batches: item k is version k % V of clip
+    k // V (V = len(store.versions)), so a batch spec (k, start) names the version a draw reads."""
 
-    def __init__(self, store, versions):
-        self.store, self.versions, self.shape = store, versions, store.shape  # versions: (n,) int, one per clip
+    def __init__(self, store):
+        self.store, self.V, self.shape = store, len(store.versions), store.shape
 
     def __len__(self):
-        return len(self.store)
+        return len(self.store) * self.V
 
-    def lengths(self):
-        return self.store.frames_of[np.arange(len(self.store)), self.versions]  # (n,)
-
-    def read(self, i, start=0, stop=None):
-        return self.store.read(i, start, stop, self.versions[i])
-
-    def statistics(self):
-        return self.store.statistics()
+    def read(self, k, start=0, stop=None):
+        return self.store.read(k // self.V, start, stop, k % self.V)
 
 
 def _babble_partners(rows, keys):
@@ -223,16 +211,33 @@ def features_of(rows, kind, denoise=False, workers=1, skip_bad=False, on_disk=Fa
     return data.load_features(rows, kind, denoise=denoise, workers=workers, skip_bad=skip_bad)
 
 
+def versioned_plan(store, plan, seed, epoch, crop):
+    """An epoch's plan (sampling.epoch_plan: (clip, start) per draw) with one stored version for every draw: the
+    original or an augmented copy, uniformly, and a crop start drawn inside that version, from a generator seeded
+    with (seed, epoch, 1) alone -> the same batches as (k, start) specs of Versions(store); one version: as it was."""
+    V = len(store.versions)
+    if V == 1:
+        return plan
+    rng, spec = np.random.default_rng([seed, epoch, 1]), np.concatenate(plan)  # (n, 2)
+    version = rng.integers(0, V, len(spec))  # (n,)
+    T = store.frames_of[spec[:, 0], version]  # (n,) frames of each drawn copy
+    start = (rng.random(len(spec)) * np.maximum(T - crop + 1, 1)).astype(np.int64)  # (n,) in [0, max(T - L, 0)]
+    return np.split(np.stack([spec[:, 0] * V + version, start], axis=1), np.cumsum([len(s) for s in plan])[:-1])
+
+
 def epoch_batches(store, labels, crop, args, epoch, step, weights, device):
-    """train.py's batches of one epoch from the store, from optimiser step `step` on: one version of each clip
-    (Store.for_epoch), the epoch's plan (sampling.epoch_plan), this process's share of every batch under torchrun,
-    cut by `args.workers` DataLoader workers while the process trains -> an iterable of (x, lengths, y) arrays."""
+    """train.py's batches of one epoch from the store, from optimiser step `step` on: the epoch's plan
+    (sampling.epoch_plan) with a stored version for every draw (versioned_plan), this process's share of every batch
+    under torchrun, cut by DataLoader workers (never more than workers.processes allows) while the process trains
+    -> an iterable of (x, lengths, y) arrays."""
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    view = store.for_epoch(args.seed, epoch)
-    plan = sampling.epoch_plan(args.seed, epoch, view.lengths(), crop, args.batch_size, weights)[step:]
-    batches, mine = sampling.Batches(view, labels, crop), [np.array_split(spec, world)[rank] for spec in plan]
-    if args.workers == 0:
+    plan = sampling.epoch_plan(args.seed, epoch, store.lengths(), crop, args.batch_size, weights)
+    plan = versioned_plan(store, plan, args.seed, epoch, crop)[step:]
+    batches = sampling.Batches(Versions(store), np.repeat(labels, len(store.versions), axis=0), crop)
+    mine = [np.array_split(spec, world)[rank] for spec in plan]
+    if args.workers == 0 or not mine:
         return (batches[spec] for spec in mine)
     import torch  # the DataLoader: workers read the store's files while this process trains
-    return torch.utils.data.DataLoader(batches, sampler=mine, batch_size=None, num_workers=args.workers,
-                                       pin_memory=device.type == "cuda", generator=torch.Generator())
+    return torch.utils.data.DataLoader(batches, sampler=mine, batch_size=None, pin_memory=device.type == "cuda",
+                                       num_workers=processes.processes(args.workers, len(mine)),
+                                       generator=torch.Generator())

@@ -1,7 +1,7 @@
 """The comparison tables of evaluate.py --compare, read from run folders' metrics.json and
 config.json alone (no model is loaded, no audio read) -- train.py's runs, baseline.py's and saved ensembles.
 
-    compare(run_dirs, metric)      the slides' table: train/val/test scores per task, one row per (model, input)
+    compare(run_dirs, metric)      the original project's table: train/val/test scores per task, one row per (model, input)
     compare_mean(run_dirs, split)  one row per recipe (runs differing only in VOLATILE settings): mean +- std
     recipe_of(config)              what makes runs one recipe (also kept in a saved ensemble's config.json)
     confusion_table(cm, names)     a confusion matrix as aligned text (Hangul takes two columns: display_width)
@@ -128,7 +128,7 @@ def compare_mean(run_dirs, split="test"):
 
 
 def compare(run_dirs, metric="both"):
-    """The slides' table from each run's metrics.json: train/val/test accuracy (and/or balanced accuracy) per
+    """The original project's table from each run's metrics.json: train/val/test accuracy (and/or balanced accuracy) per
     task, one row per (model, input); a numeric task shows train/val/test MAE. Single-task runs of the same model
     and input (one per task) share a row; a second run of the same task starts a new row."""
     table = []  # [(model, input), {task: scores}, [run folders]]

@@ -50,24 +50,30 @@ def with_rows(tiny, tmp_path, edit, name="m.csv"):
     return tmp_path / name
 
 
-def evaluate_cli(tiny, *argv):
-    """`python evaluate.py ARGV` on the tiny run's cache, run in this process (torch is imported once per
-    session, not once per call) -> (exit code, stdout, stderr)."""
+def cli_in_process(main, tiny, *argv):
+    """A command's `main(ARGV)` run in this process (torch is imported once per session, not once per call), on
+    the tiny run's cache ($MOKSORI_CACHE as it is when tiny is None) -> (exit code, stdout, stderr)."""
     import contextlib
     import io
 
-    import evaluate
     out, err, saved = io.StringIO(), io.StringIO(), os.environ.get("MOKSORI_CACHE")
-    os.environ["MOKSORI_CACHE"] = tiny["env"]["MOKSORI_CACHE"]
+    if tiny is not None:
+        os.environ["MOKSORI_CACHE"] = tiny["env"]["MOKSORI_CACHE"]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = evaluate.main([str(a) for a in argv])
+                code = main([str(a) for a in argv])
             except SystemExit as exit_:  # argparse's usage errors
                 code = exit_.code
     finally:
-        os.environ.pop("MOKSORI_CACHE") if saved is None else os.environ.update(MOKSORI_CACHE=saved)
+        os.environ.pop("MOKSORI_CACHE", None) if saved is None else os.environ.update(MOKSORI_CACHE=saved)
     return code, out.getvalue(), err.getvalue()
+
+
+def evaluate_cli(tiny, *argv):
+    """`python evaluate.py ARGV` on the tiny run's cache, run in this process -> (exit code, stdout, stderr)."""
+    import evaluate
+    return cli_in_process(evaluate.main, tiny, *argv)
 
 
 def timit_sample_dir():

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import data
 from corpora import cli as corpora_cli
 from corpora.aihub import aihub_rows
 from data import load_audio

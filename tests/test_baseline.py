@@ -76,13 +76,13 @@ def test_baseline_runs_on_the_tiny_corpus_and_writes_train_py_metrics(tiny, tmp_
     code, stdout, stderr = evaluate_cli(tiny, "--compare", out, tiny["run"])
     assert code == 0, stdout + stderr
     row = next(line for line in stdout.splitlines() if line.startswith("baseline "))
-    assert f"{m['tasks']['gender']['test_acc']:.3f}" in row  # its own test accuracy, in the slides' table
+    assert f"{m['tasks']['gender']['test_acc']:.3f}" in row  # its own test accuracy, in the original project's table
 
     # evaluate.py reads a baseline run folder like train.py's: alone, its test accuracy is the one in
     # metrics.json; its probabilities are softmax([z, 1] W) on the standardised clip statistics (recomputed here
     # with NumPy from baseline.npz); beside the tiny run, the ensemble scores the mean of the two runs'
     import mtl
-    from scale import checkpoints, runs
+    from scale import checkpoints
     import data
     from scale import store
     code, stdout, stderr = evaluate_cli(tiny, out)

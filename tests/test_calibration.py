@@ -73,6 +73,25 @@ def test_a_run_writes_its_temperatures_and_wav_profiles_are_calibrated(tiny, tmp
         assert (row[f"{t}_unsure"] == "unsure") == (float(row[f"{t}_p"]) < calibration.UNSURE_P), row
 
 
+def test_a_temperature_written_into_a_run_changes_the_probability_and_not_the_answer(tiny, tmp_path):
+    """A copy of the tiny run with gender at T = 1 and another at T = 3: the second's gender probabilities are the
+    first's through scaled() (two classes: the top and the runner-up are all of them), the answers the same."""
+    import shutil
+    wav, rows = next((tiny["root"]).rglob("*.wav")), {}
+    for T in (1.0, 3.0):
+        run = tmp_path / f"T{T:g}"
+        shutil.copytree(tiny["run"], run)
+        (run / "calibration.json").write_text(json.dumps({"gender": T}), encoding="utf-8")
+        code, out, err = evaluate_cli(tiny, run, "--wav", wav, "--out", tmp_path / f"{T:g}.csv")
+        assert code == 0, err
+        rows[T] = next(csv.DictReader(open(tmp_path / f"{T:g}.csv", encoding="utf-8")))
+    one, three = rows[1.0], rows[3.0]
+    assert (one["gender"], one["gender_next"]) == (three["gender"], three["gender_next"])
+    expected = calibration.scaled(np.array([[float(one["gender_p"]), float(one["gender_next_p"])]]), 3.0)[0]
+    assert float(three["gender_p"]) == pytest.approx(expected[0], abs=0.011), (one, three)
+    assert float(three["gender_p"]) <= float(one["gender_p"]), "T > 1 softens"
+
+
 @pytest.mark.slow
 def test_accuracy_against_coverage_of_a_run(tiny, capsys):
     """python -m scale.coverage RUN M.csv: a row per threshold, the share of clips falling as the threshold rises."""

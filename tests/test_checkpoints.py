@@ -1,6 +1,6 @@
 """No code runs from data: a checkpoint is read with torch.load(weights_only=True) wherever it is opened.
 
-A crafted best.pt / last.pt whose pickle would create a marker file is pointed at evaluate.load_run, at
+A crafted best.pt / last.pt whose pickle would create a marker file is pointed at scale/checkpoints.load_run, at
 `python evaluate.py RUN` and at `python train.py --resume RUN`: the marker must never appear and each door
 must answer with one line, "PATH: not a moksori checkpoint (...)", and exit code 2.
 
@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 
-import evaluate
 from scale import checkpoints, resume, runs
 from conftest import evaluate_cli, ROOT
 

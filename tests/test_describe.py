@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import data
 from corpora import cli as corpora_cli
 from corpora.describe import describe, median_f0_hz
 from data import COLUMNS

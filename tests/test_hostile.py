@@ -396,7 +396,7 @@ def full_disk(monkeypatch, room):
 
 
 def test_a_full_disk_while_synthesising_is_one_line_and_leaves_no_finished_corpus(tmp_path, monkeypatch, capsys):
-    """data.py synth (or MOKSORI_CACHE) on a full disk: soundfile swallowed the error and failed with a bare
+    """python -m corpora synth (or MOKSORI_CACHE) on a full disk: soundfile swallowed the error and failed with a bare
     AssertionError (and printed cffi's tracebacks). Now one line names the WAV; no manifest.csv, the corpus's
     completion mark, and no temporary file are left, and the same command finishes once there is room."""
     from corpora import cli
@@ -723,7 +723,7 @@ def test_ctrl_c_before_the_first_epoch_ended_leaves_a_folder_the_same_command_re
     finally:
         signal.signal(signal.SIGINT, handler)
     assert code == 130, err
-    one_line_error(err, "train.py: interrupted; no epoch had ended: the same command starts again in", str(run))
+    one_line_error(err, "train.py: interrupted; no epoch had ended: the same command with --out", str(run))
     assert sorted(p.name for p in run.iterdir()) == [runs.LOCK, "config.json", "manifest.csv"]
     monkeypatch.setattr(mtl, name, real)
     code, out, err = train_here(monkeypatch, capsys, tiny, *argv)
@@ -742,7 +742,7 @@ def test_a_closed_output_pipe_is_one_line_and_the_folder_is_reused(tiny, tmp_pat
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 130, result.stderr
     assert result.stdout.startswith("device") and len(result.stdout.splitlines()) == 1, result.stdout
-    one_line_error(result.stderr, "no epoch had ended: the same command starts again in", str(run))
+    one_line_error(result.stderr, "no epoch had ended: the same command with --out", str(run))
     assert not (run / "best.pt").exists()
     code, out, err = train_here(monkeypatch, capsys, tiny, *argv)
     assert code == 0 and (run / "metrics.json").is_file(), err

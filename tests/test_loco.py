@@ -33,3 +33,15 @@ def test_profiler_scores_by_hand():
     assert s["adults_as_adults"] == pytest.approx(4 / 5, abs=1e-12)
     assert s["age_mae"] == pytest.approx(19 / 6, abs=1e-12) and s["median_mae"] == pytest.approx(62 / 6, abs=1e-12)
     assert s["same_gender"] == pytest.approx(0.75, abs=1e-12)
+
+
+def test_a_table_with_nan_survives_being_written_read_and_written_again(tmp_path):
+    """A corpus without ages in years scores NaN: written as null, read back as NaN (a second --only merges the
+    first's rows), written again, and shown as '-'."""
+    table = {"model | without-x | x": {"clips": 3, "age_mae": np.nan, "gender_adults": 0.5}}
+    loco.write_table(table, tmp_path / "loco.json")
+    again = loco.read_table(tmp_path / "loco.json")
+    assert np.isnan(again["model | without-x | x"]["age_mae"]) and again["model | without-x | x"]["gender_adults"] == 0.5
+    loco.write_table(again, tmp_path / "loco.json")
+    assert "| x | the other corpora | a | 3 | 0.500 |" in loco.markdown([tmp_path / "loco.json"], ["a"])
+    assert "age MAE   -  " in loco.fmt(again["model | without-x | x"])

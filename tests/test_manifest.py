@@ -117,8 +117,7 @@ def test_speaker_folds_are_disjoint_cover_train_and_val_and_spread_every_label()
     assert Counter(r["split"] for r in folds[0]) == Counter(val=2 * len(held[0]), train=46 - 2 * len(held[0]))
 
 
-def test_data_py_folds_writes_one_manifest_per_fold(tmp_path, capsys):
-    import data
+def test_corpora_folds_writes_one_manifest_per_fold(tmp_path, capsys):
     rows = [row(f"s{i}", path=str(tmp_path / f"s{i}.wav"), split="test" if i == 0 else "train") for i in range(7)]
     write_manifest(rows, tmp_path / "m.csv")
     assert corpora_cli.main(["folds", str(tmp_path / "m.csv"), "--k", "3", "--out", str(tmp_path / "folds")]) == 0

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 import features
 from models import TRUNKS, VALID_INPUTS
-import mtl
 from mtl import (ALIASES, MODELS, build_model, count_parameters, multitask_loss, regression_scales, resolve)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny tensors run fastest on one thread

@@ -130,7 +130,7 @@ def test_an_age_outside_the_trained_range_is_shown_at_its_edge_and_said(tiny, tm
     assert code == 0, err
     row = next(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8", newline="")))
     assert row["age_years"] == f"{low:.1f}" and f"  age_years  {low:>6.1f} years" in out, (row, out)
-    said = f"outside: age_years -191.2 lies outside what the model learnt ({low:g}-{high:g})"
+    said = f"outside: age_years -191.2 lies outside what the model learnt ({low:g} to {high:g})"
     assert said in row["warnings"] and f"warning: {said}" in out, (row, out)
 
 
@@ -138,8 +138,42 @@ def test_a_run_without_ranges_keeps_ages_in_0_to_130():
     """An older run's config has no 'ranges': data.NUMERIC_TASKS' 0-130 years bound the answer instead; an answer
     inside the range is shown as it is, without a warning."""
     config = {"tasks": ["age_years"], "vocabs": {"age_years": None}}
-    row = recording.profile_row("a.wav", config, {"age_years": 150.0}, [], 3.0)
-    assert row["age_years"] == "130.0" and row["warnings"].startswith("outside: age_years 150.0") and "(0-130)" in \
-        row["warnings"], row
-    row = recording.profile_row("a.wav", config, {"age_years": 42.04}, [], 3.0)
-    assert (row["age_years"], row["warnings"]) == ("42.0", ""), row
+    outputs, said = recording.in_range(config, {"age_years": 150.0}, [])
+    assert outputs["age_years"] == 130.0 and said == ["outside: age_years 150.0 lies outside what the model learnt "
+                                                      "(0 to 130)"], said
+    row = recording.profile_row("a.wav", config, outputs, said, 3.0)
+    assert row["age_years"] == "130.0" and row["warnings"] == said[0], row
+    assert recording.in_range(config, {"age_years": 42.04}, ["quiet: x"]) == ({"age_years": 42.04}, ["quiet: x"])
+
+
+def test_a_long_recording_is_said_to_have_no_voice_only_when_no_block_has_one(tmp_path):
+    """70 s in three blocks: 40 s of a voiced vowel then 30 s of faint noise is profiled (no "no voice"); 70 s of
+    faint noise is not, and says so for all three blocks."""
+    import soundfile as sf
+    rng, t = np.random.default_rng(0), np.arange(40 * 16000) / 16000
+    vowel = sum(0.3 / k * np.sin(2 * np.pi * 140 * k * t) for k in range(1, 8))  # 140 Hz and its harmonics
+    noise = lambda seconds: 0.01 * rng.standard_normal(int(seconds * 16000))  # noqa: E731
+    sf.write(tmp_path / "half.wav", np.concatenate([vowel, noise(30)]), 16000, subtype="PCM_16")
+    sf.write(tmp_path / "none.wav", noise(70), 16000, subtype="PCM_16")
+    _, found, seconds = recording.read(tmp_path / "half.wav", {"input": "mfcc_f0"})
+    assert seconds == pytest.approx(70.0) and not any(w.startswith("no voice") for w in found), found
+    _, found, _ = recording.read(tmp_path / "none.wav", {"input": "mfcc_f0"})
+    assert any(w.startswith("no voice") and "(in 3 of 3 blocks" in w for w in found), found
+
+
+def test_a_vocal_tract_run_profiles_a_wav(tiny, tmp_path, monkeypatch, capsys):
+    """A run on mfcc_f0_vt (3, 19): --wav answers, and the unfamiliar-channel check reads its cepstral rows (a
+    clip against its own statistics sits 0 standard deviations away)."""
+    import data
+    import features
+    from conftest import TINY, evaluate_cli
+    from test_train import train_here
+    run = tmp_path / "vt"
+    code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *TINY, "--epochs", "1",
+                                "--input", "mfcc_f0_vt", "--out", str(run))
+    assert code == 0, err
+    voice = data.read_manifest(tiny["manifest"])[0]["path"]
+    code, out, err = evaluate_cli(tiny, run, "--wav", voice)
+    assert code == 0 and "mfcc_f0_vt" in out and "gender" in out, err
+    x = features.extract(data.load_audio(voice), features.SR, "mfcc_f0_vt")  # (3, 19, T)
+    assert recording.unfamiliarity(x, x.mean(axis=-1), x.std(axis=-1), "mfcc_f0_vt") == pytest.approx(0.0, abs=1e-6)

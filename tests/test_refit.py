@@ -57,6 +57,8 @@ def test_refit_trains_on_training_and_validation_speakers_for_the_chosen_epochs(
     for task, m in metrics["tasks"].items():
         assert m["val_acc"] is None and 0.0 <= m["test_acc"] <= 1.0, (task, m)
     assert checkpoints.load_checkpoint(out_dir / "best.pt")["epoch"] == 1
+    assert json.loads((out_dir / "calibration.json").read_text(encoding="utf-8")) == \
+        json.loads((run / "calibration.json").read_text(encoding="utf-8")), "no validation speakers: RUN's temperatures"
 
 
 def test_refit_of_a_refit_and_changed_settings_are_refused(tiny, tmp_path, monkeypatch, capsys):
@@ -83,10 +85,10 @@ def test_a_refused_model_input_pair_leaves_no_run_folder(tiny, tmp_path, monkeyp
 
 
 @pytest.mark.slow
-def test_the_x_vector_recipe_refits_on_its_own_and_the_slides_recipe_does_not(tiny, tmp_path, monkeypatch, capsys):
+def test_the_x_vector_recipe_refits_on_its_own_and_the_original_recipe_does_not(tiny, tmp_path, monkeypatch, capsys):
     """Without --no-auto-refit the default trunk (xvector) tests its run, then refits it (train.py --refit RUN)
     into RUN/refit: the final model, trained on the training and validation speakers for the epochs of RUN's
-    best.pt. The slides' hps keeps its best validation epoch and makes no refit."""
+    best.pt. The original project's hps keeps its best validation epoch and makes no refit."""
     flags = [f for f in TINY if f != "--no-auto-refit"]
     run = tmp_path / "xv"
     code, out, err = train_here(monkeypatch, capsys, tiny, "--manifest", tiny["manifest"], *flags, "--out", str(run))

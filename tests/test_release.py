@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from scale import checkpoints, runs
+from scale import checkpoints
 from conftest import evaluate_cli
 from extras import recording
 from scale import release
@@ -18,7 +18,7 @@ from scale import release
 def test_a_released_run_carries_no_machine_path_and_profiles_like_the_run(tiny, tmp_path):
     out = tmp_path / "release"
     assert release.main([str(tiny["run"]), str(out), "--roots", "corpus"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(release.KEEP)
+    assert sorted(p.name for p in out.iterdir()) == sorted(release.KEEP + release.OPTIONAL)
     text = "".join((out / name).read_text(encoding="utf-8") for name in ("config.json", "manifest.csv"))
     assert str(tiny["root"]) not in text, "a path of the training machine was kept"
     for folder in (tiny["root"].parent, Path.cwd(), out.resolve()):
@@ -33,6 +33,17 @@ def test_a_released_run_carries_no_machine_path_and_profiles_like_the_run(tiny, 
     assert code == 0, err
     code, ours, err = evaluate_cli(tiny, tiny["run"], "--wav", wav)
     assert theirs.splitlines()[1:] == ours.splitlines()[1:], (theirs, ours)  # the same answers, line for line
+
+
+def test_a_run_without_temperatures_is_released_without_them(tiny, tmp_path):
+    """A run older than temperature scaling has no calibration.json: released all the same, its answers at T = 1."""
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(tiny["run"], run)
+    (run / "calibration.json").unlink()
+    assert release.main([str(run), str(tmp_path / "release"), "--roots", "corpus"]) == 0
+    assert sorted(p.name for p in (tmp_path / "release").iterdir()) == sorted(release.KEEP)
+    assert checkpoints.load_run(tmp_path / "release")[0]["temperature"] == {}
 
 
 def test_the_committed_release_is_small_predicts_the_card_tasks_and_profiles_any_file(tiny, tmp_path):

@@ -62,16 +62,19 @@ def test_resume_after_a_finished_epoch_equals_an_uninterrupted_run(tiny, tmp_pat
     assert len((run / "history.csv").read_text().splitlines()) == 3
 
 
-def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys):
-    """Ctrl-C (a real SIGINT, sent during the 5th loss computation = epoch 2, step 2 of 3) finishes that step,
-    writes last.pt and says how to resume; the resumed run ends exactly where the uninterrupted one did."""
+@pytest.mark.parametrize("at, said, step", [(5, "1 epochs and 2 steps", 2), (3, "0 epochs and 3 steps", 3)])
+def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(tiny, tmp_path, monkeypatch, capsys,
+                                                                                at, said, step):
+    """Ctrl-C (a real SIGINT, sent during the 5th loss computation = epoch 2, step 2 of 3; or the 3rd = the last
+    step of epoch 1, before its validation) finishes that step, writes last.pt and says how to resume; the resumed
+    run ends exactly where the uninterrupted one did."""
     reference = uninterrupted(tiny, tmp_path, monkeypatch, capsys)
     run, calls = tmp_path / "interrupted", []
     real_loss = mtl.multitask_loss
 
     def loss_then_ctrl_c(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 5:
+        if len(calls) == at:
             signal.raise_signal(signal.SIGINT)
         return real_loss(*args, **kwargs)
 
@@ -82,8 +85,8 @@ def test_ctrl_c_mid_epoch_saves_last_pt_and_resume_equals_an_uninterrupted_run(t
     finally:
         signal.signal(signal.SIGINT, handler)
     assert code == 130, err
-    assert "stopped after 1 epochs and 2 steps" in err and f"--resume {run}" in err, err
-    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2
+    assert f"stopped after {said}" in err and f"--resume {run}" in err, err
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == step
     assert not (run / "metrics.json").exists()
 
     monkeypatch.setattr(mtl, "multitask_loss", real_loss)

@@ -17,7 +17,6 @@ import torch
 
 import data
 from corpora import cli as corpora_cli
-import evaluate
 from scale import checkpoints
 import train
 from corpora.text import read_json

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import sampling
 from scale import cache
 from scale import files, shards, store
 from data import AudioError
@@ -221,11 +222,20 @@ def test_augmented_versions_sit_beside_the_original(rows, tmp_path):
         assert abs(found.lengths(1)[i] - n / 0.9) <= 2 and abs(found.lengths(2)[i] - n / 1.1) <= 2
         assert found.lengths(3)[i] == n and not close(found.read(i, v=3), found.read(i))
     assert close(found.read(0, v=2), cache.compute_features(rows[0]["path"], "mfcc", version="speed1.1"))
-    epoch = found.for_epoch(seed=0, epoch=0)  # one version of each clip, drawn from (seed, epoch)
-    assert all(close(epoch.read(i), found.read(i, v=epoch.versions[i])) for i in range(5))
-    assert np.array_equal(epoch.lengths(), [found.lengths(v)[i] for i, v in enumerate(epoch.versions)])
-    drawn = np.concatenate([found.for_epoch(0, e).versions for e in range(20)])
-    assert set(drawn) == {0, 1, 2, 3} and np.array_equal(found.for_epoch(0, 3).versions, found.for_epoch(0, 3).versions)
+    # training draws a version for every draw of a clip (store.versioned_plan): item k of Versions is clip k // 4,
+    # version k % 4; a crop starts inside the copy drawn; one clip drawn twice in an epoch may read two copies
+    plan = sampling.epoch_plan(0, 0, found.lengths(), 100, 2, np.array([1.0, 1e-9, 1e-9, 1e-9, 1e-9]))  # clip 0 only
+    spec = np.concatenate(store.versioned_plan(found, plan, 0, 0, 100))  # (5, 2) of (k, start)
+    clip, version = spec[:, 0] // 4, spec[:, 0] % 4
+    assert (clip == 0).all() and len(set(version)) > 1, version
+    assert all(0 <= s <= max(found.lengths(v)[0] - 100, 0) for s, v in zip(spec[:, 1], version))
+    view = store.Versions(found)
+    assert all(close(view.read(k, s, s + 100), found.read(k // 4, s, s + 100, v=k % 4)) for k, s in spec)
+    later = np.concatenate([np.concatenate(store.versioned_plan(
+        found, sampling.epoch_plan(0, e, found.lengths(), 100, 5), 0, e, 100)) for e in range(10)])
+    assert set(later[:, 0] % 4) == {0, 1, 2, 3}, "every version is drawn"
+    again = np.concatenate(store.versioned_plan(found, plan, 0, 0, 100))
+    assert np.array_equal(spec, again), "a resumed run draws the same copies"
 
 
 def _build_in_a_process(args):
@@ -271,3 +281,32 @@ def test_a_damaged_index_file_is_reported_and_rebuilt(rows, tmp_path, counted):
     with pytest.warns(UserWarning, match="stale or truncated shard .*unreadable index"):
         again, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
     assert len(counted) == 10 and close(again.read(3), cache.compute_features(rows[3]["path"], "mfcc"))
+
+
+def test_a_long_row_is_featurised_a_block_at_a_time_as_in_memory(tmp_path, monkeypatch):
+    """A 70 s clip on the --store path goes through data.clip_features (blocks of 30 s, scale/blocks.py): the
+    features equal the in-memory path's, and a babble partner that long is read for its first LONG_S seconds."""
+    import data
+    t = np.arange(70 * SR) / SR
+    y = 0.3 * np.sin(2 * np.pi * (150 + 30 * np.sin(2 * np.pi * 0.2 * t)) * t)
+    sf.write(tmp_path / "long.wav", y, SR, subtype="PCM_16")
+    row = {"path": str(tmp_path / "long.wav")}
+    read = []
+    real = data.load_audio
+    monkeypatch.setattr(data, "load_audio", lambda *a, **k: read.append(real(*a, **k)) or read[-1])
+    x = cache.compute_features(row, "mfcc")
+    assert read and max(map(len, read)) <= (data.LONG_S + 2) * SR, "one block of audio at a time"
+    assert x.shape[-1] == data.clip_features(row, "mfcc").shape[-1] and close(x, data.clip_features(row, "mfcc"))
+    assert len(cache._readable(row["path"])) == int(data.LONG_S * SR)
+
+
+def test_dataloader_workers_never_outnumber_the_cores(rows, tmp_path):
+    """--workers 64 on a small machine: the DataLoader gets at most one worker per core (scale/workers.processes)."""
+    from types import SimpleNamespace
+    import torch
+    found, _, _ = store.build(rows, "mfcc", root=tmp_path / "s")
+    args = SimpleNamespace(seed=0, batch_size=2, workers=64)
+    loader = store.epoch_batches(found, np.zeros((5, 1)), 50, args, 0, 0, None, torch.device("cpu"))
+    assert 1 <= loader.num_workers <= (os.cpu_count() or 1)
+    plan = sampling.epoch_plan(0, 0, found.lengths(), 50, 2, None)
+    assert sum(len(y) for _, _, y in loader) == sum(map(len, plan)), "every draw of the plan, once"

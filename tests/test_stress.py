@@ -6,16 +6,14 @@ and every bad input is one line and exit code 2.
 
     python -m pytest tests/test_stress.py
 """
-import contextlib
 import io
 import json
-import os
 
 import numpy as np
 import pytest
 import scipy.signal
 
-from conftest import close, one_line_error, with_rows
+from conftest import cli_in_process, close, one_line_error, with_rows
 from extras import channel
 from scale import loco, stress
 
@@ -172,21 +170,6 @@ def test_the_worst_cell_leaves_out_cells_with_too_few_adults():
 
 
 # ------------------------------------------------------------------ the command
-def stress_cli(env, *argv):
-    """`python -m scale.stress ARGV` in this process -> (exit code, stdout, stderr)."""
-    out, err, saved = io.StringIO(), io.StringIO(), os.environ.get("MOKSORI_CACHE")
-    os.environ["MOKSORI_CACHE"] = env.get("MOKSORI_CACHE", saved or "")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = stress.main([str(a) for a in argv])
-            except SystemExit as exit_:  # argparse's usage errors
-                code = exit_.code
-    finally:
-        os.environ.pop("MOKSORI_CACHE") if saved is None else os.environ.update(MOKSORI_CACHE=saved)
-    return code, out.getvalue(), err.getvalue()
-
-
 def aged(rows):
     """The tiny corpus (every speaker in an adult decade, "20s".."60s") with an emotion per clip, so there are cells
     to group, and ages in years (the decade + 5) for half its speakers: the others are adults by their group."""
@@ -199,8 +182,8 @@ def aged(rows):
 def test_the_command_on_the_tiny_run_scores_every_condition_and_names_the_worst_cell(tiny, tmp_path,
                                                                                      one_torch_thread):
     manifest = with_rows(tiny, tmp_path, aged)
-    code, out, err = stress_cli(tiny["env"], tiny["run"], "--manifest", manifest, "--split", "all", "--clips", 24,
-                                "--out", tmp_path / "stress.json")
+    code, out, err = cli_in_process(stress.main, tiny, tiny["run"], "--manifest", manifest, "--split", "all",
+                                    "--clips", 24, "--out", tmp_path / "stress.json")
     assert code == 0, err
     table = json.loads((tmp_path / "stress.json").read_text(encoding="utf-8"))
     assert (table["sampled"], table["of"], table["scored"]) == (24, 36, 24)
@@ -212,13 +195,13 @@ def test_the_command_on_the_tiny_run_scores_every_condition_and_names_the_worst_
         worst = table["worst"][score]
         assert worst["cell"] in table["cells"] and table["cells"][worst["cell"]]["adult_clips"] >= 20
         assert f"worst {stress.SCORES[score]}: " in out and worst["cell"] in out
-    code, _, err = stress_cli(tiny["env"], tiny["run"], "--manifest", manifest, "--split", "all", "--clips", 24,
-                              "--conditions", "babble5,mp3,pink10", "--out", tmp_path / "again.json")
+    code, _, err = cli_in_process(stress.main, tiny, tiny["run"], "--manifest", manifest, "--split", "all",
+                                  "--clips", 24, "--conditions", "babble5,mp3,pink10", "--out", tmp_path / "again.json")
     again = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))
     for name in ("babble5", "mp3", "pink10"):  # a rerun, with other conditions beside: the same numbers
         assert all(close(again["cells"][name][k], table["cells"][name][k], atol=1e-9)
                    for k in ("gender_adults", "adults_as_adults")), name
-    code, md, err = stress_cli(tiny["env"], "--table", f"tiny={tmp_path / 'stress.json'}")
+    code, md, err = cli_in_process(stress.main, tiny, "--table", f"tiny={tmp_path / 'stress.json'}")
     assert code == 0, err
     lines = md.splitlines()
     assert lines[0].startswith("| condition | clips | gender (adults) | adults as adults | age MAE (median) |")
@@ -249,6 +232,6 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
             ([run, "--manifest", tmp_path / "m.csv", "--split", "all"], ["run", "no best.pt or last.pt"]),
             (["--table", f"x={tmp_path / 'other.json'}"], ["other.json", "not a stress JSON"]),
             (["--table", f"x={tmp_path / 'gone.json'}"], ["gone.json"])):
-        code, out, err = stress_cli({}, *argv)
+        code, out, err = cli_in_process(stress.main, None, *argv)
         assert code == 2, (argv, out, err)
         one_line_error(err, *words)

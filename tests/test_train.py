@@ -18,8 +18,7 @@ import pytest
 import torch
 
 import data
-import evaluate
-from scale import checkpoints, runs
+from scale import checkpoints
 import mtl
 import sampling
 from scale import files

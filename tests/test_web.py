@@ -455,7 +455,7 @@ def many_channels(path, channels, sr, seconds, fmt="FLAC"):
 
 def test_a_file_that_costs_too_much_to_decode_gets_413_from_its_header(server, tmp_path, private_tmp):
     """8 channels at 384 kHz: a 5 MB FLAC of 59 s took 0.9 GB to decode, a 0.2 MB Ogg of 200 channels 2.7 GB.
-    channels x rate is in the header: over recording.MAX_DECODE_RATE the upload is refused before decoding."""
+    channels x rate is in the header: over data.MAX_DECODE_RATE the upload is refused before decoding."""
     body = many_channels(tmp_path / "eight.flac", 8, 384000, 1.0).read_bytes()
     status, answer, _ = request(server + "/api/profile?name=eight.flac", body)
     assert status == 413, answer
@@ -521,6 +521,33 @@ def test_the_servers_private_memory_stays_under_1_5_gb(tiny, tmp_path):
         process.communicate(timeout=60)
     assert statuses == [200, 200, 413] and both == [200, 200], (statuses, both)
     assert peak[0] < 1.5 * 2**30, f"RssAnon peaked at {peak[0] / 2**30:.2f} GB"
+
+
+def test_the_page_is_told_unsure_outside_and_no_voice(tiny, monkeypatch):
+    """profile_answer as the page reads it, the model's outputs set by hand: a top probability under UNSURE_P is
+    "unsure", an age outside the run's range is kept at its edge with an "outside" warning (page.js translates it
+    by its three numbers), and a recording with no voice gets its warning and no answer."""
+    from types import SimpleNamespace
+    from extras import recording
+    from scale.calibration import UNSURE_P
+    config, model = checkpoints.load_run(tiny["run"])
+    config = {**config, "tasks": ["gender", "age_years"], "vocabs": {**config["vocabs"], "age_years": None},
+              "ranges": {"age_years": [20.0, 60.0]}}
+    names = config["vocabs"]["gender"]
+    p = np.full(len(names), 0.4 / (len(names) - 1))
+    p[0] = 0.6
+    monkeypatch.setattr(recording, "outputs_of", lambda *a, **k: {"gender": p, "age_years": 95.0})
+    app = SimpleNamespace(model=model, config=config, device="cpu")
+    answer = web.profile_answer(app, voice(), "a.wav")
+    assert (answer["gender"], answer["gender_p"], answer["gender_unsure"]) == (names[0], 0.6, "unsure") and 0.6 < UNSURE_P
+    assert answer["age_years"] == 60.0, answer
+    assert "outside: age_years 95.0 lies outside what the model learnt (20 to 60)" in answer["warnings"], answer
+    said = re.findall(r"-?\d+(?:\.\d+)?", answer["warnings"][-1])  # as page.js reads the numbers
+    assert said == ["95.0", "20", "60"], said
+    faint = (1e-3 * np.random.default_rng(0).standard_normal(3 * 16000)).astype(np.float32)
+    answer = web.profile_answer(app, faint, "b.wav")
+    assert "gender" not in answer and answer["probabilities"] == {}, answer
+    assert [w.split(":")[0] for w in answer["warnings"]] == ["synthetic", "no voice"], answer
 
 
 def test_age_groups_are_listed_in_age_order_and_the_korean_page_names_them(server, tiny):

@@ -18,8 +18,7 @@ import pytest
 import soundfile as sf
 
 import data
-import evaluate
-from scale import checkpoints, runs
+from scale import checkpoints
 import features
 from extras import browser, explain, web
 
