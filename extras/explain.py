@@ -270,9 +270,9 @@ def main(argv=None):
     if args.frame_s is not None and not args.frame_s >= 0:
         parser.error(f"--frame-s must be a time >= 0 s, got {args.frame_s}")
     try:
-        plt = plots.pyplot()
         # the whole file is decoded (data.load_audio: DECODE_BLOCK samples at a time, each block mixed to mono)
         y, name = builtin_clip() if args.builtin else (data.load_audio(args.wav), Path(args.wav).name)
+        plt = plots.pyplot()  # after the recording, so a bad file is named even without matplotlib
     except ValueError as err:  # no matplotlib (plots.pyplot); a missing, unreadable or empty file (AudioError)
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2
