@@ -113,11 +113,12 @@ def scores_by_corpus(outputs, labels, train_labels, tasks, vocabs, corpus_of):
                                       for c in names}
 
 
-def rounded(scores):
-    """Scores as JSON keeps them: 4 decimals, NaN (no clips) as null; nested dicts rounded all the way down."""
+def rounded(scores, digits=4):
+    """Scores as JSON keeps them: 4 decimals (a table printed at 3 later asks for more), NaN (no clips) as null;
+    nested dicts rounded all the way down."""
     if isinstance(scores, dict):
-        return {k: rounded(v) for k, v in scores.items()}
-    return None if math.isnan(scores) else round(float(scores), 4)
+        return {k: rounded(v, digits) for k, v in scores.items()}
+    return None if math.isnan(scores) else round(float(scores), digits)
 
 
 def selection_score(scores):

@@ -178,7 +178,7 @@ def main(argv=None):
 
 def write_table(table, path):
     """{key: scores} -> path, atomically; a NaN (no clip to score) is written as null."""
-    runs.save_json({k: metrics.rounded({kk: float(vv) for kk, vv in v.items()}) for k, v in table.items()}, path)
+    runs.save_json({k: metrics.rounded({kk: float(vv) for kk, vv in v.items()}, 6) for k, v in table.items()}, path)  # 3 shown
 
 
 def read_table(path):

@@ -258,7 +258,7 @@ def command(argv):
         print(f"warning: {sum(r['path'] in trained for r in chosen)} of the {len(chosen)} clips were in {args.run}'s "
               "training split: not a held-out score", file=sys.stderr)
     cells, skipped = stress(config, predictor, median, chosen, names, args.seed)
-    rounded = lambda v: v if isinstance(v, (int, str)) else metrics.rounded(v)  # noqa: E731  (NaN: null)
+    rounded = lambda v: v if isinstance(v, (int, str)) else metrics.rounded(v, 6)  # noqa: E731  (NaN: null; 3 shown)
     table = {"table": "stress", "run": str(args.run), "manifest": str(args.manifest), "split": args.split,
              "seed": args.seed, "of": len(pool), "sampled": len(chosen), "scored": len(chosen) - len(skipped),
              "codec": CODEC_NAME, "min_cell_clips": MIN_CELL_CLIPS,
