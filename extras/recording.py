@@ -18,7 +18,7 @@ The rest of the file profiles recordings (`profile`: a waveform's answer and its
 evaluate.py --wav: any length (`read`, 30 s at a time; `profile_file`), many of them (`profile_files`: files and
 folders, one CSV row each (`profile_row`), an unreadable file a row with its error).
 
-    python -m pytest tests/test_recording.py tests/test_hostile.py
+    python -m pytest tests/test_recording.py tests/test_hostile.py tests/test_hostile_core.py
 """
 import csv
 import io

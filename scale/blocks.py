@@ -6,7 +6,7 @@ context on either side, featurised, and only its central frames kept, so a frame
 its whole analysis window. The features of the whole stay in memory (60 MB an hour for mfcc_f0); the audio does
 not. This module imports no data.py (data.py reaches it): the audio comes through a loader callback.
 
-    python -m pytest tests/test_hostile.py -k blocks
+    python -m pytest tests/test_hostile.py tests/test_hostile_core.py -k blocks
 """
 import numpy as np
 

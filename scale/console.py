@@ -9,7 +9,7 @@ The front doors call them: train.py, evaluate.py, `python -m corpora`'s commands
 extras/baseline.py, scale/release.py, serve.py's page (extras/web.py), and evaluate.py --wav's printing
 (extras/recording.py).
 
-    python -m pytest tests/test_hostile.py
+    python -m pytest tests/test_hostile_rooms.py tests/test_hostile_core.py
 """
 import contextlib
 import sys

@@ -2,7 +2,7 @@
 against each other before any data is read (check), the splits against the tasks (check_splits); and what a run
 says about its splits (split_notes).
 
-    python -m pytest tests/test_train.py tests/test_resume.py tests/test_hostile.py
+    python -m pytest tests/test_train.py tests/test_resume.py tests/test_hostile_core.py
 """
 import argparse
 import math
