@@ -21,7 +21,7 @@ own folder. Nothing from a request is executed or imported: the model is loaded 
 command line), before the server starts.
 
     python serve.py RUN                        # then open http://127.0.0.1:8000/
-    python -m pytest tests/test_web.py
+    python -m pytest tests/test_web.py tests/test_web_hostile.py
 """
 import argparse
 import base64

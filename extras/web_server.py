@@ -13,7 +13,7 @@ UploadHandler here; this module is what keeps a server on the open network stand
     uploads      written as upload<suffix> (the suffix from SUFFIXES, never the client's name) into its own
                  tempfile.mkdtemp() folder, removed in `finally` once answered, and by `close` on Ctrl-C
 
-    python -m pytest tests/test_web.py
+    python -m pytest tests/test_web.py tests/test_web_hostile.py
 """
 import dataclasses
 import http.server

@@ -1,7 +1,7 @@
 """Hostile use, second round, in the rooms: every command of the rooms that writes a folder takes a new or empty
 one only, a FIFO as --out, a disk that fills while synthesising or saving, malformed scores for --compare, file
 names that are not UTF-8 or not ASCII under LANG=C, files that cost too much to decode, warnings as one line (the
-page's cases are in tests/test_web.py; the first round in tests/test_hostile.py).
+page's cases are in tests/test_web_hostile.py; the first round in tests/test_hostile.py).
 
     python -m pytest tests/test_hostile_rooms.py
 """
